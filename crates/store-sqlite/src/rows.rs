@@ -1,0 +1,155 @@
+//! Turning rows into records, and the encodings this backend uses (times, role lists, cursors).
+
+use crate::db;
+use partnerhub_domain::*;
+use partnerhub_store::*;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+pub(crate) fn ts(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000) as i64
+}
+
+pub(crate) fn from_ts(us: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+pub(crate) fn roles_json(roles: &[Role]) -> String {
+    serde_json::to_string(&roles.iter().map(|r| r.as_str()).collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into())
+}
+
+pub(crate) fn delegated_json(roles: &[DelegatedRole]) -> String {
+    serde_json::to_string(&roles.iter().map(|r| r.as_str()).collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into())
+}
+
+fn names(s: &str) -> StoreResult<Vec<String>> {
+    serde_json::from_str(s).map_err(|e| StoreError::Database(format!("bad role list: {e}")))
+}
+
+fn get<'r, T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>>(r: &'r SqliteRow, col: &str) -> StoreResult<T> {
+    r.try_get(col).map_err(db)
+}
+
+fn corrupt(what: &str, v: &str) -> StoreError {
+    StoreError::Database(format!("unknown {what} `{v}` in the database"))
+}
+
+pub(crate) fn org_from(r: &SqliteRow, p: &str) -> StoreResult<Organization> {
+    let kind: String = get(r, &format!("{p}kind"))?;
+    let partner_type: Option<String> = get(r, &format!("{p}partner_type"))?;
+    Ok(Organization {
+        id: OrganizationId(get(r, &format!("{p}id"))?),
+        kind: OrgKind::parse(&kind).ok_or_else(|| corrupt("kind", &kind))?,
+        name: get(r, &format!("{p}name"))?,
+        domain: get(r, &format!("{p}domain"))?,
+        partner_type: partner_type.map(|t| PartnerType::parse(&t).ok_or_else(|| corrupt("partner type", &t))).transpose()?,
+        partner_id: get(r, &format!("{p}partner_id"))?,
+        created_at: from_ts(get(r, &format!("{p}created_at"))?),
+    })
+}
+
+pub(crate) fn user_from(r: &SqliteRow) -> StoreResult<User> {
+    let roles: String = get(r, "roles")?;
+    Ok(User {
+        id: UserId(get(r, "id")?),
+        organization_id: OrganizationId(get(r, "organization_id")?),
+        email: get(r, "email")?,
+        display_name: get(r, "display_name")?,
+        roles: names(&roles)?.iter().map(|n| Role::parse(n).ok_or_else(|| corrupt("role", n))).collect::<StoreResult<_>>()?,
+        created_at: from_ts(get(r, "created_at")?),
+    })
+}
+
+pub(crate) fn invitation_from(r: &SqliteRow) -> StoreResult<Invitation> {
+    let roles: String = get(r, "roles")?;
+    let state: String = get(r, "state")?;
+    let locale: String = get(r, "locale")?;
+    Ok(Invitation {
+        id: InvitationId(get(r, "id")?),
+        partner_org_id: OrganizationId(get(r, "partner_org_id")?),
+        customer_id: get::<Option<Uuid>>(r, "customer_id")?.map(OrganizationId),
+        indirect_provider_id: get::<Option<Uuid>>(r, "indirect_provider_id")?.map(OrganizationId),
+        roles: names(&roles)?
+            .iter()
+            .map(|n| DelegatedRole::parse(n).ok_or_else(|| corrupt("delegated role", n)))
+            .collect::<StoreResult<_>>()?,
+        duration_days: get(r, "duration_days")?,
+        auto_extend: get(r, "auto_extend")?,
+        locale: Locale::parse(&locale).ok_or_else(|| corrupt("locale", &locale))?,
+        state: InvitationState::parse(&state).ok_or_else(|| corrupt("state", &state))?,
+        email_subject: get(r, "email_subject")?,
+        email_body: get(r, "email_body")?,
+        created_by: UserId(get(r, "created_by")?),
+        created_at: from_ts(get(r, "created_at")?),
+        expires_at: from_ts(get(r, "expires_at")?),
+        sent_at: get::<Option<i64>>(r, "sent_at")?.map(from_ts),
+        responded_at: get::<Option<i64>>(r, "responded_at")?.map(from_ts),
+        accepted_by: get::<Option<Uuid>>(r, "accepted_by")?.map(OrganizationId),
+    })
+}
+
+pub(crate) fn grant_from(r: &SqliteRow) -> StoreResult<Grant> {
+    let role: String = get(r, "role")?;
+    Ok(Grant {
+        id: GrantId(get(r, "id")?),
+        partner_org_id: OrganizationId(get(r, "partner_org_id")?),
+        customer_id: OrganizationId(get(r, "customer_id")?),
+        role: DelegatedRole::parse(&role).ok_or_else(|| corrupt("delegated role", &role))?,
+        created_at: from_ts(get(r, "created_at")?),
+        expires_at: from_ts(get(r, "expires_at")?),
+        auto_extend: get(r, "auto_extend")?,
+        revoked_at: get::<Option<i64>>(r, "revoked_at")?.map(from_ts),
+    })
+}
+
+pub(crate) fn relationship_from(r: &SqliteRow) -> StoreResult<Relationship> {
+    let state: String = get(r, "rel_state")?;
+    Ok(Relationship {
+        id: RelationshipId(get(r, "rel_id")?),
+        partner_org_id: OrganizationId(get(r, "partner_org_id")?),
+        customer_id: OrganizationId(get(r, "customer_id")?),
+        active: state == "active",
+        via: get(r, "via")?,
+        since: from_ts(get(r, "rel_created_at")?),
+        indirect_reseller_id: get::<Option<Uuid>>(r, "indirect_reseller_id")?.map(OrganizationId),
+    })
+}
+
+pub(crate) fn summary_from(r: &SqliteRow) -> StoreResult<CustomerSummary> {
+    let indirect_reseller = match get::<Option<Uuid>>(r, "rs_id")? {
+        Some(id) => Some(PartnerRef {
+            id: OrganizationId(id),
+            name: get(r, "rs_name")?,
+            partner_id: get::<Option<String>>(r, "rs_partner_id")?.unwrap_or_default(),
+            domain: get(r, "rs_domain")?,
+        }),
+        None => None,
+    };
+    Ok(CustomerSummary {
+        id: OrganizationId(get(r, "c_id")?),
+        name: get(r, "c_name")?,
+        domain: get(r, "c_domain")?,
+        created_at: from_ts(get(r, "c_created_at")?),
+        relationship: relationship_from(r)?,
+        grants: Vec::new(),
+        indirect_reseller,
+    })
+}
+
+/// Cursors are opaque to clients: hex of `key \x1f uuid`.
+pub(crate) fn encode_cursor(key: &str, id: Uuid) -> String {
+    hex::encode(format!("{key}\u{1f}{id}"))
+}
+
+pub(crate) fn decode_cursor(c: &str) -> StoreResult<(String, Uuid)> {
+    let bytes = hex::decode(c).map_err(|_| StoreError::BadCursor)?;
+    let s = String::from_utf8(bytes).map_err(|_| StoreError::BadCursor)?;
+    let (k, id) = s.rsplit_once('\u{1f}').ok_or(StoreError::BadCursor)?;
+    Ok((k.to_owned(), Uuid::parse_str(id).map_err(|_| StoreError::BadCursor)?))
+}

@@ -1,0 +1,362 @@
+//! What the store reads and writes: plain records over domain types, no driver types.
+
+use partnerhub_domain::*;
+use serde_json::Value;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Organization {
+    pub id: OrganizationId,
+    pub kind: OrgKind,
+    pub name: String,
+    pub domain: String,
+    pub partner_type: Option<PartnerType>,
+    pub partner_id: Option<String>,
+    pub created_at: OffsetDateTime,
+}
+
+impl Organization {
+    pub fn partner_ref(&self) -> PartnerRef {
+        PartnerRef {
+            id: self.id,
+            name: self.name.clone(),
+            partner_id: self.partner_id.clone().unwrap_or_default(),
+            domain: self.domain.clone(),
+        }
+    }
+}
+
+/// How a partner is shown to others: name, short public id, domain.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartnerRef {
+    pub id: OrganizationId,
+    pub name: String,
+    pub partner_id: String,
+    pub domain: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewOrganization {
+    pub id: OrganizationId,
+    pub kind: OrgKind,
+    pub name: String,
+    pub domain: String,
+    pub partner_type: Option<PartnerType>,
+    pub partner_id: Option<String>,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: UserId,
+    pub organization_id: OrganizationId,
+    pub email: String,
+    pub display_name: String,
+    pub roles: Vec<Role>,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub id: UserId,
+    pub organization_id: OrganizationId,
+    pub email: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub roles: Vec<Role>,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UserPatch {
+    pub roles: Option<Vec<Role>>,
+    pub display_name: Option<String>,
+}
+
+pub struct Credentials {
+    pub user_id: UserId,
+    pub organization_id: OrganizationId,
+    pub password_hash: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials").field("user_id", &self.user_id).finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub id: SessionId,
+    pub token_hash: Vec<u8>,
+    pub user_id: UserId,
+    pub organization_id: OrganizationId,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+/// The signed-in user, read from the database on every request.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user: User,
+    pub organization: Organization,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkSide {
+    /// The caller is the reseller; list its providers.
+    Providers,
+    /// The caller is the provider; list its resellers.
+    Resellers,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewProviderLink {
+    pub id: ProviderLinkId,
+    pub provider_id: OrganizationId,
+    pub reseller_id: OrganizationId,
+    pub active: bool,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProviderLinkView {
+    pub partner: PartnerRef,
+    pub state: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CustomerSort {
+    Name,
+    NewestFirst,
+}
+
+#[derive(Debug, Clone)]
+pub struct CustomerQuery {
+    pub limit: i64,
+    pub cursor: Option<String>,
+    pub q: Option<String>,
+    pub sort: CustomerSort,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+    pub total: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Relationship {
+    pub id: RelationshipId,
+    pub partner_org_id: OrganizationId,
+    pub customer_id: OrganizationId,
+    pub active: bool,
+    pub via: String,
+    pub since: OffsetDateTime,
+    pub indirect_reseller_id: Option<OrganizationId>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewRelationship {
+    pub id: RelationshipId,
+    pub partner_org_id: OrganizationId,
+    pub customer_id: OrganizationId,
+    /// `invitation` or `created`.
+    pub via: &'static str,
+    pub invitation_id: Option<InvitationId>,
+    /// For an indirect provider's relationship made through one of its resellers.
+    pub indirect_reseller_id: Option<OrganizationId>,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewGrant {
+    pub id: GrantId,
+    pub relationship_id: RelationshipId,
+    pub partner_org_id: OrganizationId,
+    pub customer_id: OrganizationId,
+    pub role: DelegatedRole,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub auto_extend: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grant {
+    pub id: GrantId,
+    pub partner_org_id: OrganizationId,
+    pub customer_id: OrganizationId,
+    pub role: DelegatedRole,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub auto_extend: bool,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+impl Grant {
+    /// A grant authorizes only while unrevoked and before its expiry; checked on every use.
+    pub fn is_live(&self, now: OffsetDateTime) -> bool {
+        self.revoked_at.is_none() && now < self.expires_at
+    }
+    pub fn state(&self, now: OffsetDateTime) -> &'static str {
+        if self.revoked_at.is_some() {
+            "revoked"
+        } else if now >= self.expires_at {
+            "expired"
+        } else {
+            "active"
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CustomerSummary {
+    pub id: OrganizationId,
+    pub name: String,
+    pub domain: String,
+    pub created_at: OffsetDateTime,
+    pub relationship: Relationship,
+    /// Live grants only.
+    pub grants: Vec<Grant>,
+    pub indirect_reseller: Option<PartnerRef>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CustomerDetail {
+    pub summary: CustomerSummary,
+    /// The customer's other partners that the caller may see: a provider sees the
+    /// resellers of its customers, a reseller the provider it went through.
+    pub other_partners: Vec<PartnerRef>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RemovalOutcome {
+    pub relationship_id: RelationshipId,
+    pub revoked_grants: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewInvitation {
+    pub id: InvitationId,
+    pub partner_org_id: OrganizationId,
+    pub customer_id: Option<OrganizationId>,
+    pub indirect_provider_id: Option<OrganizationId>,
+    pub roles: Vec<DelegatedRole>,
+    pub duration_days: i64,
+    pub auto_extend: bool,
+    pub locale: Locale,
+    pub token_hash: Vec<u8>,
+    pub email_subject: String,
+    pub email_body: String,
+    pub created_by: UserId,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invitation {
+    pub id: InvitationId,
+    pub partner_org_id: OrganizationId,
+    pub customer_id: Option<OrganizationId>,
+    pub indirect_provider_id: Option<OrganizationId>,
+    pub roles: Vec<DelegatedRole>,
+    pub duration_days: i64,
+    pub auto_extend: bool,
+    pub locale: Locale,
+    /// As stored; use [`InvitationState::effective`] with the clock for what it is now.
+    pub state: InvitationState,
+    pub email_subject: String,
+    pub email_body: String,
+    pub created_by: UserId,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub sent_at: Option<OffsetDateTime>,
+    pub responded_at: Option<OffsetDateTime>,
+    pub accepted_by: Option<OrganizationId>,
+}
+
+#[derive(Debug, Clone)]
+pub struct InvitationForCustomer {
+    pub invitation: Invitation,
+    pub partner: PartnerRef,
+    pub provider: Option<PartnerRef>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PartnerOfCustomer {
+    pub partner: PartnerRef,
+    pub relationship: Relationship,
+    pub grants: Vec<Grant>,
+}
+
+/// Who did something: kept in the audit record as it was at the time.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user_id: Option<UserId>,
+    pub email: Option<String>,
+    pub roles: Vec<Role>,
+    pub organization_id: Option<OrganizationId>,
+}
+
+impl Actor {
+    /// The operator, acting with `PARTNERHUB_OPERATOR_TOKEN`.
+    pub fn operator() -> Self {
+        Self { user_id: None, email: Some("operator".into()), roles: vec![], organization_id: None }
+    }
+}
+
+/// The audit record of a change, without its place in the chain (the store assigns `seq`).
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    pub at: OffsetDateTime,
+    pub actor: Actor,
+    pub action: &'static str,
+    pub target: Value,
+    pub customer_id: Option<OrganizationId>,
+    pub details: Value,
+    /// Every organization that may read this record.
+    pub visible_to: Vec<OrganizationId>,
+}
+
+/// An event for the outbox, delivered later (webhooks).
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub id: Uuid,
+    pub event_type: &'static str,
+    pub organization_id: OrganizationId,
+    pub occurred_at: OffsetDateTime,
+    pub data: Value,
+}
+
+/// What accompanies every state change into its transaction.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub audit: AuditEntry,
+    pub events: Vec<Event>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    pub seq: i64,
+    /// The canonical record, exactly as hashed.
+    pub body: Value,
+    pub hash: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub limit: i64,
+    pub cursor: Option<String>,
+    pub action: Option<String>,
+    pub customer_id: Option<OrganizationId>,
+    pub since: Option<OffsetDateTime>,
+    pub until: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditVerification {
+    Whole { records: i64 },
+    Broken { seq: i64, reason: String },
+}
