@@ -1,0 +1,166 @@
+//! partnerhub's use cases. Each one authorizes the caller against the allow-table, validates
+//! its input into domain values, then makes one store call that writes the change together
+//! with its audit record and outbox events.
+
+mod auth;
+mod customers;
+pub mod drafts;
+mod error;
+mod invitations;
+mod mail;
+mod organizations;
+
+pub use auth::{DEFAULT_SESSION_TTL, PasswordHasher, hash_token};
+pub use customers::NewCustomerInput;
+pub use error::ServiceError;
+pub use invitations::{AcceptOutcome, InvitationView, NewInvitationInput};
+pub use mail::SmtpConfig;
+pub use organizations::{NewPartnerInput, NewUserInput, SignupInput};
+
+use partnerhub_domain::*;
+use partnerhub_store::*;
+use serde_json::Value;
+use std::sync::Arc;
+use time::{Duration, OffsetDateTime};
+
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+/// The server secret: keys the HMAC that derives invitation tokens. Redacted in `Debug`.
+#[derive(Clone)]
+pub struct Secret(Arc<Vec<u8>>);
+
+impl Secret {
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Self(Arc::new(bytes))
+    }
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// Base of every URL handed out (invitation links); never taken from request headers.
+    pub public_url: String,
+    pub secret: Secret,
+    /// SHA-256 of `PARTNERHUB_OPERATOR_TOKEN`, when set.
+    pub operator_token_hash: Option<[u8; 32]>,
+    pub session_ttl: Duration,
+    pub smtp: Option<SmtpConfig>,
+    /// argon2id cost; OWASP's minimum by default.
+    pub password_hasher: PasswordHasher,
+}
+
+/// The application: a store, a clock and configuration. Cheap to clone.
+#[derive(Clone)]
+pub struct Service {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) config: Arc<ServiceConfig>,
+    pub(crate) mailer: Option<Arc<mail::Mailer>>,
+}
+
+impl Service {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ServiceConfig) -> ServiceResult<Self> {
+        let mailer = config.smtp.as_ref().map(mail::Mailer::new).transpose()?.map(Arc::new);
+        Ok(Self { store, clock, config: Arc::new(config), mailer })
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn public_url(&self) -> &str {
+        &self.config.public_url
+    }
+
+    pub async fn ready(&self) -> ServiceResult<()> {
+        Ok(self.store.ping().await?)
+    }
+
+    pub(crate) fn change(
+        &self,
+        actor: &Caller,
+        action: &'static str,
+        target: Value,
+        customer: Option<OrganizationId>,
+        details: Value,
+        visible_to: Vec<OrganizationId>,
+    ) -> Change {
+        Change {
+            audit: AuditEntry { at: self.now(), actor: actor.actor(), action, target, customer_id: customer, details, visible_to },
+            events: Vec::new(),
+        }
+    }
+
+    pub(crate) fn event(&self, event_type: &'static str, organization_id: OrganizationId, data: Value) -> Event {
+        Event { id: uuid::Uuid::now_v7(), event_type, organization_id, occurred_at: self.now(), data }
+    }
+
+    pub async fn audit(&self, caller: &Caller, filter: AuditFilter) -> ServiceResult<Page<AuditRecord>> {
+        caller.require(Action::AuditRead)?;
+        Ok(self.store.list_audit(caller.org_id(), &filter).await?)
+    }
+}
+
+/// Who is calling: a signed-in user (read from the database on this request) or the operator.
+#[derive(Debug, Clone)]
+#[expect(clippy::large_enum_variant, reason = "one Caller per request, never stored in bulk; boxing buys nothing")]
+pub enum Caller {
+    User(Principal),
+    Operator,
+    /// Not signed in (sign-up, sign-in): audited as the organization being acted on.
+    Anonymous,
+}
+
+impl Caller {
+    pub fn principal(&self) -> ServiceResult<&Principal> {
+        match self {
+            Caller::User(p) => Ok(p),
+            _ => Err(ServiceError::Unauthenticated),
+        }
+    }
+    pub fn org_id(&self) -> OrganizationId {
+        match self {
+            Caller::User(p) => p.organization.id,
+            _ => OrganizationId(uuid::Uuid::nil()),
+        }
+    }
+    pub fn kind(&self) -> Option<OrgKind> {
+        match self {
+            Caller::User(p) => Some(p.organization.kind),
+            _ => None,
+        }
+    }
+    /// Checks the allow-table; `Forbidden` when the caller's roles do not allow `action`.
+    pub fn require(&self, action: Action) -> ServiceResult<&Principal> {
+        let p = self.principal()?;
+        if allowed(p.organization.kind, &p.user.roles, action) { Ok(p) } else { Err(ServiceError::Forbidden) }
+    }
+    pub(crate) fn actor(&self) -> Actor {
+        match self {
+            Caller::User(p) => Actor {
+                user_id: Some(p.user.id),
+                email: Some(p.user.email.clone()),
+                roles: p.user.roles.clone(),
+                organization_id: Some(p.organization.id),
+            },
+            Caller::Operator => Actor::operator(),
+            Caller::Anonymous => Actor { user_id: None, email: None, roles: vec![], organization_id: None },
+        }
+    }
+}
+
+pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}

@@ -1,0 +1,327 @@
+//! Organizations and their users: operator enrollment of partners, customer sign-up, users
+//! of one's own organization, and links between indirect providers and resellers.
+
+use crate::{Caller, Service, ServiceError, ServiceResult};
+use partnerhub_domain::*;
+use partnerhub_store::*;
+use serde_json::json;
+
+pub struct NewPartnerInput {
+    pub name: String,
+    pub partner_type: String,
+    pub partner_id: String,
+    pub domain: String,
+    pub admin_email: String,
+    pub admin_display_name: String,
+    pub admin_password: String,
+}
+
+pub struct SignupInput {
+    pub name: String,
+    pub domain: String,
+    pub admin_email: String,
+    pub admin_display_name: String,
+    pub admin_password: String,
+}
+
+pub struct NewUserInput {
+    pub email: String,
+    pub display_name: String,
+    pub password: String,
+    pub roles: Vec<String>,
+}
+
+/// Parses role names for a user of an organization of `kind`.
+pub(crate) fn parse_roles(kind: OrgKind, names: &[String]) -> Result<Vec<Role>, ValidationErrors> {
+    let mut v = Validator::default();
+    let mut out = Vec::new();
+    for n in names {
+        match Role::parse(n) {
+            Some(r) if kind.roles().contains(&r) => {
+                if !out.contains(&r) {
+                    out.push(r);
+                }
+            }
+            _ => v.push("roles", format!("`{n}` is not a role of a {} organization", kind.as_str())),
+        }
+    }
+    v.finish()?;
+    out.sort();
+    Ok(out)
+}
+
+struct ParsedAdmin {
+    email: Email,
+    name: DisplayName,
+    password: Password,
+}
+
+fn parse_admin(v: &mut Validator, email: &str, name: &str, password: &str) -> Option<ParsedAdmin> {
+    let email = v.check(Email::parse("admin.email", email));
+    let name = v.check(DisplayName::parse("admin.display_name", name));
+    let password = v.check(Password::parse("admin.password", password));
+    Some(ParsedAdmin { email: email?, name: name?, password: password? })
+}
+
+impl Service {
+    async fn new_org_with_admin(
+        &self,
+        caller: &Caller,
+        org: NewOrganization,
+        admin: ParsedAdmin,
+        action: &'static str,
+    ) -> ServiceResult<(NewOrganization, UserId)> {
+        let hash = self.config.password_hasher.hash(&admin.password).await?;
+        let user = NewUser {
+            id: UserId::new(),
+            organization_id: org.id,
+            email: admin.email.as_str().to_owned(),
+            display_name: admin.name.as_str().to_owned(),
+            password_hash: hash,
+            roles: vec![Role::GlobalAdmin],
+            created_at: org.created_at,
+        };
+        let user_id = user.id;
+        let change = self.change(
+            caller,
+            action,
+            json!({"type": "organization", "id": org.id}),
+            (org.kind == OrgKind::Customer).then_some(org.id),
+            json!({"name": org.name, "domain": org.domain, "kind": org.kind.as_str(), "partner_type": org.partner_type.map(|t| t.as_str()),
+                   "partner_id": org.partner_id, "admin_user_id": user_id, "admin_email": user.email}),
+            vec![org.id],
+        );
+        self.store.create_organization(org.clone(), user, change).await?;
+        Ok((org, user_id))
+    }
+
+    /// Operator: enroll a partner with its first global admin.
+    pub async fn create_partner(&self, caller: &Caller, input: NewPartnerInput) -> ServiceResult<(NewOrganization, UserId)> {
+        if !matches!(caller, Caller::Operator) {
+            return Err(ServiceError::Unauthenticated);
+        }
+        let mut v = Validator::default();
+        let name = v.check(DisplayName::parse("name", &input.name));
+        let partner_type = PartnerType::parse(&input.partner_type);
+        if partner_type.is_none() {
+            v.push("partner_type", "must be direct, indirect_provider or indirect_reseller");
+        }
+        let partner_id = v.check(PartnerPublicId::parse("partner_id", &input.partner_id));
+        let domain = v.check(DomainName::parse("domain", &input.domain));
+        let admin = parse_admin(&mut v, &input.admin_email, &input.admin_display_name, &input.admin_password);
+        v.finish()?;
+        let (Some(name), Some(partner_type), Some(partner_id), Some(domain), Some(admin)) = (name, partner_type, partner_id, domain, admin)
+        else {
+            return Err(ServiceError::Internal("validator passed with missing fields".into()));
+        };
+        let org = NewOrganization {
+            id: OrganizationId::new(),
+            kind: OrgKind::Partner,
+            name: name.as_str().to_owned(),
+            domain: domain.as_str().to_owned(),
+            partner_type: Some(partner_type),
+            partner_id: Some(partner_id.as_str().to_owned()),
+            created_at: self.now(),
+        };
+        self.new_org_with_admin(caller, org, admin, "partner.created").await
+    }
+
+    /// Anyone: sign up a new customer organization with its first global admin.
+    pub async fn signup(&self, input: SignupInput) -> ServiceResult<(OrganizationId, UserId)> {
+        let mut v = Validator::default();
+        let name = v.check(DisplayName::parse("organization.name", &input.name));
+        let domain = v.check(DomainName::parse("organization.domain", &input.domain));
+        let admin = parse_admin(&mut v, &input.admin_email, &input.admin_display_name, &input.admin_password);
+        v.finish()?;
+        let (Some(name), Some(domain), Some(admin)) = (name, domain, admin) else {
+            return Err(ServiceError::Internal("validator passed with missing fields".into()));
+        };
+        let org = NewOrganization {
+            id: OrganizationId::new(),
+            kind: OrgKind::Customer,
+            name: name.as_str().to_owned(),
+            domain: domain.as_str().to_owned(),
+            partner_type: None,
+            partner_id: None,
+            created_at: self.now(),
+        };
+        let (org, user) = self.new_org_with_admin(&Caller::Anonymous, org, admin, "organization.created").await?;
+        Ok((org.id, user))
+    }
+
+    pub async fn list_users(&self, caller: &Caller) -> ServiceResult<Vec<User>> {
+        let p = caller.require(Action::UsersRead)?;
+        Ok(self.store.list_users(p.organization.id).await?)
+    }
+
+    pub async fn create_user(&self, caller: &Caller, input: NewUserInput) -> ServiceResult<User> {
+        let p = caller.require(Action::UsersManage)?;
+        let kind = p.organization.kind;
+        let mut v = Validator::default();
+        let email = v.check(Email::parse("email", &input.email));
+        let name = v.check(DisplayName::parse("display_name", &input.display_name));
+        let password = v.check(Password::parse("password", &input.password));
+        let roles = v.check(parse_roles(kind, &input.roles));
+        v.finish()?;
+        let (Some(email), Some(name), Some(password), Some(roles)) = (email, name, password, roles) else {
+            return Err(ServiceError::Internal("validator passed with missing fields".into()));
+        };
+        let org = p.organization.id;
+        let user = NewUser {
+            id: UserId::new(),
+            organization_id: org,
+            email: email.as_str().to_owned(),
+            display_name: name.as_str().to_owned(),
+            password_hash: self.config.password_hasher.hash(&password).await?,
+            roles,
+            created_at: self.now(),
+        };
+        let out = User {
+            id: user.id,
+            organization_id: org,
+            email: user.email.clone(),
+            display_name: user.display_name.clone(),
+            roles: user.roles.clone(),
+            created_at: user.created_at,
+        };
+        let change = self.change(
+            caller,
+            "user.created",
+            json!({"type": "user", "id": user.id}),
+            (kind == OrgKind::Customer).then_some(org),
+            json!({"email": user.email, "roles": user.roles}),
+            vec![org],
+        );
+        self.store.create_user(org, user, change).await?;
+        Ok(out)
+    }
+
+    pub async fn update_user(
+        &self,
+        caller: &Caller,
+        id: UserId,
+        roles: Option<Vec<String>>,
+        display_name: Option<String>,
+    ) -> ServiceResult<User> {
+        let p = caller.require(Action::UsersManage)?;
+        let kind = p.organization.kind;
+        let mut v = Validator::default();
+        let roles = match roles {
+            Some(r) if r.is_empty() => {
+                v.push("roles", "a user needs at least one role");
+                None
+            }
+            Some(r) => v.check(parse_roles(kind, &r)),
+            None => None,
+        };
+        let name = display_name.and_then(|n| v.check(DisplayName::parse("display_name", &n)));
+        v.finish()?;
+        let org = p.organization.id;
+        let change = self.change(
+            caller,
+            "user.updated",
+            json!({"type": "user", "id": id}),
+            (kind == OrgKind::Customer).then_some(org),
+            json!({"roles": roles, "display_name": name.as_ref().map(|n| n.as_str())}),
+            vec![org],
+        );
+        let patch = UserPatch { roles, display_name: name.map(|n| n.as_str().to_owned()) };
+        Ok(self.store.update_user(org, id, patch, change).await?)
+    }
+
+    pub async fn delete_user(&self, caller: &Caller, id: UserId) -> ServiceResult<()> {
+        let p = caller.require(Action::UsersManage)?;
+        let org = p.organization.id;
+        let change = self.change(
+            caller,
+            "user.deleted",
+            json!({"type": "user", "id": id}),
+            (p.organization.kind == OrgKind::Customer).then_some(org),
+            json!({}),
+            vec![org],
+        );
+        Ok(self.store.delete_user(org, id, change).await?)
+    }
+
+    /// Operator: an active link between an indirect provider and an indirect reseller.
+    pub async fn link_provider(&self, caller: &Caller, provider: OrganizationId, reseller: OrganizationId) -> ServiceResult<()> {
+        if !matches!(caller, Caller::Operator) {
+            return Err(ServiceError::Unauthenticated);
+        }
+        let link = NewProviderLink {
+            id: ProviderLinkId::new(),
+            provider_id: provider,
+            reseller_id: reseller,
+            active: true,
+            created_at: self.now(),
+        };
+        let change = self.change(
+            caller,
+            "provider_link.created",
+            json!({"type": "provider_link", "id": link.id}),
+            None,
+            json!({"provider_id": provider, "reseller_id": reseller, "state": "active"}),
+            vec![provider, reseller],
+        );
+        Ok(self.store.create_provider_link(link, change).await?)
+    }
+
+    /// An indirect reseller asks an indirect provider, named by its partner id, to connect.
+    pub async fn request_provider(&self, caller: &Caller, provider_partner_id: &str) -> ServiceResult<ProviderLinkView> {
+        let p = caller.require(Action::ProviderLinksManage)?;
+        if p.organization.partner_type != Some(PartnerType::IndirectReseller) {
+            return Err(ServiceError::Forbidden);
+        }
+        let provider = match self.store.partner_by_public_id(provider_partner_id.trim()).await {
+            Ok(o) if o.partner_type == Some(PartnerType::IndirectProvider) => o,
+            Ok(_) | Err(StoreError::NotFound) => {
+                return Err(ValidationErrors::one("provider_partner_id", "no indirect provider has that partner id").into());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let reseller = p.organization.id;
+        let link = NewProviderLink {
+            id: ProviderLinkId::new(),
+            provider_id: provider.id,
+            reseller_id: reseller,
+            active: false,
+            created_at: self.now(),
+        };
+        let change = self.change(
+            caller,
+            "provider_link.requested",
+            json!({"type": "provider_link", "id": link.id}),
+            None,
+            json!({"provider_id": provider.id, "reseller_id": reseller, "state": "pending"}),
+            vec![provider.id, reseller],
+        );
+        self.store.create_provider_link(link, change).await?;
+        Ok(ProviderLinkView { partner: provider.partner_ref(), state: "pending".into() })
+    }
+
+    /// An indirect provider accepts a reseller's pending request.
+    pub async fn accept_reseller(&self, caller: &Caller, reseller: OrganizationId) -> ServiceResult<ProviderLinkView> {
+        let p = caller.require(Action::ProviderLinksManage)?;
+        let provider = p.organization.id;
+        let change = self.change(
+            caller,
+            "provider_link.accepted",
+            json!({"type": "provider_link", "provider_id": provider, "reseller_id": reseller}),
+            None,
+            json!({"state": "active"}),
+            vec![provider, reseller],
+        );
+        self.store.activate_provider_link(provider, reseller, self.now(), change).await?;
+        let org = self.store.organization(reseller).await?;
+        Ok(ProviderLinkView { partner: org.partner_ref(), state: "active".into() })
+    }
+
+    pub async fn provider_links(&self, caller: &Caller, side: LinkSide) -> ServiceResult<Vec<ProviderLinkView>> {
+        let p = caller.require(Action::ProviderLinksRead)?;
+        Ok(self.store.provider_links(p.organization.id, side).await?)
+    }
+
+    pub async fn me(&self, caller: &Caller) -> ServiceResult<Principal> {
+        Ok(caller.principal()?.clone())
+    }
+}
