@@ -1,0 +1,55 @@
+//! Sign-in, the signed-in user, and customer sign-up.
+
+use crate::AppState;
+use crate::error::ApiResult;
+use crate::extract::{AppJson, Auth, ClientIp};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use partnerhub_api_types::*;
+use partnerhub_service::SignupInput;
+
+/// Sign in with e-mail and password; answers an opaque bearer token.
+#[utoipa::path(post, path = "/api/v1/auth/token", tag = "auth", request_body = TokenRequest,
+    responses((status = 200, body = TokenResponse), (status = 401, body = Problem), (status = 429, body = Problem)))]
+pub async fn create_token(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    AppJson(req): AppJson<TokenRequest>,
+) -> ApiResult<Json<TokenResponse>> {
+    let (token, expires_in) = s.service.sign_in(&req.email, &req.password, &ip).await?;
+    Ok(Json(TokenResponse { access_token: token, token_type: "Bearer".into(), expires_in }))
+}
+
+/// The signed-in user and its organization.
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = MeResponse), (status = 401, body = Problem)))]
+pub async fn get_me(State(s): State<AppState>, Auth(caller): Auth) -> ApiResult<Json<MeResponse>> {
+    let p = s.service.me(&caller).await?;
+    let o = &p.organization;
+    Ok(Json(MeResponse {
+        user: super::user(&p.user),
+        organization: OrganizationResponse {
+            id: o.id.0,
+            name: o.name.clone(),
+            kind: o.kind.as_str().into(),
+            partner_type: o.partner_type.map(|t| t.as_str().to_owned()),
+            partner_id: o.partner_id.clone(),
+        },
+    }))
+}
+
+/// Sign up a new customer organization with its first global admin.
+#[utoipa::path(post, path = "/api/v1/signup", tag = "auth", request_body = SignupRequest,
+    responses((status = 201, body = SignupResponse), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn signup(State(s): State<AppState>, AppJson(req): AppJson<SignupRequest>) -> ApiResult<(StatusCode, Json<SignupResponse>)> {
+    let input = SignupInput {
+        name: req.organization.name,
+        domain: req.organization.domain,
+        admin_email: req.admin.email,
+        admin_display_name: req.admin.display_name,
+        admin_password: req.admin.password,
+    };
+    let (org, user) = s.service.signup(input).await?;
+    Ok((StatusCode::CREATED, Json(SignupResponse { organization_id: org.0, user_id: user.0 })))
+}

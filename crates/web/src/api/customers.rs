@@ -1,0 +1,153 @@
+//! Customers, partner side: the list of connected customers, one customer, creation,
+//! removal preflight and removal, and the caller's grants in a customer.
+
+use crate::AppState;
+use crate::error::ApiResult;
+use crate::extract::{AppJson, AppPath, AppQuery, Auth};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use partnerhub_api_types::*;
+use partnerhub_domain::{GOOD_FAITH_STATEMENT, LEGAL_NOTICE, OrganizationId, ValidationErrors};
+use partnerhub_service::NewCustomerInput;
+use partnerhub_store::{CustomerQuery, CustomerSort, CustomerSummary};
+use serde::Deserialize;
+use time::OffsetDateTime;
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct CustomerListParams {
+    /// 1..500, default 50.
+    limit: Option<i64>,
+    cursor: Option<String>,
+    /// Matches the name or the domain.
+    q: Option<String>,
+    /// `name` (default) or `-created_at`.
+    sort: Option<String>,
+}
+
+fn summary(c: &CustomerSummary) -> CustomerResponse {
+    CustomerResponse {
+        id: c.id.0,
+        name: c.name.clone(),
+        domain: c.domain.clone(),
+        relationship: super::relationship(&c.relationship),
+        grants: c.grants.iter().map(|g| GrantSummary { role: g.role.as_str().into(), expires_at: g.expires_at }).collect(),
+        indirect_reseller: c.indirect_reseller.as_ref().map(super::partner_ref),
+    }
+}
+
+/// The customers with an active relationship with the caller's organization, and only those.
+#[utoipa::path(get, path = "/api/v1/customers", tag = "customers", security(("bearer" = [])), params(CustomerListParams),
+    responses((status = 200, body = ListResponse<CustomerResponse>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn list_customers(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    AppQuery(p): AppQuery<CustomerListParams>,
+) -> ApiResult<Json<ListResponse<CustomerResponse>>> {
+    let sort = match p.sort.as_deref() {
+        None | Some("name") => CustomerSort::Name,
+        Some("-created_at") => CustomerSort::NewestFirst,
+        Some(_) => return Err(ValidationErrors::one("sort", "must be name or -created_at").into()),
+    };
+    let q = p.q.map(|q| q.trim().to_owned()).filter(|q| !q.is_empty());
+    if q.as_ref().is_some_and(|q| q.chars().count() > 200) {
+        return Err(ValidationErrors::one("q", "must be at most 200 characters").into());
+    }
+    let query = CustomerQuery { limit: super::limit(p.limit)?, cursor: p.cursor, q, sort };
+    let page = s.service.list_customers(&c, query).await?;
+    Ok(Json(ListResponse { items: page.items.iter().map(summary).collect(), next_cursor: page.next_cursor, total: page.total }))
+}
+
+/// One customer of the caller's list, with its subscription counts and the other partners the caller may see.
+#[utoipa::path(get, path = "/api/v1/customers/{id}", tag = "customers", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = CustomerDetailResponse), (status = 404, body = Problem)))]
+pub async fn get_customer(State(s): State<AppState>, Auth(c): Auth, AppPath(id): AppPath<Uuid>) -> ApiResult<Json<CustomerDetailResponse>> {
+    let d = s.service.customer(&c, OrganizationId(id)).await?;
+    Ok(Json(CustomerDetailResponse {
+        customer: summary(&d.summary),
+        subscriptions: SubscriptionCounts::default(),
+        other_partners: d.other_partners.iter().map(super::partner_ref).collect(),
+    }))
+}
+
+/// Create a customer organization with its first global admin and an active relationship.
+#[utoipa::path(post, path = "/api/v1/customers", tag = "customers", request_body = CreateCustomerRequest, security(("bearer" = [])),
+    responses((status = 201, body = CreatedCustomerResponse), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_customer(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    AppJson(req): AppJson<CreateCustomerRequest>,
+) -> ApiResult<(StatusCode, Json<CreatedCustomerResponse>)> {
+    let input = NewCustomerInput {
+        name: req.name,
+        domain: req.domain,
+        admin_email: req.admin.email,
+        admin_display_name: req.admin.display_name,
+        reseller_id: req.reseller_id.map(OrganizationId),
+    };
+    let (detail, admin, password) = s.service.create_customer(&c, input).await?;
+    let sm = &detail.summary;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedCustomerResponse {
+            id: sm.id.0,
+            name: sm.name.clone(),
+            domain: sm.domain.clone(),
+            relationship: super::relationship(&sm.relationship),
+            admin: CreatedAdminResponse { id: admin.id.0, email: admin.email, temporary_password: password },
+        }),
+    ))
+}
+
+/// What blocks removing the relationship and what removal will do. Changes nothing.
+#[utoipa::path(get, path = "/api/v1/customers/{id}/removal-preflight", tag = "customers", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = RemovalPreflightResponse), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn get_removal_preflight(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    AppPath(id): AppPath<Uuid>,
+) -> ApiResult<Json<RemovalPreflightResponse>> {
+    let p = s.service.removal_preflight(&c, OrganizationId(id)).await?;
+    Ok(Json(RemovalPreflightResponse {
+        removable: p.blockers.is_empty(),
+        blockers: p.blockers.into_iter().map(|b| BlockerResponse { kind: b.kind, id: b.id, name: b.name }).collect(),
+        grants_to_revoke: p.grants_to_revoke,
+        legal_notice: LEGAL_NOTICE.into(),
+        good_faith_statement: GOOD_FAITH_STATEMENT.into(),
+    }))
+}
+
+/// End the relationship, revoking every delegated admin grant the caller holds in the customer.
+#[utoipa::path(post, path = "/api/v1/customers/{id}/remove-relationship", tag = "customers", request_body = RemoveRelationshipRequest,
+    security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = RemovalResponse), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn remove_relationship(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    AppPath(id): AppPath<Uuid>,
+    AppJson(req): AppJson<RemoveRelationshipRequest>,
+) -> ApiResult<Json<RemovalResponse>> {
+    let out = s.service.remove_relationship(&c, OrganizationId(id), req.attest_good_faith).await?;
+    Ok(Json(RemovalResponse {
+        relationship_id: out.relationship_id.0,
+        state: "removed".into(),
+        revoked_grants: out.revoked_grants,
+        legal_notice: LEGAL_NOTICE.into(),
+    }))
+}
+
+/// Every delegated admin grant the caller holds or held in the customer, with its state.
+#[utoipa::path(get, path = "/api/v1/customers/{id}/grants", tag = "customers", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = ListResponse<GrantResponse>), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn list_customer_grants(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    AppPath(id): AppPath<Uuid>,
+) -> ApiResult<Json<ListResponse<GrantResponse>>> {
+    let grants = s.service.customer_grants(&c, OrganizationId(id)).await?;
+    let now: OffsetDateTime = s.service.now();
+    let items: Vec<_> = grants.iter().map(|g| super::grant(g, now)).collect();
+    Ok(Json(ListResponse { total: items.len() as i64, items, next_cursor: None }))
+}

@@ -1,0 +1,62 @@
+//! Indirect providers and resellers connected to each other.
+
+use crate::AppState;
+use crate::error::ApiResult;
+use crate::extract::{AppJson, AppPath, Auth};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use partnerhub_api_types::*;
+use partnerhub_domain::OrganizationId;
+use partnerhub_store::{LinkSide, ProviderLinkView};
+use uuid::Uuid;
+
+fn item(v: &ProviderLinkView) -> LinkedPartnerResponse {
+    LinkedPartnerResponse {
+        id: v.partner.id.0,
+        name: v.partner.name.clone(),
+        partner_id: v.partner.partner_id.clone(),
+        state: v.state.clone(),
+    }
+}
+
+/// An indirect reseller's providers.
+#[utoipa::path(get, path = "/api/v1/providers", tag = "provider-links", security(("bearer" = [])),
+    responses((status = 200, body = ListResponse<LinkedPartnerResponse>), (status = 403, body = Problem)))]
+pub async fn list_providers(State(s): State<AppState>, Auth(c): Auth) -> ApiResult<Json<ListResponse<LinkedPartnerResponse>>> {
+    let items: Vec<_> = s.service.provider_links(&c, LinkSide::Providers).await?.iter().map(item).collect();
+    Ok(Json(ListResponse { total: items.len() as i64, items, next_cursor: None }))
+}
+
+/// An indirect reseller asks an indirect provider to connect (`pending`).
+#[utoipa::path(post, path = "/api/v1/providers", tag = "provider-links", request_body = RequestProviderRequest, security(("bearer" = [])),
+    responses((status = 201, body = LinkedPartnerResponse), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn request_provider(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    AppJson(req): AppJson<RequestProviderRequest>,
+) -> ApiResult<(StatusCode, Json<LinkedPartnerResponse>)> {
+    let v = s.service.request_provider(&c, &req.provider_partner_id).await?;
+    Ok((StatusCode::CREATED, Json(item(&v))))
+}
+
+/// An indirect provider's resellers.
+#[utoipa::path(get, path = "/api/v1/resellers", tag = "provider-links", security(("bearer" = [])),
+    responses((status = 200, body = ListResponse<LinkedPartnerResponse>), (status = 403, body = Problem)))]
+pub async fn list_resellers(State(s): State<AppState>, Auth(c): Auth) -> ApiResult<Json<ListResponse<LinkedPartnerResponse>>> {
+    let items: Vec<_> = s.service.provider_links(&c, LinkSide::Resellers).await?.iter().map(item).collect();
+    Ok(Json(ListResponse { total: items.len() as i64, items, next_cursor: None }))
+}
+
+/// The provider accepts a reseller's request; the link becomes `active`.
+#[utoipa::path(post, path = "/api/v1/resellers/{reseller_id}/accept", tag = "provider-links", security(("bearer" = [])),
+    params(("reseller_id" = Uuid, Path)),
+    responses((status = 200, body = LinkedPartnerResponse), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn accept_reseller(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    AppPath(id): AppPath<Uuid>,
+) -> ApiResult<Json<LinkedPartnerResponse>> {
+    let v = s.service.accept_reseller(&c, OrganizationId(id)).await?;
+    Ok(Json(item(&v)))
+}

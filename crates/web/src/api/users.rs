@@ -1,0 +1,56 @@
+//! Users of the caller's own organization (global_admin).
+
+use crate::AppState;
+use crate::error::ApiResult;
+use crate::extract::{AppJson, AppPath, Auth};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use partnerhub_api_types::*;
+use partnerhub_domain::UserId;
+use partnerhub_service::NewUserInput;
+use uuid::Uuid;
+
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = [])),
+    responses((status = 200, body = ListResponse<UserResponse>), (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn list_users(State(s): State<AppState>, Auth(c): Auth) -> ApiResult<Json<ListResponse<UserResponse>>> {
+    let users = s.service.list_users(&c).await?;
+    let items: Vec<_> = users.iter().map(super::user).collect();
+    Ok(Json(ListResponse { total: items.len() as i64, items, next_cursor: None }))
+}
+
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = CreateUserRequest, security(("bearer" = [])),
+    responses((status = 201, body = UserResponse), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_user(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    AppJson(req): AppJson<CreateUserRequest>,
+) -> ApiResult<(StatusCode, Json<UserResponse>)> {
+    let u = s
+        .service
+        .create_user(&c, NewUserInput { email: req.email, display_name: req.display_name, password: req.password, roles: req.roles })
+        .await?;
+    Ok((StatusCode::CREATED, Json(super::user(&u))))
+}
+
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", request_body = UpdateUserRequest, security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = UserResponse), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn update_user(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    AppPath(id): AppPath<Uuid>,
+    AppJson(req): AppJson<UpdateUserRequest>,
+) -> ApiResult<Json<UserResponse>> {
+    let u = s.service.update_user(&c, UserId(id), req.roles, req.display_name).await?;
+    Ok(Json(super::user(&u)))
+}
+
+/// Deletes the user and ends every session of theirs.
+#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn delete_user(State(s): State<AppState>, Auth(c): Auth, AppPath(id): AppPath<Uuid>) -> ApiResult<StatusCode> {
+    s.service.delete_user(&c, UserId(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,71 @@
+//! partnerhub's HTTP face: the JSON API of `API.md`, the invitation page, health and
+//! metrics. Handlers extract, call one service function and map the result; no SQL here.
+
+pub mod api;
+mod error;
+mod extract;
+mod metrics;
+mod pages;
+
+pub use error::ApiError;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use partnerhub_service::Service;
+use std::sync::Arc;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+/// Request bodies larger than this are refused with 413.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub service: Service,
+    pub(crate) metrics: Arc<metrics::Metrics>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "partnerhub", description = "An open, self-hostable partner center for cloud resellers. Contract: API.md."),
+    modifiers(&BearerAuth),
+    tags((name = "operator"), (name = "auth"), (name = "users"), (name = "provider-links"), (name = "customers"),
+         (name = "invitations"), (name = "partners"), (name = "audit"), (name = "system"))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}
+
+/// The router and the OpenAPI document it serves, built from the same declarations.
+pub fn router(service: Service) -> Router {
+    let state = AppState { service, metrics: Arc::new(metrics::Metrics::default()) };
+    let (api_router, openapi) = api::routes(OpenApiRouter::with_openapi(ApiDoc::openapi())).split_for_parts();
+    let openapi = Arc::new(openapi);
+    api_router
+        .merge(pages::routes())
+        .route(
+            "/api/openapi.json",
+            axum::routing::get(move || {
+                let doc = openapi.clone();
+                async move { axum::Json(doc.as_ref().clone()) }
+            }),
+        )
+        .fallback(|| async { ApiError::NotFound })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(api::security_headers))
+        .with_state(state)
+}
+
+/// The OpenAPI document, for the snapshot test and `partnerhub openapi`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api::routes(OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())).split_for_parts().1
+}
