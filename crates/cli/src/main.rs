@@ -1,0 +1,176 @@
+//! The `partnerhub` binary: `serve`, `migrate`, `audit verify`, `openapi`.
+
+mod demo;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use partnerhub_domain::SystemClock;
+use partnerhub_service::{PasswordHasher, Secret, Service, ServiceConfig, SmtpConfig};
+use partnerhub_store::{AuditVerification, Store};
+use partnerhub_store_sqlite::SqliteStore;
+use sha2::{Digest, Sha256};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "partnerhub", version, about = "An open, self-hostable partner center for cloud resellers")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct DatabaseArg {
+    /// `sqlite://PATH` (the default, created if missing).
+    #[arg(long = "database", env = "PARTNERHUB_DATABASE_URL", default_value = "sqlite://partnerhub.db")]
+    url: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Migrate the database and serve the API and the portal.
+    Serve(ServeArgs),
+    /// Migrate the database and exit.
+    Migrate {
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute the hash chain; exit 1 naming the first bad record.
+    Verify {
+        #[command(flatten)]
+        database: DatabaseArg,
+    },
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    database: DatabaseArg,
+    #[arg(long, env = "PARTNERHUB_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// The base of every URL handed out (invitation links). Defaults to http://LISTEN.
+    #[arg(long, env = "PARTNERHUB_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Seed demo organizations and print their sign-in e-mails and passwords.
+    #[arg(long)]
+    demo: bool,
+    /// The bearer token that may call /api/v1/operator/*.
+    #[arg(long, env = "PARTNERHUB_OPERATOR_TOKEN", hide_env_values = true)]
+    operator_token: Option<String>,
+    /// The signing secret; when unset, one is generated once and kept in the database.
+    #[arg(long, env = "PARTNERHUB_SECRET", hide_env_values = true)]
+    secret: Option<String>,
+    /// SMTP relay for sending invitations: smtp://host:port or smtps://user:pass@host:port.
+    #[arg(long, env = "PARTNERHUB_SMTP_URL", hide_env_values = true)]
+    smtp_url: Option<String>,
+    /// Sender address of invitation e-mails.
+    #[arg(long, env = "PARTNERHUB_SMTP_FROM", default_value = "partnerhub@localhost")]
+    smtp_from: String,
+    /// Lifetime of a sign-in token, in hours.
+    #[arg(long, env = "PARTNERHUB_SESSION_TTL_HOURS", default_value_t = 12, value_parser = clap::value_parser!(u16).range(1..=720))]
+    session_ttl_hours: u16,
+}
+
+async fn open_store(url: &str) -> anyhow::Result<SqliteStore> {
+    if url.starts_with("sqlite:") {
+        return SqliteStore::open(url).await.with_context(|| format!("opening {url}"));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        bail!("the PostgreSQL backend is not built yet; use sqlite://PATH");
+    }
+    bail!("--database must be sqlite://PATH")
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("PARTNERHUB_LOG").unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Serve(args) => serve(args).await,
+        Command::Migrate { database } => {
+            open_store(&database.url).await?;
+            eprintln!("migrated {}", database.url);
+            Ok(())
+        }
+        Command::Audit { command: AuditCommand::Verify { database } } => {
+            let store = open_store(&database.url).await?;
+            match store.verify_audit_chain().await? {
+                AuditVerification::Whole { records } => {
+                    println!("audit chain whole: {records} records");
+                    Ok(())
+                }
+                AuditVerification::Broken { seq, reason } => {
+                    eprintln!("audit chain broken at seq {seq}: {reason}");
+                    std::process::exit(1);
+                }
+            }
+        }
+        Command::Openapi => {
+            println!("{}", serde_json::to_string_pretty(&partnerhub_web::openapi())?);
+            Ok(())
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let store = open_store(&args.database.url).await?;
+    let secret = match args.secret.filter(|s| !s.is_empty()) {
+        Some(s) => Sha256::digest(s.as_bytes()).to_vec(),
+        None => {
+            let mut fresh = [0u8; 32];
+            getrandom::fill(&mut fresh).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+            tracing::warn!(
+                "PARTNERHUB_SECRET is unset: using the secret kept in the database; set it so that a copy of the database alone cannot derive invitation links"
+            );
+            store.server_secret(&fresh).await?
+        }
+    };
+    let public_url = args.public_url.unwrap_or_else(|| format!("http://{}", args.listen));
+    let config = ServiceConfig {
+        public_url: public_url.trim_end_matches('/').to_owned(),
+        secret: Secret::new(secret),
+        operator_token_hash: args.operator_token.filter(|t| !t.is_empty()).map(|t| Sha256::digest(t.as_bytes()).into()),
+        session_ttl: time::Duration::hours(i64::from(args.session_ttl_hours)),
+        smtp: args.smtp_url.map(|url| SmtpConfig { url, from: args.smtp_from }),
+        password_hasher: PasswordHasher::default(),
+    };
+    let store: Arc<dyn Store> = Arc::new(store);
+    let service = Service::new(store, Arc::new(SystemClock), config)?;
+    if args.demo {
+        demo::seed(&service).await?;
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let app = partnerhub_web::router(service);
+    eprintln!("listening on http://{addr}");
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown()).await?;
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

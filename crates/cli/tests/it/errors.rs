@@ -1,0 +1,165 @@
+//! Bad input gets a clear problem+json error and changes nothing; never a 5xx, never a panic.
+
+use crate::support::*;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+#[tokio::test]
+async fn bodies_over_one_mebibyte_are_refused_with_413() {
+    let app = TestApp::spawn().await;
+    let partner = app.partner("direct").await;
+    let big = json!({"subject": "s", "body": "x".repeat(1024 * 1024 + 1)});
+    let (s, b) = app.call(Method::POST, "/api/v1/invitations", Some(&partner.token), Some(big)).await;
+    assert_eq!((s, code(&b)), (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"));
+}
+
+#[tokio::test]
+async fn malformed_and_mistyped_bodies_are_400_and_422() {
+    let app = TestApp::spawn().await;
+    let partner = app.partner("direct").await;
+    let res =
+        app.client.post(format!("{}/api/v1/invitations", app.url)).bearer_auth(&partner.token).body("{not json").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let b: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(code(&b), "malformed_request");
+    let (s, b) = app.post("/api/v1/invitations", Some(&partner.token), json!({"duration_days": "a year"})).await;
+    assert_eq!((s, code(&b)), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"));
+    let (s, b) = app.post("/api/v1/operator/partners", Some(OPERATOR), json!({"name": "x"})).await;
+    assert_eq!((s, code(&b)), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"));
+    assert_eq!(b["errors"][0]["field"], "partner_type");
+    let (s, b) = app.get("/api/v1/customers/not-a-uuid", &partner.token).await;
+    assert_eq!((s, code(&b)), (StatusCode::NOT_FOUND, "not_found"));
+    let (s, b) = app.get("/api/v1/nothing-here", &partner.token).await;
+    assert_eq!((s, code(&b)), (StatusCode::NOT_FOUND, "not_found"));
+    for q in ["limit=0", "limit=501", "limit=ten", "cursor=zz", "cursor=00"] {
+        let (s, b) = app.get(&format!("/api/v1/customers?{q}"), &partner.token).await;
+        assert_eq!((s, code(&b)), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"), "{q}");
+    }
+    let (s, _) = app.get("/api/v1/audit?since=yesterday", &partner.token).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, _) = app.get("/api/v1/invitations?state=lost", &partner.token).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.get("/api/v1/invitations", &partner.token).await.1["total"], 0, "nothing was written");
+}
+
+#[tokio::test]
+async fn no_garbage_body_makes_any_route_answer_5xx() {
+    let app = TestApp::spawn().await;
+    let partner = app.partner("direct").await;
+    let id = uuid::Uuid::now_v7();
+    let routes = [
+        "/api/v1/operator/partners",
+        "/api/v1/operator/provider-links",
+        "/api/v1/auth/token",
+        "/api/v1/signup",
+        "/api/v1/users",
+        "/api/v1/providers",
+        "/api/v1/customers",
+        "/api/v1/invitations",
+        "/api/v1/invitations/preview",
+        "/api/v1/invitations/accept",
+        "/api/v1/invitations/decline",
+    ];
+    let bodies = [
+        "",
+        "null",
+        "[]",
+        "0",
+        "\"s\"",
+        "{}",
+        "{\"a\":",
+        "{\"email\": []}",
+        "{\"token\": 5}",
+        "{\"token\": \"\u{0}\"}",
+        "{\"name\": \"\u{202e}\", \"domain\": \"a..b\", \"partner_type\": \"x\", \"partner_id\": \"\", \"admin\": {}}",
+        "{\"organization\": {\"name\": \"x\", \"domain\": \"y.example\"}, \"admin\": {\"email\": \"a@y.example\", \"display_name\": \"\", \"password\": \"\"}}",
+        "{\"customer_id\": \"00000000-0000-0000-0000-000000000000\", \"roles\": [1]}",
+        "{\"duration_days\": 1e308}",
+        "{\"duration_days\": -9223372036854775808}",
+    ];
+    for route in routes {
+        for body in bodies {
+            for token in [None, Some(partner.token.as_str()), Some(OPERATOR)] {
+                let mut req = app.client.post(format!("{}{route}", app.url)).body(body.to_owned());
+                if let Some(t) = token {
+                    req = req.bearer_auth(t);
+                }
+                let res = req.send().await.unwrap();
+                assert!(res.status().as_u16() < 500, "{route} {body:?} -> {}", res.status());
+            }
+        }
+    }
+    for path in [format!("/api/v1/invitations/{id}/email"), format!("/api/v1/users/{id}")] {
+        let (s, _) = app.call(Method::PUT, &path, Some(&partner.token), Some(json!({"subject": 1}))).await;
+        assert!(s.as_u16() < 500);
+    }
+}
+
+#[tokio::test]
+async fn failed_sign_ins_are_rate_limited_with_retry_after() {
+    let app = TestApp::spawn().await;
+    let partner = app.partner("direct").await;
+    for _ in 0..5 {
+        let (s, b) = app.post("/api/v1/auth/token", None, json!({"email": partner.email, "password": "wrong password!"})).await;
+        assert_eq!((s, code(&b)), (StatusCode::UNAUTHORIZED, "unauthenticated"));
+    }
+    let res = app
+        .client
+        .post(format!("{}/api/v1/auth/token", app.url))
+        .json(&json!({"email": partner.email, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "even the right password waits");
+    let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=900).contains(&retry));
+    app.clock.advance(time::Duration::minutes(15));
+    app.sign_in(&partner.email, PASSWORD).await;
+    // An unknown e-mail gets the same answer as a wrong password.
+    let (s, b) = app.post("/api/v1/auth/token", None, json!({"email": "nobody@nowhere.example", "password": "whatever it is"})).await;
+    assert_eq!((s, code(&b)), (StatusCode::UNAUTHORIZED, "unauthenticated"));
+}
+
+#[tokio::test]
+async fn guessing_invitation_tokens_is_rate_limited() {
+    let app = TestApp::spawn().await;
+    let partner = app.partner("direct").await;
+    let inv = app.invite(&partner, json!({})).await;
+    for i in 0..30 {
+        let (s, _) = app.post("/api/v1/invitations/preview", None, json!({"token": format!("guess-{i}")})).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+    }
+    let (s, b) = app.post("/api/v1/invitations/preview", None, json!({"token": token_of(&inv)})).await;
+    assert_eq!((s, code(&b)), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"));
+    app.clock.advance(time::Duration::minutes(10));
+    assert_eq!(app.post("/api/v1/invitations/preview", None, json!({"token": token_of(&inv)})).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_operator_routes_need_the_operator_token() {
+    let app = TestApp::spawn().await;
+    let partner = app.partner("direct").await;
+    let body = json!({"name": "X", "partner_type": "direct", "partner_id": "9", "domain": "x9.example", "admin": {"email": "a@x9.example", "display_name": "A", "password": PASSWORD}});
+    for token in [None, Some(partner.token.as_str()), Some("operator-token-for-test")] {
+        let (s, b) = app.post("/api/v1/operator/partners", token, body.clone()).await;
+        assert_eq!((s, code(&b)), (StatusCode::UNAUTHORIZED, "unauthenticated"));
+    }
+    let (s, _) = app.post("/api/v1/operator/partners", Some(OPERATOR), body.clone()).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, b) = app.post("/api/v1/operator/partners", Some(OPERATOR), body).await;
+    assert_eq!((s, code(&b)), (StatusCode::CONFLICT, "conflict"));
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics_answer() {
+    let app = TestApp::spawn().await;
+    for (path, want) in [("/healthz", "ok"), ("/readyz", "ready")] {
+        let res = app.client.get(format!("{}{path}", app.url)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.text().await.unwrap(), want);
+    }
+    let text = app.client.get(format!("{}/metrics", app.url)).send().await.unwrap().text().await.unwrap();
+    assert!(text.contains("partnerhub_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 1"), "{text}");
+    assert!(text.contains("partnerhub_http_request_duration_seconds_bucket{route=\"/readyz\",le=\"+Inf\"} 1"));
+}

@@ -1,0 +1,66 @@
+//! Tenant isolation: another tenant's resource answers 404 exactly like a missing one.
+
+use crate::support::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn a_stranger_partner_gets_404_on_every_id_bearing_route() {
+    let app = TestApp::spawn().await;
+    let owner = app.partner("indirect_provider").await;
+    let stranger = app.partner("indirect_provider").await;
+    let customer = app.connected_customer(&owner).await;
+    let inv = app.invite(&owner, json!({})).await;
+    let inv_id = inv["id"].as_str().unwrap();
+    let (_, users) = app.get("/api/v1/users", &owner.token).await;
+    let owner_user = users["items"][0]["id"].as_str().unwrap().to_owned();
+    let reseller = app.partner("indirect_reseller").await;
+    app.post("/api/v1/providers", Some(&reseller.token), json!({"provider_partner_id": owner.partner_id})).await;
+    let missing = uuid::Uuid::now_v7().to_string();
+
+    let routes: Vec<(Method, String, Option<Value>)> = vec![
+        (Method::GET, format!("/api/v1/customers/{}", customer.id), None),
+        (Method::GET, format!("/api/v1/customers/{}/removal-preflight", customer.id), None),
+        (Method::POST, format!("/api/v1/customers/{}/remove-relationship", customer.id), Some(json!({"attest_good_faith": true}))),
+        (Method::GET, format!("/api/v1/customers/{}/grants", customer.id), None),
+        (Method::GET, format!("/api/v1/invitations/{inv_id}"), None),
+        (Method::PUT, format!("/api/v1/invitations/{inv_id}/email"), Some(json!({"subject": "s", "body": inv["url"]}))),
+        (Method::POST, format!("/api/v1/invitations/{inv_id}/send"), Some(json!({"to": "a@b.example"}))),
+        (Method::POST, format!("/api/v1/invitations/{inv_id}/revoke"), Some(json!({}))),
+        (Method::PATCH, format!("/api/v1/users/{owner_user}"), Some(json!({"display_name": "x"}))),
+        (Method::DELETE, format!("/api/v1/users/{owner_user}"), None),
+        (Method::POST, format!("/api/v1/resellers/{}/accept", reseller.id), Some(json!({}))),
+        (Method::POST, "/api/v1/invitations".into(), Some(json!({"customer_id": customer.id}))),
+    ];
+    for (method, path, body) in &routes {
+        let (s, b) = app.call(method.clone(), path, Some(&stranger.token), body.clone()).await;
+        assert_eq!((s, code(&b)), (StatusCode::NOT_FOUND, "not_found"), "{method} {path}");
+        // Exactly like a missing id.
+        let swap = |s: &str| {
+            s.replace(&customer.id, &missing).replace(inv_id, &missing).replace(&owner_user, &missing).replace(&reseller.id, &missing)
+        };
+        let missing_path = swap(path);
+        let missing_body = body.as_ref().map(|b| serde_json::from_str::<Value>(&swap(&b.to_string())).unwrap());
+        let (s2, b2) = app.call(method.clone(), &missing_path, Some(&owner.token), missing_body).await;
+        assert_eq!((s2, b2), (s, b), "{method} {missing_path}");
+    }
+    // Nothing changed for the owner.
+    assert_eq!(app.customer_ids(&owner).await, vec![customer.id.clone()]);
+    let (_, still) = app.get(&format!("/api/v1/invitations/{inv_id}"), &owner.token).await;
+    assert_eq!(still["state"], "pending");
+    assert_eq!(app.get("/api/v1/users", &owner.token).await.1["total"], 1);
+    // Customer side: a partner the customer has no relationship with.
+    let other_customer = app.customer().await;
+    for path in [format!("/api/v1/partners/{}/revoke-grants", owner.id), format!("/api/v1/partners/{}/remove-relationship", owner.id)] {
+        let (s, b) = app.post(&path, Some(&other_customer.token), json!({})).await;
+        assert_eq!((s, code(&b)), (StatusCode::NOT_FOUND, "not_found"), "{path}");
+    }
+    // The audit log of one tenant shows nothing of another.
+    let (_, audit) = app.get("/api/v1/audit", &stranger.token).await;
+    let text = audit.to_string();
+    assert!(
+        audit["total"].as_i64().unwrap() >= 2 && !text.contains(&owner.id) && !text.contains(&customer.id) && !text.contains(inv_id),
+        "{audit}"
+    );
+    app.verify_audit().await;
+}

@@ -1,0 +1,87 @@
+//! Sending an invitation by SMTP, through a minimal relay that records what it receives.
+
+use crate::support::*;
+use partnerhub_service::SmtpConfig;
+use reqwest::StatusCode;
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::mpsc;
+
+/// Speaks just enough SMTP to take one message per connection; sends each DATA to `tx`.
+async fn relay() -> (String, mpsc::UnboundedReceiver<String>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let (r, mut w) = sock.into_split();
+                let mut lines = BufReader::new(r).lines();
+                w.write_all(b"220 test ESMTP\r\n").await.ok();
+                let mut data: Option<String> = None;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if let Some(d) = data.as_mut() {
+                        if line == "." {
+                            tx.send(data.take().unwrap_or_default()).ok();
+                            w.write_all(b"250 queued\r\n").await.ok();
+                        } else {
+                            d.push_str(&line);
+                            d.push('\n');
+                        }
+                        continue;
+                    }
+                    let verb = line.split_whitespace().next().unwrap_or("").to_uppercase();
+                    let reply: &[u8] = match verb.as_str() {
+                        "EHLO" | "HELO" => b"250 test\r\n",
+                        "DATA" => {
+                            data = Some(String::new());
+                            b"354 go\r\n"
+                        }
+                        "QUIT" => {
+                            w.write_all(b"221 bye\r\n").await.ok();
+                            break;
+                        }
+                        _ => b"250 ok\r\n",
+                    };
+                    w.write_all(reply).await.ok();
+                }
+            });
+        }
+    });
+    (format!("smtp://{addr}"), rx)
+}
+
+#[tokio::test]
+async fn without_a_relay_sending_is_503() {
+    let app = TestApp::spawn().await;
+    let partner = app.partner("direct").await;
+    let inv = app.invite(&partner, json!({})).await;
+    let (s, b) = app
+        .post(
+            &format!("/api/v1/invitations/{}/send", inv["id"].as_str().unwrap()),
+            Some(&partner.token),
+            json!({"to": "ga@customer.example"}),
+        )
+        .await;
+    assert_eq!((s, code(&b)), (StatusCode::SERVICE_UNAVAILABLE, "email_not_configured"));
+}
+
+#[tokio::test]
+async fn an_invitation_is_sent_through_the_relay_with_its_url() {
+    let (url, mut rx) = relay().await;
+    let app = TestApp::spawn_with(Options { smtp: Some(SmtpConfig { url, from: "partners@partnerhub.example".into() }) }).await;
+    let partner = app.partner("direct").await;
+    let inv = app.invite(&partner, json!({"locale": "en"})).await;
+    let path = format!("/api/v1/invitations/{}/send", inv["id"].as_str().unwrap());
+    let (s, b) = app.post(&path, Some(&partner.token), json!({"to": "not an address"})).await;
+    assert_eq!((s, code(&b)), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"));
+    let (s, b) = app.post(&path, Some(&partner.token), json!({"to": "ga@customer.example"})).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+    let message = rx.recv().await.unwrap();
+    // The English draft is plain ASCII, so the relay sees the URL as written.
+    assert!(message.contains("To: ga@customer.example"), "{message}");
+    assert!(message.contains(inv["url"].as_str().unwrap()), "{message}");
+    let (_, after) = app.get(&format!("/api/v1/invitations/{}", inv["id"].as_str().unwrap()), &partner.token).await;
+    assert!(after["sent_at"].is_string());
+}

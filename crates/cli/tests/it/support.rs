@@ -1,0 +1,207 @@
+//! `TestApp`: a server on port 0 over a fresh database, a clock the test can move, and
+//! helpers that speak the API the way a client would.
+
+use partnerhub_domain::{Clock, ManualClock};
+use partnerhub_service::{PasswordHasher, Secret, Service, ServiceConfig, SmtpConfig};
+use partnerhub_store::{AuditVerification, Store};
+use partnerhub_store_sqlite::SqliteStore;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub const OPERATOR: &str = "operator-token-for-tests";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+static SEQ: AtomicUsize = AtomicUsize::new(0);
+
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}{}", SEQ.fetch_add(1, Ordering::Relaxed))
+}
+
+pub struct TestApp {
+    pub url: String,
+    pub client: reqwest::Client,
+    pub clock: ManualClock,
+    pub store: SqliteStore,
+    pub db_url: String,
+    pub _dir: tempfile::TempDir,
+}
+
+/// An organization created through the API, with a signed-in global admin.
+#[derive(Clone, Debug)]
+pub struct Org {
+    pub id: String,
+    pub partner_id: String,
+    pub email: String,
+    pub token: String,
+}
+
+pub struct Options {
+    pub smtp: Option<SmtpConfig>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(Options { smtp: None }).await
+    }
+
+    pub async fn spawn_with(opts: Options) -> Self {
+        // Errors the server logs show up in a failing test's output.
+        let _ = tracing_subscriber::fmt().with_env_filter("warn").with_test_writer().try_init();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db_url = format!("sqlite://{}", dir.path().join("test.db").display());
+        let store = SqliteStore::open(&db_url).await.expect("open store");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let url = format!("http://{addr}");
+        let start = time::OffsetDateTime::now_utc().replace_nanosecond(0).expect("time");
+        let clock = ManualClock::new(start);
+        let config = ServiceConfig {
+            public_url: url.clone(),
+            secret: Secret::new(b"test secret, 32 bytes or more, fine".to_vec()),
+            operator_token_hash: Some(sha256(OPERATOR)),
+            session_ttl: time::Duration::hours(12),
+            smtp: opts.smtp,
+            password_hasher: PasswordHasher::default(),
+        };
+        let shared: Arc<dyn Store> = Arc::new(store.clone());
+        let service = Service::new(shared, Arc::new(clock.clone()) as Arc<dyn Clock>, config).expect("service");
+        let app = partnerhub_web::router(service);
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await;
+        });
+        Self { url, client: reqwest::Client::new(), clock, store, db_url, _dir: dir }
+    }
+
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = self.client.request(method, format!("{}{path}", self.url));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status();
+        let text = res.text().await.expect("body");
+        let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        (status, value)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn sign_in(&self, email: &str, password: &str) -> String {
+        let (s, b) = self.post("/api/v1/auth/token", None, json!({"email": email, "password": password})).await;
+        assert_eq!(s, StatusCode::OK, "sign-in of {email}: {b}");
+        b["access_token"].as_str().expect("token").to_owned()
+    }
+
+    /// A partner enrolled by the operator, its global admin signed in.
+    pub async fn partner(&self, partner_type: &str) -> Org {
+        let pid = unique("P");
+        let domain = format!("{}.example", pid.to_lowercase());
+        let email = format!("ga@{domain}");
+        let (s, b) = self
+            .post(
+                "/api/v1/operator/partners",
+                Some(OPERATOR),
+                json!({"name": format!("Partner {pid}"), "partner_type": partner_type, "partner_id": pid, "domain": domain,
+                       "admin": {"email": email, "display_name": "Ada", "password": PASSWORD}}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        let token = self.sign_in(&email, PASSWORD).await;
+        Org { id: b["id"].as_str().expect("id").to_owned(), partner_id: pid, email, token }
+    }
+
+    /// A customer that signed up by itself, its global admin signed in.
+    pub async fn customer(&self) -> Org {
+        let name = unique("customer");
+        let domain = format!("{name}.example");
+        let email = format!("ga@{domain}");
+        let (s, b) = self
+            .post(
+                "/api/v1/signup",
+                None,
+                json!({"organization": {"name": format!("Customer {name}"), "domain": domain},
+                                                  "admin": {"email": email, "display_name": "Grace", "password": PASSWORD}}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        let token = self.sign_in(&email, PASSWORD).await;
+        Org { id: b["organization_id"].as_str().expect("id").to_owned(), partner_id: String::new(), email, token }
+    }
+
+    /// Another user in `org` with `roles`, signed in; answers its token.
+    pub async fn user(&self, org: &Org, roles: &[&str]) -> String {
+        let email = format!("{}@{}", unique("u"), org.email.split('@').nth(1).expect("domain"));
+        let (s, b) = self
+            .post(
+                "/api/v1/users",
+                Some(&org.token),
+                json!({"email": email, "display_name": "Someone", "password": PASSWORD, "roles": roles}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        self.sign_in(&email, PASSWORD).await
+    }
+
+    pub async fn link(&self, provider: &Org, reseller: &Org) {
+        let (s, b) = self
+            .post("/api/v1/operator/provider-links", Some(OPERATOR), json!({"provider_id": provider.id, "reseller_id": reseller.id}))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+    }
+
+    /// Creates an invitation; answers the whole response.
+    pub async fn invite(&self, partner: &Org, body: Value) -> Value {
+        let (s, b) = self.post("/api/v1/invitations", Some(&partner.token), body).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        b
+    }
+
+    pub async fn accept(&self, customer_token: &str, invitation: &Value) -> (StatusCode, Value) {
+        self.post("/api/v1/invitations/accept", Some(customer_token), json!({"token": token_of(invitation)})).await
+    }
+
+    /// A customer connected to `partner` by an accepted open invitation.
+    pub async fn connected_customer(&self, partner: &Org) -> Org {
+        let c = self.customer().await;
+        let inv = self.invite(partner, json!({})).await;
+        let (s, b) = self.accept(&c.token, &inv).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        c
+    }
+
+    pub async fn customer_ids(&self, partner: &Org) -> Vec<String> {
+        let (s, b) = self.get("/api/v1/customers", &partner.token).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        b["items"].as_array().expect("items").iter().map(|c| c["id"].as_str().expect("id").to_owned()).collect()
+    }
+
+    /// The audit chain must be whole after every test (kanidm's `verify()` after each test).
+    pub async fn verify_audit(&self) {
+        assert!(matches!(self.store.verify_audit_chain().await.expect("verify"), AuditVerification::Whole { .. }));
+    }
+}
+
+pub fn token_of(invitation: &Value) -> String {
+    invitation["url"].as_str().expect("url").rsplit('/').next().expect("token").to_owned()
+}
+
+pub fn sha256(s: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(s.as_bytes()).into()
+}
+
+pub fn code(body: &Value) -> &str {
+    body["code"].as_str().unwrap_or("<no code>")
+}
