@@ -40,6 +40,11 @@ pub struct AcceptOutcome {
     pub grants: Vec<(Grant, PartnerRef)>,
 }
 
+/// Where the URL stands in a stored draft. The URL carries the token, and the database must
+/// not: drafts are stored with this placeholder and the URL is put back, from the secret, only
+/// when a draft is shown or sent.
+const URL_PLACEHOLDER: &str = "{invitation_url}";
+
 const MAX_SUBJECT: usize = 200;
 const MAX_BODY: usize = 20_000;
 
@@ -57,12 +62,17 @@ impl Service {
         format!("{}/invite/{}", self.config.public_url.trim_end_matches('/'), self.invitation_token(id))
     }
 
-    fn view(&self, invitation: Invitation) -> InvitationView {
+    fn view(&self, mut invitation: Invitation) -> InvitationView {
         let state = invitation.state.effective(invitation.expires_at, self.now());
-        let pending = state == InvitationState::Pending;
-        let url = pending.then(|| self.invitation_url(invitation.id));
-        let mailto = pending.then(|| drafts::mailto(&invitation.email_subject, &invitation.email_body));
-        InvitationView { invitation, state, url, mailto }
+        if state != InvitationState::Pending {
+            // Once answered, revoked or expired, neither the link nor the draft is shown again.
+            invitation.email_body.clear();
+            return InvitationView { invitation, state, url: None, mailto: None };
+        }
+        let url = self.invitation_url(invitation.id);
+        invitation.email_body = invitation.email_body.replace(URL_PLACEHOLDER, &url);
+        let mailto = Some(drafts::mailto(&invitation.email_subject, &invitation.email_body));
+        InvitationView { invitation, state, url: Some(url), mailto }
     }
 
     pub async fn create_invitation(&self, caller: &Caller, input: NewInvitationInput) -> ServiceResult<InvitationView> {
@@ -103,8 +113,15 @@ impl Service {
         let id = InvitationId::new();
         let url = self.invitation_url(id);
         let expires_at = now + Duration::days(terms.expires_in_days);
-        let (subject, body) =
-            drafts::render(locale, &partner.partner_ref(), provider.as_ref(), &url, &terms.roles, terms.duration_days, expires_at);
+        let (subject, body) = drafts::render(
+            locale,
+            &partner.partner_ref(),
+            provider.as_ref(),
+            URL_PLACEHOLDER,
+            &terms.roles,
+            terms.duration_days,
+            expires_at,
+        );
         let inv = NewInvitation {
             id,
             partner_org_id: partner.id,
@@ -174,10 +191,12 @@ impl Service {
             v.push("body", format!("must be 1 to {MAX_BODY} characters"));
         }
         v.finish()?;
-        if !body.contains(&self.invitation_url(id)) {
+        let url = self.invitation_url(id);
+        if !body.contains(&url) {
             return Err(ServiceError::UrlMissingFromEmail);
         }
-        let saved = self.store.save_invitation_email(p.organization.id, id, subject, body, self.now()).await?;
+        let stored = body.replace(&url, URL_PLACEHOLDER);
+        let saved = self.store.save_invitation_email(p.organization.id, id, subject, &stored, self.now()).await?;
         Ok(self.view(saved))
     }
 
@@ -188,7 +207,8 @@ impl Service {
         inv.state.check_open(inv.expires_at, self.now()).map_err(|_| ServiceError::InvitationNotPending)?;
         let to = Email::parse("to", to)?;
         let mailer = self.mailer.as_ref().ok_or(ServiceError::EmailNotConfigured)?;
-        mailer.send(to.as_str(), &p.organization.name, &inv.email_subject, &inv.email_body).await?;
+        let body = inv.email_body.replace(URL_PLACEHOLDER, &self.invitation_url(id));
+        mailer.send(to.as_str(), &p.organization.name, &inv.email_subject, &body).await?;
         let change = self.change(
             caller,
             "invitation.sent",

@@ -14,6 +14,8 @@ pub enum ApiError {
     Malformed(String),
     TooLarge,
     NotFound,
+    /// The database does not answer (readiness).
+    NotReady(String),
 }
 
 impl From<ServiceError> for ApiError {
@@ -55,6 +57,10 @@ impl IntoResponse for ApiError {
                 "request bodies are limited to 1 MiB".into(),
             ),
             ApiError::NotFound => problem(StatusCode::NOT_FOUND, "not_found", "Not found", "no such resource".into()),
+            ApiError::NotReady(cause) => {
+                tracing::warn!(error = %cause, "not ready: the database does not answer");
+                problem(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "Not ready", "the database does not answer".into())
+            }
             ApiError::Service(e) => match e {
                 S::Unauthenticated => problem(StatusCode::UNAUTHORIZED, "unauthenticated", "Unauthenticated", e.to_string()),
                 S::Forbidden => problem(StatusCode::FORBIDDEN, "forbidden", "Forbidden", "your roles do not allow this".into()),

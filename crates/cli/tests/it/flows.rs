@@ -504,3 +504,70 @@ async fn signing_up_twice_with_one_domain_or_email_conflicts() {
     let fields: Vec<_> = b["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
     assert_eq!(fields, ["organization.name", "organization.domain", "admin.email", "admin.password"]);
 }
+
+#[tokio::test]
+async fn removal_is_refused_while_a_blocker_remains_and_changes_nothing() {
+    use partnerhub_store_sqlite::BlockerQuery;
+    let app = TestApp::spawn_with(Options {
+        setup_sql: Some("CREATE TABLE test_holds (partner_org_id BLOB, customer_id BLOB, id BLOB, name TEXT)"),
+        blocker: Some(BlockerQuery {
+            kind: "active_subscription",
+            sql: "SELECT id, name FROM test_holds WHERE partner_org_id = ? AND customer_id = ?".into(),
+        }),
+        ..Options::default()
+    })
+    .await;
+    let partner = app.partner("direct").await;
+    let customer = app.connected_customer(&partner).await;
+    let hold = uuid::Uuid::now_v7();
+    let (pid, cid) = (uuid::Uuid::parse_str(&partner.id).unwrap(), uuid::Uuid::parse_str(&customer.id).unwrap());
+    sqlx::query("INSERT INTO test_holds VALUES (?, ?, ?, 'Mail Basic x 10')")
+        .bind(pid)
+        .bind(cid)
+        .bind(hold)
+        .execute(app.store.write_pool())
+        .await
+        .unwrap();
+
+    let (_, pre) = app.get(&format!("/api/v1/customers/{}/removal-preflight", customer.id), &partner.token).await;
+    assert_eq!(pre["removable"], false);
+    assert_eq!(pre["blockers"], json!([{"kind": "active_subscription", "id": hold, "name": "Mail Basic x 10"}]));
+    let path = format!("/api/v1/customers/{}/remove-relationship", customer.id);
+    let (s, b) = app.post(&path, Some(&partner.token), json!({"attest_good_faith": true})).await;
+    assert_eq!((s, code(&b)), (StatusCode::CONFLICT, "removal_blocked"));
+    assert_eq!(b["blockers"][0]["id"], hold.to_string());
+    assert_eq!(app.customer_ids(&partner).await, vec![customer.id.clone()], "nothing changed");
+    let (_, g) = app.get(&format!("/api/v1/customers/{}/grants", customer.id), &partner.token).await;
+    assert!(g["items"].as_array().unwrap().iter().all(|g| g["state"] == "active"));
+
+    sqlx::query("DELETE FROM test_holds").execute(app.store.write_pool()).await.unwrap();
+    let (s, _) = app.post(&path, Some(&partner.token), json!({"attest_good_faith": true})).await;
+    assert_eq!(s, StatusCode::OK);
+    app.verify_audit().await;
+}
+
+#[tokio::test]
+async fn a_copy_of_the_database_alone_holds_no_working_invitation_token() {
+    let app = TestApp::spawn().await;
+    let partner = app.partner("direct").await;
+    let inv = app.invite(&partner, json!({})).await;
+    let token = token_of(&inv);
+    // Everything on disk: the database and its write-ahead log.
+    let mut bytes = Vec::new();
+    for f in std::fs::read_dir(app._dir.path()).unwrap() {
+        bytes.extend(std::fs::read(f.unwrap().path()).unwrap());
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(!text.contains(&token), "the token is stored nowhere, not even in the e-mail draft");
+    // An edited draft keeps the URL for the partner, not on disk.
+    let url = inv["url"].as_str().unwrap();
+    let path = format!("/api/v1/invitations/{}/email", inv["id"].as_str().unwrap());
+    let (s, b) =
+        app.call(Method::PUT, &path, Some(&partner.token), Some(json!({"subject": "Hi", "body": format!("Click {url} now")}))).await;
+    assert_eq!((s, b["email"]["body"].as_str()), (StatusCode::OK, Some(format!("Click {url} now").as_str())));
+    let (body,): (String,) = sqlx::query_as("SELECT email_body FROM invitations").fetch_one(app.store.write_pool()).await.unwrap();
+    assert_eq!(body, "Click {invitation_url} now");
+    // What the database holds is the SHA-256 of the token, which cannot be turned back.
+    let (stored,): (Vec<u8>,) = sqlx::query_as("SELECT token_hash FROM invitations").fetch_one(app.store.write_pool()).await.unwrap();
+    assert_eq!(stored, sha256(&token).to_vec());
+}

@@ -70,7 +70,9 @@ async fn without_a_relay_sending_is_503() {
 #[tokio::test]
 async fn an_invitation_is_sent_through_the_relay_with_its_url() {
     let (url, mut rx) = relay().await;
-    let app = TestApp::spawn_with(Options { smtp: Some(SmtpConfig { url, from: "partners@partnerhub.example".into() }) }).await;
+    let app =
+        TestApp::spawn_with(Options { smtp: Some(SmtpConfig { url, from: "partners@partnerhub.example".into() }), ..Options::default() })
+            .await;
     let partner = app.partner("direct").await;
     let inv = app.invite(&partner, json!({"locale": "en"})).await;
     let path = format!("/api/v1/invitations/{}/send", inv["id"].as_str().unwrap());

@@ -38,13 +38,18 @@ pub struct Org {
     pub token: String,
 }
 
+#[derive(Default)]
 pub struct Options {
     pub smtp: Option<SmtpConfig>,
+    /// An extra kind of removal blocker, as the commerce tables will add.
+    pub blocker: Option<partnerhub_store_sqlite::BlockerQuery>,
+    /// SQL run on the fresh database before the server starts (test tables).
+    pub setup_sql: Option<&'static str>,
 }
 
 impl TestApp {
     pub async fn spawn() -> Self {
-        Self::spawn_with(Options { smtp: None }).await
+        Self::spawn_with(Options::default()).await
     }
 
     pub async fn spawn_with(opts: Options) -> Self {
@@ -52,7 +57,13 @@ impl TestApp {
         let _ = tracing_subscriber::fmt().with_env_filter("warn").with_test_writer().try_init();
         let dir = tempfile::tempdir().expect("temp dir");
         let db_url = format!("sqlite://{}", dir.path().join("test.db").display());
-        let store = SqliteStore::open(&db_url).await.expect("open store");
+        let mut store = SqliteStore::open(&db_url).await.expect("open store");
+        if let Some(sql) = opts.setup_sql {
+            sqlx::raw_sql(sql).execute(store.write_pool()).await.expect("setup sql");
+        }
+        if let Some(b) = opts.blocker {
+            store = store.with_blocker(b);
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let url = format!("http://{addr}");

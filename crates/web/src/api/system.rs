@@ -1,7 +1,7 @@
 //! Health, readiness and metrics.
 
 use crate::AppState;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -13,9 +13,9 @@ pub async fn healthz() -> &'static str {
 }
 
 /// 200 when the database answers.
-#[utoipa::path(get, path = "/readyz", tag = "system", responses((status = 200, description = "ready"), (status = 500, description = "database unreachable")))]
+#[utoipa::path(get, path = "/readyz", tag = "system", responses((status = 200, description = "ready"), (status = 503, description = "the database does not answer")))]
 pub async fn readyz(State(s): State<AppState>) -> ApiResult<&'static str> {
-    s.service.ready().await?;
+    s.service.ready().await.map_err(|e| ApiError::NotReady(e.to_string()))?;
     Ok("ready")
 }
 

@@ -1,0 +1,48 @@
+#!/usr/bin/env python3
+"""Seeds a running partnerhub for the load benchmarks (standard library only).
+
+Creates P direct partners and C customers, signs them all in, and has every partner create C
+open invitations, so that P*C acceptances each have their own (customer, invitation) pair.
+Writes:
+  OUT/pairs.txt        one "CUSTOMER_BEARER INVITATION_TOKEN" per line
+  OUT/partner.token    a bearer of partner 0 (whose list will hold C customers once accepted)
+"""
+import json, sys, urllib.request, concurrent.futures as cf
+
+base, operator, partners, customers, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+PW = "benchmark passphrase 1"
+
+def call(path, body, token=None):
+    req = urllib.request.Request(base + path, data=json.dumps(body).encode(), method="POST",
+                                 headers={"content-type": "application/json", **({"authorization": f"Bearer {token}"} if token else {})})
+    with urllib.request.urlopen(req) as r:
+        return json.load(r)
+
+def sign_in(email):
+    return call("/api/v1/auth/token", {"email": email, "password": PW})["access_token"]
+
+def partner(i):
+    call("/api/v1/operator/partners", {"name": f"Bench Partner {i}", "partner_type": "direct", "partner_id": f"B{i}",
+         "domain": f"bp{i}.example", "admin": {"email": f"ga@bp{i}.example", "display_name": "A", "password": PW}}, operator)
+    return sign_in(f"ga@bp{i}.example")
+
+def customer(i):
+    call("/api/v1/signup", {"organization": {"name": f"Bench Customer {i:05}", "domain": f"bc{i}.example"},
+         "admin": {"email": f"ga@bc{i}.example", "display_name": "C", "password": PW}})
+    return sign_in(f"ga@bc{i}.example")
+
+with cf.ThreadPoolExecutor(8) as ex:
+    ptokens = list(ex.map(partner, range(partners)))
+    ctokens = list(ex.map(customer, range(customers)))
+    def invitations(p):
+        return [call("/api/v1/invitations", {}, ptokens[p])["url"].rsplit("/", 1)[1] for _ in range(customers)]
+    invs = list(ex.map(invitations, range(partners)))
+
+# Interleave partners so that concurrent acceptances touch different customers and partners.
+with open(f"{out}/pairs.txt", "w") as f:
+    for c in range(customers):
+        for p in range(partners):
+            f.write(f"{ctokens[c]} {invs[p][c]}\n")
+with open(f"{out}/partner.token", "w") as f:
+    f.write(ptokens[0])
+print(f"seeded {partners} partners, {customers} customers, {partners * customers} invitations")
