@@ -3,7 +3,6 @@
 
 use crate::support::*;
 use reqwest::StatusCode;
-use serde_json::json;
 use std::process::Command;
 
 fn verify(db_url: &str) -> (bool, String) {
