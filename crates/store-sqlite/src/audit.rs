@@ -2,51 +2,41 @@
 //! `hash = SHA-256(prev_hash || body)`, where `body` is the canonical JSON of the record,
 //! stored verbatim so that verification hashes exactly the bytes that were hashed.
 
-use crate::db;
+use crate::db::err;
 use crate::rows::{from_ts, rfc3339, ts};
 use partnerhub_domain::OrganizationId;
 use partnerhub_store::*;
+use rusqlite::types::Value as Sql;
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use sha2::{Digest, Sha256};
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
-pub(crate) async fn append(tx: &mut SqliteConnection, e: &AuditEntry) -> StoreResult<i64> {
-    let head = sqlx::query("SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1").fetch_optional(&mut *tx).await.map_err(db)?;
-    let (prev_seq, prev_hash): (i64, Vec<u8>) = match head {
-        Some(r) => (r.try_get(0).map_err(db)?, r.try_get(1).map_err(db)?),
-        None => (0, vec![0u8; 32]),
-    };
+pub(crate) fn append(c: &Connection, e: &AuditEntry) -> StoreResult<i64> {
+    let head: Option<(i64, Vec<u8>)> = c
+        .prepare_cached("SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1")
+        .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+        .map_err(err)?;
+    let (prev_seq, prev_hash) = head.unwrap_or((0, vec![0u8; 32]));
     let seq = prev_seq + 1;
     let body = canonical(seq, e);
     let hash = chain_hash(&prev_hash, body.as_bytes());
-    sqlx::query(
+    c.prepare_cached(
         "INSERT INTO audit_records (seq, at, organization_id, action, customer_id, body, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     )
-    .bind(seq)
-    .bind(ts(e.at))
-    .bind(e.actor.organization_id.map(|o| o.0))
-    .bind(e.action)
-    .bind(e.customer_id.map(|c| c.0))
-    .bind(&body)
-    .bind(&prev_hash)
-    .bind(&hash)
-    .execute(&mut *tx)
-    .await
-    .map_err(db)?;
+    .and_then(|mut s| {
+        s.execute(params![seq, ts(e.at), e.actor.organization_id.map(|o| o.0), e.action, e.customer_id.map(|c| c.0), body, prev_hash, hash])
+    })
+    .map_err(err)?;
     let mut visible = e.visible_to.clone();
     visible.sort();
     visible.dedup();
+    let mut ins = c.prepare_cached("INSERT INTO audit_visibility (organization_id, seq) VALUES (?, ?)").map_err(err)?;
     for org in visible {
-        sqlx::query("INSERT INTO audit_visibility (organization_id, seq) VALUES (?, ?)")
-            .bind(org.0)
-            .bind(seq)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+        ins.execute(params![org.0, seq]).map_err(err)?;
     }
     Ok(seq)
 }
 
-/// The record as hashed. Field order is fixed by the `json!` macro's sorted keys.
+/// The record as hashed. Keys are sorted (serde_json's map), so the text is canonical.
 fn canonical(seq: i64, e: &AuditEntry) -> String {
     serde_json::json!({
         "seq": seq,
@@ -69,26 +59,21 @@ fn chain_hash(prev: &[u8], body: &[u8]) -> Vec<u8> {
     h.finalize().to_vec()
 }
 
-pub(crate) async fn verify(conn: &mut SqliteConnection) -> StoreResult<AuditVerification> {
-    use sqlx::Executor;
-    let mut rows = conn.fetch("SELECT seq, at, action, body, prev_hash, hash FROM audit_records ORDER BY seq");
+pub(crate) fn verify(c: &Connection) -> StoreResult<AuditVerification> {
+    let mut stmt = c.prepare("SELECT seq, at, action, body, prev_hash, hash FROM audit_records ORDER BY seq").map_err(err)?;
+    let mut rows = stmt.query([]).map_err(err)?;
     let mut expected_prev = vec![0u8; 32];
     let mut expected_seq = 1i64;
     let mut count = 0i64;
-    use futures_lite::StreamExt;
-    while let Some(r) = rows.next().await {
-        let r = r.map_err(db)?;
-        let seq: i64 = r.try_get("seq").map_err(db)?;
+    while let Some(r) = rows.next().map_err(err)? {
+        let seq: i64 = r.get(0).map_err(err)?;
         let broken = |reason: &str| Ok(AuditVerification::Broken { seq, reason: reason.to_owned() });
         if seq != expected_seq {
             return Ok(AuditVerification::Broken { seq: expected_seq, reason: format!("record missing (next is {seq})") });
         }
-        let body: String = match r.try_get("body") {
-            Ok(b) => b,
-            Err(_) => return broken("body is not text"),
-        };
-        let prev: Vec<u8> = r.try_get("prev_hash").map_err(db)?;
-        let hash: Vec<u8> = r.try_get("hash").map_err(db)?;
+        let Ok(body) = r.get::<_, String>(3) else { return broken("body is not text") };
+        let prev: Vec<u8> = r.get(4).map_err(err)?;
+        let hash: Vec<u8> = r.get(5).map_err(err)?;
         if prev != expected_prev {
             return broken("prev_hash does not match the previous record's hash");
         }
@@ -96,12 +81,9 @@ pub(crate) async fn verify(conn: &mut SqliteConnection) -> StoreResult<AuditVeri
             return broken("hash does not match the record");
         }
         // The columns used for filtering must agree with the hashed body.
-        let parsed: serde_json::Value = match serde_json::from_str(&body) {
-            Ok(v) => v,
-            Err(_) => return broken("body is not JSON"),
-        };
-        let action: String = r.try_get("action").map_err(db)?;
-        let at: i64 = r.try_get("at").map_err(db)?;
+        let Ok(parsed) = serde_json::from_str::<serde_json::Value>(&body) else { return broken("body is not JSON") };
+        let action: String = r.get(2).map_err(err)?;
+        let at: i64 = r.get(1).map_err(err)?;
         if parsed["seq"] != seq || parsed["action"] != action.as_str() || parsed["at"] != rfc3339(from_ts(at)).as_str() {
             return broken("indexed columns disagree with the record");
         }
@@ -112,40 +94,48 @@ pub(crate) async fn verify(conn: &mut SqliteConnection) -> StoreResult<AuditVeri
     Ok(AuditVerification::Whole { records: count })
 }
 
-pub(crate) async fn list(conn: &mut SqliteConnection, org: OrganizationId, f: &AuditFilter) -> StoreResult<Page<AuditRecord>> {
-    let filter = |b: &mut QueryBuilder<Sqlite>| {
-        b.push(" FROM audit_visibility v JOIN audit_records a ON a.seq = v.seq WHERE v.organization_id = ").push_bind(org.0);
-        if let Some(a) = &f.action {
-            b.push(" AND a.action = ").push_bind(a.clone());
-        }
-        if let Some(c) = f.customer_id {
-            b.push(" AND a.customer_id = ").push_bind(c.0);
-        }
-        if let Some(s) = f.since {
-            b.push(" AND a.at >= ").push_bind(ts(s));
-        }
-        if let Some(u) = f.until {
-            b.push(" AND a.at < ").push_bind(ts(u));
-        }
-    };
-    let mut count = QueryBuilder::<Sqlite>::new("SELECT count(*)");
-    filter(&mut count);
-    let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await.map_err(db)?;
-    let mut b = QueryBuilder::<Sqlite>::new("SELECT a.seq, a.body, a.hash");
-    filter(&mut b);
-    if let Some(c) = &f.cursor {
-        let seq: i64 = c.parse().map_err(|_| StoreError::BadCursor)?;
-        b.push(" AND v.seq < ").push_bind(seq);
+pub(crate) fn list(c: &Connection, org: OrganizationId, f: &AuditFilter) -> StoreResult<Page<AuditRecord>> {
+    let mut filter = String::from(" FROM audit_visibility v JOIN audit_records a ON a.seq = v.seq WHERE v.organization_id = ?");
+    let mut args: Vec<Sql> = vec![Sql::Blob(org.0.as_bytes().to_vec())];
+    if let Some(a) = &f.action {
+        filter.push_str(" AND a.action = ?");
+        args.push(Sql::Text(a.clone()));
     }
-    b.push(" ORDER BY v.seq DESC LIMIT ").push_bind(f.limit + 1);
-    let rows = b.build().fetch_all(&mut *conn).await.map_err(db)?;
+    if let Some(cid) = f.customer_id {
+        filter.push_str(" AND a.customer_id = ?");
+        args.push(Sql::Blob(cid.0.as_bytes().to_vec()));
+    }
+    if let Some(s) = f.since {
+        filter.push_str(" AND a.at >= ?");
+        args.push(Sql::Integer(ts(s)));
+    }
+    if let Some(u) = f.until {
+        filter.push_str(" AND a.at < ?");
+        args.push(Sql::Integer(ts(u)));
+    }
+    let total: i64 = c
+        .prepare_cached(&format!("SELECT count(*){filter}"))
+        .and_then(|mut s| s.query_row(params_from_iter(args.iter()), |r| r.get(0)))
+        .map_err(err)?;
+    let mut page_sql = format!("SELECT a.seq, a.body, a.hash{filter}");
+    if let Some(cur) = &f.cursor {
+        let seq: i64 = cur.parse().map_err(|_| StoreError::BadCursor)?;
+        page_sql.push_str(" AND v.seq < ?");
+        args.push(Sql::Integer(seq));
+    }
+    page_sql.push_str(" ORDER BY v.seq DESC LIMIT ?");
+    args.push(Sql::Integer(f.limit + 1));
+    let mut stmt = c.prepare_cached(&page_sql).map_err(err)?;
+    let rows = stmt
+        .query_map(params_from_iter(args.iter()), |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Vec<u8>>(2)?)))
+        .map_err(err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(err)?;
     let mut items = Vec::new();
-    for r in rows.iter().take(f.limit as usize) {
-        let body: String = r.try_get(1).map_err(db)?;
-        let hash: Vec<u8> = r.try_get(2).map_err(db)?;
+    for (seq, body, hash) in rows.iter().take(f.limit as usize) {
         items.push(AuditRecord {
-            seq: r.try_get(0).map_err(db)?,
-            body: serde_json::from_str(&body).map_err(|e| StoreError::Database(e.to_string()))?,
+            seq: *seq,
+            body: serde_json::from_str(body).map_err(|e| StoreError::Database(e.to_string()))?,
             hash: hex::encode(hash),
         });
     }

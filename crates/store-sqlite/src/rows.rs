@@ -1,10 +1,10 @@
 //! Turning rows into records, and the encodings this backend uses (times, role lists, cursors).
 
-use crate::db;
+use crate::db::err;
 use partnerhub_domain::*;
 use partnerhub_store::*;
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use rusqlite::Row;
+use rusqlite::types::FromSql;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -32,15 +32,15 @@ fn names(s: &str) -> StoreResult<Vec<String>> {
     serde_json::from_str(s).map_err(|e| StoreError::Database(format!("bad role list: {e}")))
 }
 
-fn get<'r, T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>>(r: &'r SqliteRow, col: &str) -> StoreResult<T> {
-    r.try_get(col).map_err(db)
+fn get<T: FromSql>(r: &Row<'_>, col: &str) -> StoreResult<T> {
+    r.get(col).map_err(err)
 }
 
 fn corrupt(what: &str, v: &str) -> StoreError {
     StoreError::Database(format!("unknown {what} `{v}` in the database"))
 }
 
-pub(crate) fn org_from(r: &SqliteRow, p: &str) -> StoreResult<Organization> {
+pub(crate) fn org_from(r: &Row<'_>, p: &str) -> StoreResult<Organization> {
     let kind: String = get(r, &format!("{p}kind"))?;
     let partner_type: Option<String> = get(r, &format!("{p}partner_type"))?;
     Ok(Organization {
@@ -54,7 +54,7 @@ pub(crate) fn org_from(r: &SqliteRow, p: &str) -> StoreResult<Organization> {
     })
 }
 
-pub(crate) fn user_from(r: &SqliteRow) -> StoreResult<User> {
+pub(crate) fn user_from(r: &Row<'_>) -> StoreResult<User> {
     let roles: String = get(r, "roles")?;
     Ok(User {
         id: UserId(get(r, "id")?),
@@ -66,7 +66,7 @@ pub(crate) fn user_from(r: &SqliteRow) -> StoreResult<User> {
     })
 }
 
-pub(crate) fn invitation_from(r: &SqliteRow) -> StoreResult<Invitation> {
+pub(crate) fn invitation_from(r: &Row<'_>) -> StoreResult<Invitation> {
     let roles: String = get(r, "roles")?;
     let state: String = get(r, "state")?;
     let locale: String = get(r, "locale")?;
@@ -94,7 +94,7 @@ pub(crate) fn invitation_from(r: &SqliteRow) -> StoreResult<Invitation> {
     })
 }
 
-pub(crate) fn grant_from(r: &SqliteRow) -> StoreResult<Grant> {
+pub(crate) fn grant_from(r: &Row<'_>) -> StoreResult<Grant> {
     let role: String = get(r, "role")?;
     Ok(Grant {
         id: GrantId(get(r, "id")?),
@@ -108,7 +108,7 @@ pub(crate) fn grant_from(r: &SqliteRow) -> StoreResult<Grant> {
     })
 }
 
-pub(crate) fn relationship_from(r: &SqliteRow) -> StoreResult<Relationship> {
+pub(crate) fn relationship_from(r: &Row<'_>) -> StoreResult<Relationship> {
     let state: String = get(r, "rel_state")?;
     Ok(Relationship {
         id: RelationshipId(get(r, "rel_id")?),
@@ -121,7 +121,7 @@ pub(crate) fn relationship_from(r: &SqliteRow) -> StoreResult<Relationship> {
     })
 }
 
-pub(crate) fn summary_from(r: &SqliteRow) -> StoreResult<CustomerSummary> {
+pub(crate) fn summary_from(r: &Row<'_>) -> StoreResult<CustomerSummary> {
     let indirect_reseller = match get::<Option<Uuid>>(r, "rs_id")? {
         Some(id) => Some(PartnerRef {
             id: OrganizationId(id),

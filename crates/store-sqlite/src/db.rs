@@ -1,0 +1,183 @@
+//! Connections: a few readers used inline (a read takes microseconds; handing it to another
+//! thread would cost more than the read), and one writer thread that groups the writes
+//! waiting for it into one transaction, a savepoint each, and answers each only after the
+//! commit, so one disk flush makes a whole batch durable.
+
+use partnerhub_store::{StoreError, StoreResult, constraint};
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How many writes one transaction takes at most.
+const MAX_BATCH: usize = 128;
+
+/// A write: runs inside the batch transaction, and gives back what to do once the
+/// transaction's fate is known (`true`: committed).
+type Job = Box<dyn FnOnce(&Connection) -> Box<dyn FnOnce(bool) + Send> + Send>;
+
+pub(crate) struct Db {
+    readers: Vec<Mutex<Connection>>,
+    next: std::sync::atomic::AtomicUsize,
+    writer: Mutex<mpsc::Sender<Job>>,
+}
+
+fn configure(c: &Connection) -> rusqlite::Result<()> {
+    c.busy_timeout(Duration::from_secs(10))?;
+    c.pragma_update(None, "foreign_keys", "ON")?;
+    c.pragma_update(None, "synchronous", "FULL")?;
+    c.pragma_update(None, "temp_store", "MEMORY")?;
+    c.pragma_update(None, "cache_size", -16000)?;
+    c.set_prepared_statement_cache_capacity(256);
+    Ok(())
+}
+
+impl Db {
+    /// Opens `path` (already migrated, in WAL mode).
+    pub(crate) fn open(path: &str, readers: usize) -> StoreResult<Arc<Self>> {
+        let writer = Connection::open(path).map_err(err)?;
+        configure(&writer).map_err(err)?;
+        let mode: String = writer.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)).map_err(err)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Database(format!("journal_mode is {mode}, not wal")));
+        }
+        let mut pool = Vec::with_capacity(readers);
+        for _ in 0..readers {
+            let r = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+            )
+            .map_err(err)?;
+            configure(&r).map_err(err)?;
+            pool.push(Mutex::new(r));
+        }
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("partnerhub-sqlite-writer".into())
+            .spawn(move || write_loop(writer, rx))
+            .map_err(|e| StoreError::Database(format!("cannot start the writer thread: {e}")))?;
+        Ok(Arc::new(Self { readers: pool, next: Default::default(), writer: Mutex::new(tx) }))
+    }
+
+    /// Runs a read on a free reader connection, on the calling thread.
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        for r in &self.readers {
+            if let Ok(c) = r.try_lock() {
+                return f(&c);
+            }
+        }
+        let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.readers.len();
+        let c = self.readers[i].lock().map_err(|_| StoreError::Database("a reader connection was poisoned".into()))?;
+        f(&c)
+    }
+
+    /// Runs a write on the writer thread, inside a savepoint of the current batch; answers once
+    /// the batch is committed (durable) or has failed.
+    pub(crate) async fn write<T: Send + 'static>(&self, f: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static) -> StoreResult<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel::<StoreResult<T>>();
+        let job: Job = Box::new(move |c: &Connection| {
+            let outcome = savepoint(c, f);
+            Box::new(move |committed: bool| {
+                let answer = match outcome {
+                    Ok(v) if committed => Ok(v),
+                    Ok(_) => Err(StoreError::Database("the transaction did not commit".into())),
+                    // A refused write changed nothing, whatever happened to the batch.
+                    Err(e) => Err(e),
+                };
+                let _ = tx.send(answer);
+            })
+        });
+        self.writer
+            .lock()
+            .map_err(|_| StoreError::Database("the writer channel was poisoned".into()))?
+            .send(job)
+            .map_err(|_| StoreError::Database("the writer thread has stopped".into()))?;
+        rx.await.map_err(|_| StoreError::Database("the writer thread dropped a write".into()))?
+    }
+}
+
+fn savepoint<T>(c: &Connection, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+    c.execute_batch("SAVEPOINT w").map_err(err)?;
+    match f(c) {
+        Ok(v) => {
+            c.execute_batch("RELEASE w").map_err(err)?;
+            Ok(v)
+        }
+        Err(e) => {
+            // Undo this write only; the others of the batch stand.
+            if !c.is_autocommit() {
+                let _ = c.execute_batch("ROLLBACK TO w; RELEASE w");
+            }
+            Err(e)
+        }
+    }
+}
+
+fn write_loop(conn: Connection, rx: mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            tracing::error!(error = %e, "cannot begin a write transaction");
+            for job in batch {
+                // Run nothing: answer every job with failure.
+                drop(job);
+            }
+            continue;
+        }
+        let mut finishers = Vec::with_capacity(batch.len());
+        let mut broken = false;
+        for job in batch {
+            if broken {
+                // The transaction is gone (SQLite rolled it back on an I/O or memory error);
+                // the rest of the batch is not run and is answered with failure.
+                drop(job);
+                continue;
+            }
+            finishers.push(job(&conn));
+            broken = conn.is_autocommit();
+        }
+        let committed = !broken && conn.execute_batch("COMMIT").is_ok();
+        if !committed && !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        if !committed {
+            tracing::error!("a write batch failed to commit; its writes were answered with errors");
+        }
+        for finish in finishers {
+            finish(committed);
+        }
+    }
+}
+
+/// Maps driver errors to store errors, naming the uniqueness rule that refused a write.
+pub(crate) fn err(e: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(f, Some(m)) = &e
+        && f.code == ErrorCode::ConstraintViolation
+        && (m.starts_with("UNIQUE constraint failed") || m.starts_with("PRIMARY KEY"))
+    {
+        let constraint = if m.contains("organizations.domain") {
+            constraint::DOMAIN_TAKEN
+        } else if m.contains("organizations.partner_id") {
+            constraint::PARTNER_ID_TAKEN
+        } else if m.contains("users.email") {
+            constraint::EMAIL_TAKEN
+        } else if m.contains("relationships.partner_org_id") {
+            constraint::ACTIVE_RELATIONSHIP
+        } else if m.contains("provider_links.provider_id") {
+            constraint::PROVIDER_LINK_EXISTS
+        } else {
+            return StoreError::Database(e.to_string());
+        };
+        return StoreError::Conflict { constraint };
+    }
+    match e {
+        rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound,
+        other => StoreError::Database(other.to_string()),
+    }
+}
