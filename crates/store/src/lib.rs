@@ -6,6 +6,9 @@
 mod records;
 pub use records::*;
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
 use async_trait::async_trait;
 use partnerhub_domain::*;
 use time::OffsetDateTime;

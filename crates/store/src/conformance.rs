@@ -1,0 +1,427 @@
+//! The conformance suite: one set of behaviours every `Store` must show, written once and run
+//! against each backend (see the integration tests of the `partnerhub` crate). Each case takes
+//! a freshly migrated, empty store.
+
+#![expect(clippy::panic, clippy::unwrap_used, reason = "a test suite fails by panicking")]
+
+use crate::*;
+use serde_json::json;
+use time::{Duration, OffsetDateTime};
+
+/// Every case, by name, for runners that iterate.
+pub const CASES: &[&str] = &[
+    "organizations_users_and_uniqueness",
+    "sessions_live_until_expiry_and_go_with_their_user",
+    "attempts_count_in_fixed_windows",
+    "an_invitation_is_accepted_once",
+    "concurrent_acceptances_have_one_winner",
+    "removal_revokes_every_grant_of_the_pair",
+    "customer_lists_page_by_keyset",
+    "the_audit_chain_is_whole_and_scoped",
+    "every_tenant_method_is_scoped",
+    "refused_writes_among_concurrent_ones_change_nothing_else",
+];
+
+pub async fn run(name: &str, store: &dyn Store) {
+    match name {
+        "organizations_users_and_uniqueness" => organizations_users_and_uniqueness(store).await,
+        "sessions_live_until_expiry_and_go_with_their_user" => sessions_live_until_expiry_and_go_with_their_user(store).await,
+        "attempts_count_in_fixed_windows" => attempts_count_in_fixed_windows(store).await,
+        "an_invitation_is_accepted_once" => an_invitation_is_accepted_once(store).await,
+        "concurrent_acceptances_have_one_winner" => concurrent_acceptances_have_one_winner(store).await,
+        "removal_revokes_every_grant_of_the_pair" => removal_revokes_every_grant_of_the_pair(store).await,
+        "customer_lists_page_by_keyset" => customer_lists_page_by_keyset(store).await,
+        "the_audit_chain_is_whole_and_scoped" => the_audit_chain_is_whole_and_scoped(store).await,
+        "every_tenant_method_is_scoped" => every_tenant_method_is_scoped(store).await,
+        "refused_writes_among_concurrent_ones_change_nothing_else" => refused_writes_among_concurrent_ones_change_nothing_else(store).await,
+        other => panic!("no conformance case {other}"),
+    }
+}
+
+fn now() -> OffsetDateTime {
+    let t = OffsetDateTime::now_utc();
+    t.replace_nanosecond(t.nanosecond() / 1000 * 1000).unwrap()
+}
+
+fn change(org: OrganizationId, action: &'static str) -> Change {
+    Change {
+        audit: AuditEntry {
+            at: now(),
+            actor: Actor { user_id: None, email: Some("conformance@example".into()), roles: vec![], organization_id: Some(org) },
+            action,
+            target: json!({"type": "test"}),
+            customer_id: None,
+            details: json!({}),
+            visible_to: vec![org],
+        },
+        events: vec![Event { id: uuid::Uuid::now_v7(), event_type: action, organization_id: org, occurred_at: now(), data: json!({}) }],
+    }
+}
+
+fn new_org(kind: OrgKind, name: &str) -> NewOrganization {
+    let partner = kind == OrgKind::Partner;
+    NewOrganization {
+        id: OrganizationId::new(),
+        kind,
+        name: name.into(),
+        domain: format!("{}.example", name.to_lowercase().replace(' ', "-")),
+        partner_type: partner.then_some(PartnerType::Direct),
+        partner_id: partner.then(|| format!("P-{}", name.replace(' ', "-"))),
+        created_at: now(),
+    }
+}
+
+fn new_user(org: OrganizationId, email: &str, roles: Vec<Role>) -> NewUser {
+    NewUser {
+        id: UserId::new(),
+        organization_id: org,
+        email: email.into(),
+        display_name: "Someone".into(),
+        password_hash: "$argon2id$not-a-real-hash".into(),
+        roles,
+        created_at: now(),
+    }
+}
+
+async fn org_with_admin(store: &dyn Store, kind: OrgKind, name: &str) -> (OrganizationId, UserId) {
+    let org = new_org(kind, name);
+    let admin = new_user(org.id, &format!("ga@{}", org.domain), vec![Role::GlobalAdmin]);
+    let ids = (org.id, admin.id);
+    store.create_organization(org, admin, change(ids.0, "organization.created")).await.unwrap();
+    ids
+}
+
+fn invitation(partner: OrganizationId, user: UserId, customer: Option<OrganizationId>, token: &str) -> NewInvitation {
+    NewInvitation {
+        id: InvitationId::new(),
+        partner_org_id: partner,
+        customer_id: customer,
+        indirect_provider_id: None,
+        roles: DelegatedRole::DEFAULT.to_vec(),
+        duration_days: 30,
+        auto_extend: false,
+        locale: Locale::En,
+        token_hash: token.as_bytes().to_vec(),
+        email_subject: "s".into(),
+        email_body: "b {invitation_url}".into(),
+        created_by: user,
+        created_at: now(),
+        expires_at: now() + Duration::days(10),
+    }
+}
+
+fn acceptance(inv: &NewInvitation, customer: OrganizationId) -> (Vec<NewRelationship>, Vec<NewGrant>) {
+    let rel = NewRelationship {
+        id: RelationshipId::new(),
+        partner_org_id: inv.partner_org_id,
+        customer_id: customer,
+        via: "invitation",
+        invitation_id: Some(inv.id),
+        indirect_reseller_id: None,
+        created_at: now(),
+    };
+    let grants = inv
+        .roles
+        .iter()
+        .map(|r| NewGrant {
+            id: GrantId::new(),
+            relationship_id: rel.id,
+            partner_org_id: inv.partner_org_id,
+            customer_id: customer,
+            role: *r,
+            created_at: now(),
+            expires_at: now() + Duration::days(inv.duration_days),
+            auto_extend: false,
+        })
+        .collect();
+    (vec![rel], grants)
+}
+
+/// A partner, a customer, and an accepted invitation between them.
+async fn connected(store: &dyn Store, tag: &str) -> (OrganizationId, UserId, OrganizationId) {
+    let (p, pu) = org_with_admin(store, OrgKind::Partner, &format!("Partner {tag}")).await;
+    let (c, _) = org_with_admin(store, OrgKind::Customer, &format!("Customer {tag}")).await;
+    let inv = invitation(p, pu, None, &format!("token-{tag}"));
+    let (rels, grants) = acceptance(&inv, c);
+    let id = inv.id;
+    store.create_invitation(inv, change(p, "invitation.created")).await.unwrap();
+    store.accept_invitation(id, c, now(), rels, grants, change(c, "invitation.accepted")).await.unwrap();
+    (p, pu, c)
+}
+
+fn conflict(r: StoreResult<impl std::fmt::Debug>) -> &'static str {
+    match r {
+        Err(StoreError::Conflict { constraint }) => constraint,
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+}
+
+pub async fn organizations_users_and_uniqueness(store: &dyn Store) {
+    let (org, admin) = org_with_admin(store, OrgKind::Partner, "Fabrikam").await;
+    let fetched = store.organization(org).await.unwrap();
+    assert_eq!((fetched.kind, fetched.partner_type, fetched.name.as_str()), (OrgKind::Partner, Some(PartnerType::Direct), "Fabrikam"));
+    assert_eq!(store.partner_by_public_id("P-Fabrikam").await.unwrap().id, org);
+    let again = new_org(OrgKind::Customer, "Fabrikam");
+    let dup_admin = new_user(again.id, "other@x.example", vec![Role::GlobalAdmin]);
+    assert_eq!(conflict(store.create_organization(again, dup_admin, change(org, "x")).await), constraint::DOMAIN_TAKEN);
+    let creds = store.credentials("ga@fabrikam.example").await.unwrap().unwrap();
+    assert_eq!((creds.user_id, creds.organization_id), (admin, org));
+    assert!(store.credentials("nobody@fabrikam.example").await.unwrap().is_none());
+    let agent = new_user(org, "agent@fabrikam.example", vec![Role::AdminAgent]);
+    let agent_id = agent.id;
+    store.create_user(org, agent, change(org, "user.created")).await.unwrap();
+    assert_eq!(
+        conflict(store.create_user(org, new_user(org, "agent@fabrikam.example", vec![]), change(org, "x")).await),
+        constraint::EMAIL_TAKEN
+    );
+    let users = store.list_users(org).await.unwrap();
+    assert_eq!(users.iter().map(|u| u.email.as_str()).collect::<Vec<_>>(), ["agent@fabrikam.example", "ga@fabrikam.example"]);
+    let patch = UserPatch { roles: Some(vec![Role::SalesAgent]), display_name: Some("Sam".into()) };
+    let updated = store.update_user(org, agent_id, patch, change(org, "user.updated")).await.unwrap();
+    assert_eq!((updated.roles, updated.display_name.as_str()), (vec![Role::SalesAgent], "Sam"));
+    let demote = UserPatch { roles: Some(vec![Role::AdminAgent]), display_name: None };
+    assert_eq!(conflict(store.update_user(org, admin, demote, change(org, "x")).await), constraint::LAST_GLOBAL_ADMIN);
+    assert_eq!(store.user(org, admin).await.unwrap().roles, vec![Role::GlobalAdmin], "the refused change left nothing behind");
+    assert_eq!(conflict(store.delete_user(org, admin, change(org, "x")).await), constraint::LAST_GLOBAL_ADMIN);
+    store.delete_user(org, agent_id, change(org, "user.deleted")).await.unwrap();
+    assert!(matches!(store.user(org, agent_id).await, Err(StoreError::NotFound)));
+}
+
+pub async fn sessions_live_until_expiry_and_go_with_their_user(store: &dyn Store) {
+    let (org, _) = org_with_admin(store, OrgKind::Customer, "Tailspin").await;
+    let user = new_user(org, "u@tailspin.example", vec![Role::UserAdmin]);
+    let uid = user.id;
+    store.create_user(org, user, change(org, "user.created")).await.unwrap();
+    let t0 = now();
+    let session = NewSession {
+        id: SessionId::new(),
+        token_hash: vec![7; 32],
+        user_id: uid,
+        organization_id: org,
+        created_at: t0,
+        expires_at: t0 + Duration::hours(1),
+    };
+    store.create_session(session, change(org, "session.created")).await.unwrap();
+    let p = store.principal(&[7; 32], t0).await.unwrap().unwrap();
+    assert_eq!((p.user.id, p.organization.id, p.organization.kind), (uid, org, OrgKind::Customer));
+    assert!(store.principal(&[7; 32], t0 + Duration::hours(1)).await.unwrap().is_none(), "expired at expires_at");
+    assert!(store.principal(&[8; 32], t0).await.unwrap().is_none());
+    store.delete_user(org, uid, change(org, "user.deleted")).await.unwrap();
+    assert!(store.principal(&[7; 32], t0).await.unwrap().is_none(), "deleting a user ends its sessions");
+}
+
+pub async fn attempts_count_in_fixed_windows(store: &dyn Store) {
+    let t0 = now();
+    assert_eq!(store.attempts("k", t0).await.unwrap().0, 0);
+    for n in 1..=3 {
+        assert_eq!(store.count_attempt("k", 60, t0).await.unwrap().0, n);
+    }
+    let (n, end) = store.attempts("k", t0 + Duration::seconds(30)).await.unwrap();
+    assert_eq!((n, end), (3, t0 + Duration::seconds(60)));
+    assert_eq!(store.attempts("k", t0 + Duration::seconds(60)).await.unwrap().0, 0, "the window ended");
+    assert_eq!(store.count_attempt("k", 60, t0 + Duration::seconds(61)).await.unwrap().0, 1, "a new window starts at one");
+    store.clear_attempts("k").await.unwrap();
+    assert_eq!(store.attempts("k", t0 + Duration::seconds(62)).await.unwrap().0, 0);
+}
+
+pub async fn an_invitation_is_accepted_once(store: &dyn Store) {
+    let (p, pu) = org_with_admin(store, OrgKind::Partner, "Contoso").await;
+    let (c, _) = org_with_admin(store, OrgKind::Customer, "Adventure Works").await;
+    let (other, _) = org_with_admin(store, OrgKind::Customer, "Northwind Traders").await;
+    let inv = invitation(p, pu, Some(c), "bound-token");
+    let id = inv.id;
+    store.create_invitation(inv.clone(), change(p, "invitation.created")).await.unwrap();
+    let found = store.invitation_by_token(b"bound-token").await.unwrap();
+    assert_eq!((found.invitation.id, found.partner.id, found.invitation.state), (id, p, InvitationState::Pending));
+    assert_eq!(found.invitation.roles, DelegatedRole::DEFAULT.to_vec());
+    // The conditional update refuses another customer, and refuses after expiry.
+    let (rels, grants) = acceptance(&inv, other);
+    assert_eq!(
+        conflict(store.accept_invitation(id, other, now(), rels, grants, change(other, "x")).await),
+        constraint::INVITATION_NOT_PENDING
+    );
+    let (rels, grants) = acceptance(&inv, c);
+    assert_eq!(
+        conflict(store.accept_invitation(id, c, inv.expires_at, rels, grants, change(c, "x")).await),
+        constraint::INVITATION_NOT_PENDING
+    );
+    let (rels, grants) = acceptance(&inv, c);
+    store.accept_invitation(id, c, now(), rels, grants, change(c, "invitation.accepted")).await.unwrap();
+    let (rels, grants) = acceptance(&inv, c);
+    assert_eq!(conflict(store.accept_invitation(id, c, now(), rels, grants, change(c, "x")).await), constraint::INVITATION_NOT_PENDING);
+    assert!(matches!(store.decline_invitation(id, c, now(), change(c, "x")).await, Err(StoreError::Conflict { .. })));
+    let after = store.invitation(p, id).await.unwrap();
+    assert_eq!((after.state, after.accepted_by), (InvitationState::Accepted, Some(c)));
+    let rel = store.active_relationship(p, c).await.unwrap().unwrap();
+    assert_eq!((rel.via.as_str(), rel.active), ("invitation", true));
+    assert_eq!(store.grants(p, c).await.unwrap().len(), 3);
+    // One active relationship per pair, held by the schema.
+    let inv2 = invitation(p, pu, None, "open-token");
+    let id2 = inv2.id;
+    store.create_invitation(inv2.clone(), change(p, "invitation.created")).await.unwrap();
+    let (rels, grants) = acceptance(&inv2, c);
+    assert_eq!(conflict(store.accept_invitation(id2, c, now(), rels, grants, change(c, "x")).await), constraint::ACTIVE_RELATIONSHIP);
+    assert_eq!(store.invitation(p, id2).await.unwrap().state, InvitationState::Pending, "the failed acceptance left nothing behind");
+    store.revoke_invitation(p, id2, now(), change(p, "invitation.revoked")).await.unwrap();
+    assert_eq!(conflict(store.revoke_invitation(p, id2, now(), change(p, "x")).await), constraint::INVITATION_NOT_PENDING);
+}
+
+pub async fn concurrent_acceptances_have_one_winner(store: &dyn Store) {
+    let (p, pu) = org_with_admin(store, OrgKind::Partner, "Racer").await;
+    let mut customers = Vec::new();
+    for i in 0..8 {
+        customers.push(org_with_admin(store, OrgKind::Customer, &format!("Racing Customer {i}")).await.0);
+    }
+    let inv = invitation(p, pu, None, "raced");
+    let id = inv.id;
+    store.create_invitation(inv.clone(), change(p, "invitation.created")).await.unwrap();
+    let attempts = customers.iter().map(|c| {
+        let (rels, grants) = acceptance(&inv, *c);
+        store.accept_invitation(id, *c, now(), rels, grants, change(*c, "invitation.accepted"))
+    });
+    let results = futures::future::join_all(attempts).await;
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+    assert!(
+        results
+            .iter()
+            .filter(|r| r.is_err())
+            .all(|r| matches!(r, Err(StoreError::Conflict { constraint: constraint::INVITATION_NOT_PENDING })))
+    );
+    let q = CustomerQuery { limit: 50, cursor: None, q: None, sort: CustomerSort::Name };
+    assert_eq!(store.list_customers(p, &q, now()).await.unwrap().total, 1);
+    assert!(matches!(store.verify_audit_chain().await.unwrap(), AuditVerification::Whole { .. }));
+}
+
+pub async fn removal_revokes_every_grant_of_the_pair(store: &dyn Store) {
+    let (p, _, c) = connected(store, "Removal").await;
+    let (p2, _, c2) = connected(store, "Bystander").await;
+    assert!(store.removal_blockers(p, c).await.unwrap().is_empty());
+    let out = store.remove_relationship(p, c, now(), change(p, "relationship.removed")).await.unwrap();
+    assert_eq!(out.revoked_grants, 3);
+    assert!(store.active_relationship(p, c).await.unwrap().is_none());
+    assert!(store.grants(p, c).await.unwrap().iter().all(|g| g.revoked_at.is_some() && !g.is_live(now())));
+    assert!(matches!(store.remove_relationship(p, c, now(), change(p, "x")).await, Err(StoreError::NotFound)));
+    assert!(store.grants(p2, c2).await.unwrap().iter().all(|g| g.is_live(now())), "another pair is untouched");
+    assert_eq!(store.revoke_grants(p2, c2, now(), change(c2, "grant.revoked")).await.unwrap(), 3);
+    assert!(store.active_relationship(p2, c2).await.unwrap().is_some(), "revoking grants keeps the relationship");
+    assert!(store.partners_of_customer(c).await.unwrap().is_empty());
+    assert_eq!(store.partners_of_customer(c2).await.unwrap().len(), 1);
+}
+
+pub async fn customer_lists_page_by_keyset(store: &dyn Store) {
+    let (p, pu) = org_with_admin(store, OrgKind::Partner, "Lister").await;
+    for name in ["delta", "Alpha", "charlie", "Bravo", "echo"] {
+        let (c, _) = org_with_admin(store, OrgKind::Customer, name).await;
+        let inv = invitation(p, pu, None, &format!("t-{name}"));
+        let (rels, grants) = acceptance(&inv, c);
+        let id = inv.id;
+        store.create_invitation(inv, change(p, "invitation.created")).await.unwrap();
+        store.accept_invitation(id, c, now(), rels, grants, change(c, "invitation.accepted")).await.unwrap();
+    }
+    let mut names = Vec::new();
+    let mut cursor = None;
+    loop {
+        let q = CustomerQuery { limit: 2, cursor: cursor.clone(), q: None, sort: CustomerSort::Name };
+        let page = store.list_customers(p, &q, now()).await.unwrap();
+        assert_eq!(page.total, 5);
+        names.extend(page.items.iter().map(|c| c.name.clone()));
+        assert!(page.items.iter().all(|c| c.grants.len() == 3));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(names, ["Alpha", "Bravo", "charlie", "delta", "echo"], "case-insensitive name order");
+    let q = CustomerQuery { limit: 50, cursor: None, q: Some("HARL".into()), sort: CustomerSort::Name };
+    assert_eq!(store.list_customers(p, &q, now()).await.unwrap().items.len(), 1);
+    let q = CustomerQuery { limit: 50, cursor: None, q: Some("%".into()), sort: CustomerSort::Name };
+    assert_eq!(store.list_customers(p, &q, now()).await.unwrap().total, 0, "LIKE wildcards are escaped");
+    let q = CustomerQuery { limit: 50, cursor: Some("not-a-cursor".into()), q: None, sort: CustomerSort::Name };
+    assert!(matches!(store.list_customers(p, &q, now()).await, Err(StoreError::BadCursor)));
+    let newest =
+        store.list_customers(p, &CustomerQuery { limit: 1, cursor: None, q: None, sort: CustomerSort::NewestFirst }, now()).await.unwrap();
+    let next = CustomerQuery { limit: 50, cursor: newest.next_cursor.clone(), q: None, sort: CustomerSort::NewestFirst };
+    let rest = store.list_customers(p, &next, now()).await.unwrap();
+    assert_eq!(rest.items.len(), 4);
+    assert!(rest.items.iter().all(|c| c.id != newest.items[0].id && c.created_at <= newest.items[0].created_at));
+}
+
+pub async fn the_audit_chain_is_whole_and_scoped(store: &dyn Store) {
+    let (p, _, c) = connected(store, "Audited").await;
+    let (q, _) = org_with_admin(store, OrgKind::Partner, "Elsewhere").await;
+    let AuditVerification::Whole { records } = store.verify_audit_chain().await.unwrap() else { panic!("chain broken") };
+    assert!(records >= 5);
+    let everything = AuditFilter { limit: 500, ..AuditFilter::default() };
+    let mine = store.list_audit(p, &everything).await.unwrap();
+    assert!(mine.items.iter().all(|r| r.body["visible_to"].as_array().unwrap().iter().any(|v| v == &json!(p))));
+    assert_eq!(mine.items.iter().map(|r| r.seq).collect::<Vec<_>>().windows(2).filter(|w| w[0] <= w[1]).count(), 0, "newest first");
+    assert!(store.list_audit(q, &everything).await.unwrap().items.iter().all(|r| r.body["visible_to"] != json!([p])));
+    let accepted = store
+        .list_audit(c, &AuditFilter { limit: 10, action: Some("invitation.accepted".into()), ..AuditFilter::default() })
+        .await
+        .unwrap();
+    assert_eq!(accepted.total, 1);
+    assert_eq!(accepted.items[0].hash.len(), 64);
+    let page = store.list_audit(p, &AuditFilter { limit: 1, ..AuditFilter::default() }).await.unwrap();
+    let next = store.list_audit(p, &AuditFilter { limit: 1, cursor: page.next_cursor, ..AuditFilter::default() }).await.unwrap();
+    assert!(next.items[0].seq < page.items[0].seq);
+    let future =
+        store.list_audit(p, &AuditFilter { limit: 10, since: Some(now() + Duration::days(1)), ..AuditFilter::default() }).await.unwrap();
+    assert_eq!(future.total, 0);
+}
+
+pub async fn every_tenant_method_is_scoped(store: &dyn Store) {
+    let (p, pu, c) = connected(store, "Owner").await;
+    let (stranger, _) = org_with_admin(store, OrgKind::Partner, "Stranger").await;
+    let inv = invitation(p, pu, None, "scoped");
+    let id = inv.id;
+    store.create_invitation(inv, change(p, "invitation.created")).await.unwrap();
+    let nf = |r: StoreResult<()>| assert!(matches!(r, Err(StoreError::NotFound)), "{r:?}");
+    assert!(matches!(store.invitation(stranger, id).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.revoke_invitation(stranger, id, now(), change(stranger, "x")).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.save_invitation_email(stranger, id, "s", "b", now()).await, Err(StoreError::NotFound)));
+    nf(store.mark_invitation_sent(stranger, id, now(), change(stranger, "x")).await);
+    assert!(matches!(store.customer(stranger, c, now()).await, Err(StoreError::NotFound)));
+    assert!(store.active_relationship(stranger, c).await.unwrap().is_none());
+    assert!(store.grants(stranger, c).await.unwrap().is_empty());
+    assert!(matches!(store.remove_relationship(stranger, c, now(), change(stranger, "x")).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.user(stranger, pu).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.update_user(stranger, pu, UserPatch::default(), change(stranger, "x")).await, Err(StoreError::NotFound)));
+    nf(store.delete_user(stranger, pu, change(stranger, "x")).await);
+    assert_eq!(store.list_invitations(stranger, None, now(), 50, None).await.unwrap().total, 0);
+    assert_eq!(store.list_invitations(p, None, now(), 50, None).await.unwrap().total, 2);
+    assert!(store.active_relationship(p, c).await.unwrap().is_some(), "nothing of the owner's changed");
+}
+
+/// Concurrent writes may share a transaction (SQLite's batching writer) or race (PostgreSQL):
+/// either way a refused write leaves no trace, and the others stand whole.
+pub async fn refused_writes_among_concurrent_ones_change_nothing_else(store: &dyn Store) {
+    let (_, _) = org_with_admin(store, OrgKind::Customer, "Crowd Taken").await;
+    let attempts: Vec<_> = (0..16)
+        .map(|i| {
+            let mut org = new_org(OrgKind::Customer, &format!("Crowd {i}"));
+            if i % 2 == 1 {
+                org.domain = "crowd-taken.example".into();
+            }
+            let admin = new_user(org.id, &format!("admin{i}@crowd.example"), vec![Role::GlobalAdmin]);
+            (org, admin)
+        })
+        .collect();
+    let results = futures::future::join_all(attempts.iter().cloned().map(|(org, admin)| {
+        let id = org.id;
+        store.create_organization(org, admin, change(id, "organization.created"))
+    }))
+    .await;
+    for (i, ((org, admin), result)) in attempts.iter().zip(&results).enumerate() {
+        if i % 2 == 1 {
+            assert!(matches!(result, Err(StoreError::Conflict { constraint: constraint::DOMAIN_TAKEN })), "{i}: {result:?}");
+            assert!(matches!(store.organization(org.id).await, Err(StoreError::NotFound)), "{i}: no organization");
+            assert!(store.credentials(&admin.email).await.unwrap().is_none(), "{i}: no half-written admin");
+        } else {
+            assert!(result.is_ok(), "{i}: {result:?}");
+            assert_eq!(store.credentials(&admin.email).await.unwrap().unwrap().organization_id, org.id);
+        }
+    }
+    let AuditVerification::Whole { records } = store.verify_audit_chain().await.unwrap() else { panic!("chain broken") };
+    assert_eq!(records, 1 + 8, "one record per write that stood");
+}
