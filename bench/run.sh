@@ -1,25 +1,61 @@
 #!/usr/bin/env bash
-# Load benchmark: requests/s and latency percentiles for GET /api/v1/customers and for
-# acceptances, with GET /healthz (no database) as the baseline measured in the same run.
-# Usage: bench/run.sh [PARTNERS] [CUSTOMERS]   (needs wrk and python3; release build)
+# Load benchmark: requests/s and p99 for acceptances (POST /api/v1/invitations/accept, each
+# pair accepted once) and for GET /api/v1/customers (a page of 50 with grants), on SQLite and
+# on PostgreSQL in the same run, each beside GET /healthz (no database) as the baseline.
+#
+# Usage: bench/run.sh [PARTNERS] [CUSTOMERS]     (needs wrk, python3, psql for PostgreSQL)
+#   BACKENDS="sqlite postgres"  PG=postgres://postgres@127.0.0.1:5432/postgres
+#   DUR=10s (reads) ACCEPT_DUR=3s (must end before the pairs do) CONN=32
 set -euo pipefail
 cd "$(dirname "$0")/.."
-P=${1:-40} C=${2:-250} DUR=${DUR:-10s} CONN=${CONN:-32}
-work=$(mktemp -d)
+P=${1:-100} C=${2:-400} DUR=${DUR:-10s} ACCEPT_DUR=${ACCEPT_DUR:-3s} CONN=${CONN:-32}
+BACKENDS=${BACKENDS:-sqlite postgres}
+PG=${PG:-postgres://postgres@127.0.0.1:5432/postgres}
 cargo build --release -q -p partnerhub
-port=$((20000 + RANDOM % 10000))
-PARTNERHUB_OPERATOR_TOKEN=bench PARTNERHUB_SECRET=bench PARTNERHUB_LOG=warn \
-  ./target/release/partnerhub serve --database "sqlite://$work/bench.db" --listen 127.0.0.1:$port 2>"$work/server.log" &
-server=$!
-trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT
-until grep -q "listening on" "$work/server.log"; do sleep 0.1; done
-H=http://127.0.0.1:$port
-python3 bench/seed.py $H bench "$P" "$C" "$work"
+bin=${CARGO_TARGET_DIR:-target}/release/partnerhub
+work=$(mktemp -d)
+server=
+cleanup() {
+  [ -n "$server" ] && kill "$server" 2>/dev/null || true
+  [ -n "${pgdb:-}" ] && psql -q "$PG" -c "DROP DATABASE IF EXISTS $pgdb WITH (FORCE)" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
 
-echo "== baseline: GET /healthz"
-wrk -t2 -c$CONN -d$DUR --latency $H/healthz | grep -E "Requests/sec|^ +(50|99)%"
-echo "== acceptances: POST /api/v1/invitations/accept ($((P * C)) pairs, each accepted once)"
-wrk -t2 -c$CONN -d${ACCEPT_DUR:-4s} --latency -s bench/accept.lua $H -- "$work/pairs.txt" 2 | grep -E "Requests/sec|^ +(50|99)%|Non-2xx|requests in"
-echo "== GET /api/v1/customers (a partner with $C customers, pages of 50)"
-wrk -t2 -c$CONN -d$DUR --latency -H "Authorization: Bearer $(cat "$work/partner.token")" $H/api/v1/customers | grep -E "Requests/sec|^ +(50|99)%|Non-2xx"
-./target/release/partnerhub audit verify --database "sqlite://$work/bench.db"
+rps() { grep "Requests/sec" | awk '{print $2}'; }
+p99() { grep -E "^ +99%" | awk '{print $2}'; }
+
+summary=()
+for backend in $BACKENDS; do
+  case $backend in
+    sqlite) url="sqlite://$work/bench.db" ;;
+    postgres)
+      pgdb="ph_bench_$RANDOM$RANDOM"
+      psql -q "$PG" -c "CREATE DATABASE $pgdb"
+      url="${PG%/*}/$pgdb" ;;
+  esac
+  port=$((20000 + RANDOM % 10000))
+  PARTNERHUB_OPERATOR_TOKEN=bench PARTNERHUB_SECRET=bench PARTNERHUB_LOG=warn \
+    "$bin" serve --database "$url" --listen 127.0.0.1:$port 2>"$work/server-$backend.log" &
+  server=$!
+  until grep -q "listening on" "$work/server-$backend.log"; do sleep 0.1; done
+  H=http://127.0.0.1:$port
+  mkdir -p "$work/$backend"
+  python3 bench/seed.py $H bench "$P" "$C" "$work/$backend"
+  base=$(wrk -t2 -c$CONN -d$DUR --latency $H/healthz)
+  acc=$(wrk -t2 -c$CONN -d$ACCEPT_DUR --latency -s bench/accept.lua $H -- "$work/$backend/pairs.txt" 2)
+  if echo "$acc" | grep -q "Non-2xx"; then
+    echo "$acc"; echo "acceptances ran out of pairs or failed: seed more or shorten ACCEPT_DUR" >&2; exit 1
+  fi
+  list=$(wrk -t2 -c$CONN -d$DUR --latency -H "Authorization: Bearer $(cat "$work/$backend/partner.token")" $H/api/v1/customers)
+  if echo "$list" | grep -q "Non-2xx"; then echo "$list"; exit 1; fi
+  "$bin" audit verify --database "$url"
+  kill "$server"; wait "$server" 2>/dev/null || true; server=
+  b=$(echo "$base" | rps) a=$(echo "$acc" | rps) l=$(echo "$list" | rps)
+  summary+=("$(printf '%-9s %-22s %10s/s  p99 %-8s  %s of baseline' "$backend" "GET /healthz" "$b" "$(echo "$base" | p99)" "1")")
+  summary+=("$(printf '%-9s %-22s %10s/s  p99 %-8s  %s of baseline' "$backend" "accept invitation" "$a" "$(echo "$acc" | p99)" "$(python3 -c "print(f'{$a/$b:.4f}')")")")
+  summary+=("$(printf '%-9s %-22s %10s/s  p99 %-8s  %s of baseline' "$backend" "GET /customers (50)" "$l" "$(echo "$list" | p99)" "$(python3 -c "print(f'{$l/$b:.4f}')")")")
+done
+echo
+echo "wrk -t2 -c$CONN, partners=$P customers=$C ($((P * C)) acceptance pairs), $(nproc) cores, client and server on one machine"
+printf '%s\n' "${summary[@]}"

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use partnerhub_domain::SystemClock;
 use partnerhub_service::{PasswordHasher, Secret, Service, ServiceConfig, SmtpConfig};
 use partnerhub_store::{AuditVerification, Store};
+use partnerhub_store_postgres::{PgOptions, PgStore};
 use partnerhub_store_sqlite::SqliteStore;
 use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
@@ -21,9 +22,18 @@ struct Cli {
 
 #[derive(clap::Args, Clone)]
 struct DatabaseArg {
-    /// `sqlite://PATH` (the default, created if missing).
+    /// `sqlite://PATH` (the default, created if missing) or `postgres://USER@HOST/DB`.
     #[arg(long = "database", env = "PARTNERHUB_DATABASE_URL", default_value = "sqlite://partnerhub.db")]
     url: String,
+    /// PostgreSQL: connections per server process.
+    #[arg(long, env = "PARTNERHUB_DB_POOL_SIZE", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    db_pool_size: u32,
+    /// PostgreSQL: `statement_timeout` of every connection, in milliseconds.
+    #[arg(long, env = "PARTNERHUB_DB_STATEMENT_TIMEOUT_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
+    db_statement_timeout_ms: u64,
+    /// How long a request waits for a free database connection, in milliseconds.
+    #[arg(long, env = "PARTNERHUB_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
+    db_acquire_timeout_ms: u64,
 }
 
 #[derive(Subcommand)]
@@ -82,14 +92,23 @@ struct ServeArgs {
     session_ttl_hours: u16,
 }
 
-async fn open_store(url: &str) -> anyhow::Result<SqliteStore> {
+/// Opens and migrates the database the URL names: one store implementation per backend.
+async fn open_store(db: &DatabaseArg) -> anyhow::Result<Arc<dyn Store>> {
+    let url = db.url.as_str();
     if url.starts_with("sqlite:") {
-        return SqliteStore::open(url).await.with_context(|| format!("opening {url}"));
+        let store = SqliteStore::open(url).await.with_context(|| format!("opening {url}"))?;
+        return Ok(Arc::new(store));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        bail!("the PostgreSQL backend is not built yet; use sqlite://PATH");
+        let opts = PgOptions {
+            max_connections: db.db_pool_size,
+            statement_timeout: std::time::Duration::from_millis(db.db_statement_timeout_ms),
+            acquire_timeout: std::time::Duration::from_millis(db.db_acquire_timeout_ms),
+        };
+        let store = PgStore::open(url, opts).await.context("opening the PostgreSQL database")?;
+        return Ok(Arc::new(store));
     }
-    bail!("--database must be sqlite://PATH")
+    bail!("--database must be sqlite://PATH or postgres://...")
 }
 
 #[tokio::main]
@@ -101,12 +120,12 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve(args) => serve(args).await,
         Command::Migrate { database } => {
-            open_store(&database.url).await?;
-            eprintln!("migrated {}", database.url);
+            open_store(&database).await?;
+            eprintln!("migrated");
             Ok(())
         }
         Command::Audit { command: AuditCommand::Verify { database } } => {
-            let store = open_store(&database.url).await?;
+            let store = open_store(&database).await?;
             match store.verify_audit_chain().await? {
                 AuditVerification::Whole { records } => {
                     println!("audit chain whole: {records} records");
@@ -126,7 +145,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let store = open_store(&args.database.url).await?;
+    let store = open_store(&args.database).await?;
     let secret = match args.secret.filter(|s| !s.is_empty()) {
         Some(s) => Sha256::digest(s.as_bytes()).to_vec(),
         None => {
@@ -147,7 +166,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         smtp: args.smtp_url.map(|url| SmtpConfig { url, from: args.smtp_from }),
         password_hasher: PasswordHasher::default(),
     };
-    let store: Arc<dyn Store> = Arc::new(store);
     let service = Service::new(store, Arc::new(SystemClock), config)?;
     if args.demo {
         demo::seed(&service).await?;

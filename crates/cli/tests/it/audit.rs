@@ -15,20 +15,21 @@ async fn flipping_one_stored_byte_is_named_by_audit_verify() {
     let app = TestApp::spawn().await;
     let partner = app.partner("direct").await;
     app.connected_customer(&partner).await;
-    let (ok, out) = verify(&app.db_url);
+    let (ok, out) = verify(&app.db.url);
     assert!(ok, "{out}");
-    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM audit_records").fetch_one(app.store.write_pool()).await.unwrap();
+    let n = app.raw.i64("SELECT count(*) FROM audit_records").await;
     assert!(n >= 5, "{n}");
     // Records are append-only, even to SQL.
-    assert!(sqlx::query("UPDATE audit_records SET action = 'x' WHERE seq = 3").execute(app.store.write_pool()).await.is_err());
-    assert!(sqlx::query("DELETE FROM audit_records WHERE seq = 3").execute(app.store.write_pool()).await.is_err());
+    assert!(app.raw.exec("UPDATE audit_records SET action = 'x' WHERE seq = 3").await.is_err());
+    assert!(app.raw.exec("DELETE FROM audit_records WHERE seq = 3").await.is_err());
     // An attacker with the file can drop the trigger; the chain still tells.
-    sqlx::query("DROP TRIGGER audit_records_no_update").execute(app.store.write_pool()).await.unwrap();
-    sqlx::query("UPDATE audit_records SET body = replace(body, '\"seq\":3', '\"seq\":3 ') WHERE seq = 3")
-        .execute(app.store.write_pool())
-        .await
-        .unwrap();
-    let (ok, out) = verify(&app.db_url);
+    let drop = match backend() {
+        Backend::Sqlite => "DROP TRIGGER audit_records_no_update",
+        Backend::Postgres => "DROP TRIGGER audit_records_no_update ON audit_records",
+    };
+    app.raw.exec(drop).await.unwrap();
+    app.raw.exec("UPDATE audit_records SET body = replace(body, '\"seq\":3', '\"seq\":3 ') WHERE seq = 3").await.unwrap();
+    let (ok, out) = verify(&app.db.url);
     assert!(!ok);
     assert!(out.contains("seq 3"), "{out}");
 }

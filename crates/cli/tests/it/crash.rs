@@ -1,7 +1,7 @@
 //! Durability: a server killed with SIGKILL in the middle of a stream of acceptances keeps
 //! every acceptance it answered 201, with its grants and audit record, and a whole chain.
 
-use crate::support::PASSWORD;
+use crate::support::{PASSWORD, TestDb, backend};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
@@ -9,18 +9,23 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-struct Server {
-    child: Child,
-    url: String,
+pub struct Server {
+    pub child: Child,
+    pub url: String,
 }
 
 /// Starts the real binary on port 0 and waits for its `listening on` line (no sleeps).
-fn start(db_url: &str) -> Server {
+pub fn start(db_url: &str) -> Server {
+    start_with(db_url, &[("PARTNERHUB_SECRET", "crash-test-secret")])
+}
+
+/// Starts the real binary on port 0 with these environment variables added.
+pub fn start_with(db_url: &str, env: &[(&str, &str)]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_partnerhub"))
         .args(["serve", "--database", db_url, "--listen", "127.0.0.1:0"])
         .env("PARTNERHUB_OPERATOR_TOKEN", "op")
-        .env("PARTNERHUB_SECRET", "crash-test-secret")
         .env("PARTNERHUB_LOG", "warn")
+        .envs(env.iter().copied())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -37,7 +42,7 @@ fn start(db_url: &str) -> Server {
     Server { child, url }
 }
 
-async fn post(c: &reqwest::Client, url: String, token: Option<&str>, body: Value) -> Result<(StatusCode, Value), reqwest::Error> {
+pub async fn post(c: &reqwest::Client, url: String, token: Option<&str>, body: Value) -> Result<(StatusCode, Value), reqwest::Error> {
     let mut req = c.post(url).json(&body);
     if let Some(t) = token {
         req = req.bearer_auth(t);
@@ -49,8 +54,8 @@ async fn post(c: &reqwest::Client, url: String, token: Option<&str>, body: Value
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn acceptances_answered_201_survive_sigkill() {
-    let dir = tempfile::tempdir().unwrap();
-    let db_url = format!("sqlite://{}", dir.path().join("crash.db").display());
+    let db = TestDb::fresh(backend()).await;
+    let db_url = db.url.clone();
     let mut server = start(&db_url);
     let c = reqwest::Client::new();
     let (s, partner) = post(&c, format!("{}/api/v1/operator/partners", server.url), Some("op"),

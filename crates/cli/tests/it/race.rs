@@ -18,9 +18,9 @@ async fn thirty_two_concurrent_acceptances_give_one_winner_and_one_relationship(
     assert!(lost.iter().all(|(s, c)| *s == StatusCode::CONFLICT && c == "invitation_not_pending"), "{lost:?}");
     let (_, mine) = app.get("/api/v1/partners", &customer.token).await;
     assert_eq!(mine["total"], 1);
-    let rels: (i64,) = sqlx::query_as("SELECT count(*) FROM relationships").fetch_one(app.store.write_pool()).await.unwrap();
-    let grants: (i64,) = sqlx::query_as("SELECT count(*) FROM grants").fetch_one(app.store.write_pool()).await.unwrap();
-    assert_eq!((rels.0, grants.0), (1, 3));
+    let rels = app.raw.i64("SELECT count(*) FROM relationships").await;
+    let grants = app.raw.i64("SELECT count(*) FROM grants").await;
+    assert_eq!((rels, grants), (1, 3));
     app.verify_audit().await;
 }
 

@@ -4,6 +4,7 @@
 use partnerhub_domain::{Clock, ManualClock};
 use partnerhub_service::{PasswordHasher, Secret, Service, ServiceConfig, SmtpConfig};
 use partnerhub_store::{AuditVerification, Store};
+use partnerhub_store_postgres::{PgOptions, PgStore};
 use partnerhub_store_sqlite::SqliteStore;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -20,13 +21,176 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}{}", SEQ.fetch_add(1, Ordering::Relaxed))
 }
 
+/// Which database the HTTP suite runs on: `PARTNERHUB_TEST_BACKEND=postgres` or SQLite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub fn backend() -> Backend {
+    match std::env::var("PARTNERHUB_TEST_BACKEND").as_deref() {
+        Ok("postgres") => Backend::Postgres,
+        _ => Backend::Sqlite,
+    }
+}
+
+const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// The PostgreSQL server for tests, from `PARTNERHUB_TEST_POSTGRES_URL` (any database on the
+/// server; tests create and drop their own). In CI, or when the variable is set, a server that
+/// does not answer fails the test; elsewhere the caller is told to skip, loudly.
+pub async fn postgres_server() -> Option<String> {
+    let explicit = std::env::var("PARTNERHUB_TEST_POSTGRES_URL").ok().filter(|s| !s.is_empty());
+    let url = explicit.clone().unwrap_or_else(|| DEFAULT_POSTGRES.to_owned());
+    let probe = tokio::time::timeout(std::time::Duration::from_secs(10), <sqlx::PgConnection as sqlx::Connection>::connect(&url)).await;
+    match probe {
+        Ok(Ok(conn)) => {
+            let _ = sqlx::Connection::close(conn).await;
+            Some(url)
+        }
+        other => {
+            let why = match other {
+                Ok(Err(e)) => e.to_string(),
+                _ => "timed out".into(),
+            };
+            if explicit.is_some() || std::env::var("CI").is_ok() {
+                panic!("PostgreSQL is required here but {url} does not answer: {why}");
+            }
+            eprintln!("\n*** SKIPPED: no PostgreSQL at {url} ({why}); set PARTNERHUB_TEST_POSTGRES_URL to run the PostgreSQL tests ***\n");
+            None
+        }
+    }
+}
+
+/// A fresh database for one test; a PostgreSQL one is dropped when this is.
+pub struct TestDb {
+    pub url: String,
+    pub backend: Backend,
+    dir: tempfile::TempDir,
+    pg: Option<(String, String)>, // (server url, database name)
+}
+
+impl TestDb {
+    pub async fn fresh(backend: Backend) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        match backend {
+            Backend::Sqlite => Self { url: format!("sqlite://{}", dir.path().join("test.db").display()), backend, dir, pg: None },
+            Backend::Postgres => {
+                let server = postgres_server().await.expect("the PostgreSQL suite needs PostgreSQL");
+                let name = format!("ph_test_{}", uuid::Uuid::new_v4().simple());
+                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&server).await.expect("connect to PostgreSQL");
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.expect("create database");
+                let url = match server.rsplit_once('/') {
+                    Some((base, _)) => format!("{base}/{name}"),
+                    None => panic!("PARTNERHUB_TEST_POSTGRES_URL needs a database path"),
+                };
+                Self { url, backend, dir, pg: Some((server, name)) }
+            }
+        }
+    }
+
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((server, name)) = self.pg.take() else { return };
+        // Drop runs outside any runtime we may block; a thread with its own does the work.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(async {
+                if let Ok(mut conn) = <sqlx::PgConnection as sqlx::Connection>::connect(&server).await {
+                    let _ =
+                        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut conn).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Direct access under the store, for tests that must check or tamper with rows.
+#[derive(Clone)]
+pub enum Raw {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl Raw {
+    pub async fn exec(&self, sql: &str) -> Result<(), sqlx::Error> {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        match self {
+            Raw::Sqlite(p) => sqlx::raw_sql(sql).execute(p).await.map(|_| ()),
+            Raw::Postgres(p) => sqlx::raw_sql(sql).execute(p).await.map(|_| ()),
+        }
+    }
+    pub async fn i64(&self, sql: &str) -> i64 {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        match self {
+            Raw::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.expect("query"),
+            Raw::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.expect("query"),
+        }
+    }
+    pub async fn strings(&self, sql: &str) -> Vec<String> {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        match self {
+            Raw::Sqlite(p) => sqlx::query_scalar(sql).fetch_all(p).await.expect("query"),
+            Raw::Postgres(p) => sqlx::query_scalar(sql).fetch_all(p).await.expect("query"),
+        }
+    }
+    pub async fn bytes(&self, sql: &str) -> Vec<Vec<u8>> {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        match self {
+            Raw::Sqlite(p) => sqlx::query_scalar(sql).fetch_all(p).await.expect("query"),
+            Raw::Postgres(p) => sqlx::query_scalar(sql).fetch_all(p).await.expect("query"),
+        }
+    }
+    /// A UUID as an SQL literal of this backend.
+    pub fn uuid(&self, id: &str) -> String {
+        match self {
+            Raw::Sqlite(_) => format!("X'{}'", id.replace('-', "")),
+            Raw::Postgres(_) => format!("'{id}'::uuid"),
+        }
+    }
+}
+
+/// Opens the store of a test database, with an optional extra removal blocker whose SQL uses
+/// `?` placeholders for (partner, customer).
+pub async fn open_store(db: &TestDb, blocker: Option<(&'static str, &'static str)>) -> (Arc<dyn Store>, Raw) {
+    match db.backend {
+        Backend::Sqlite => {
+            let mut store = SqliteStore::open(&db.url).await.expect("open store");
+            if let Some((kind, sql)) = blocker {
+                store = store.with_blocker(partnerhub_store_sqlite::BlockerQuery { kind, sql: sql.into() });
+            }
+            // Tests reach under the store through a connection of their own.
+            let raw = Raw::Sqlite(sqlx::SqlitePool::connect(&db.url).await.expect("raw connection"));
+            (Arc::new(store), raw)
+        }
+        Backend::Postgres => {
+            // Few connections per test: many tests share one server (max_connections 100 by default).
+            let opts = PgOptions { max_connections: 5, ..PgOptions::default() };
+            let mut store = PgStore::open(&db.url, opts).await.expect("open store");
+            if let Some((kind, sql)) = blocker {
+                let sql = sql.replacen('?', "$1", 1).replacen('?', "$2", 1);
+                store = store.with_blocker(partnerhub_store_postgres::BlockerQuery { kind, sql });
+            }
+            let raw = Raw::Postgres(store.pool().clone());
+            (Arc::new(store), raw)
+        }
+    }
+}
+
 pub struct TestApp {
     pub url: String,
     pub client: reqwest::Client,
     pub clock: ManualClock,
-    pub store: SqliteStore,
-    pub db_url: String,
-    pub _dir: tempfile::TempDir,
+    pub store: Arc<dyn Store>,
+    pub raw: Raw,
+    pub db: TestDb,
 }
 
 /// An organization created through the API, with a signed-in global admin.
@@ -41,10 +205,9 @@ pub struct Org {
 #[derive(Default)]
 pub struct Options {
     pub smtp: Option<SmtpConfig>,
-    /// An extra kind of removal blocker, as the commerce tables will add.
-    pub blocker: Option<partnerhub_store_sqlite::BlockerQuery>,
-    /// SQL run on the fresh database before the server starts (test tables).
-    pub setup_sql: Option<&'static str>,
+    /// An extra kind of removal blocker `(kind, SQL with ? for partner and customer)`, as the
+    /// commerce tables will add.
+    pub blocker: Option<(&'static str, &'static str)>,
 }
 
 impl TestApp {
@@ -55,15 +218,8 @@ impl TestApp {
     pub async fn spawn_with(opts: Options) -> Self {
         // Errors the server logs show up in a failing test's output.
         let _ = tracing_subscriber::fmt().with_env_filter("warn").with_test_writer().try_init();
-        let dir = tempfile::tempdir().expect("temp dir");
-        let db_url = format!("sqlite://{}", dir.path().join("test.db").display());
-        let mut store = SqliteStore::open(&db_url).await.expect("open store");
-        if let Some(sql) = opts.setup_sql {
-            sqlx::raw_sql(sql).execute(store.write_pool()).await.expect("setup sql");
-        }
-        if let Some(b) = opts.blocker {
-            store = store.with_blocker(b);
-        }
+        let db = TestDb::fresh(backend()).await;
+        let (store, raw) = open_store(&db, opts.blocker).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let url = format!("http://{addr}");
@@ -77,13 +233,12 @@ impl TestApp {
             smtp: opts.smtp,
             password_hasher: PasswordHasher::default(),
         };
-        let shared: Arc<dyn Store> = Arc::new(store.clone());
-        let service = Service::new(shared, Arc::new(clock.clone()) as Arc<dyn Clock>, config).expect("service");
+        let service = Service::new(store.clone(), Arc::new(clock.clone()) as Arc<dyn Clock>, config).expect("service");
         let app = partnerhub_web::router(service);
         tokio::spawn(async move {
             let _ = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await;
         });
-        Self { url, client: reqwest::Client::new(), clock, store, db_url, _dir: dir }
+        Self { url, client: reqwest::Client::new(), clock, store, raw, db }
     }
 
     pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
