@@ -12,9 +12,9 @@
 use crate::db;
 use crate::rows::{pt, rfc3339};
 use partnerhub_domain::OrganizationId;
+use partnerhub_store::codec::chain_hash;
 use partnerhub_store::*;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 use time::OffsetDateTime;
 
@@ -88,19 +88,8 @@ pub(crate) async fn append(conn: &mut PgConnection, change: &Change) -> StoreRes
     Ok(())
 }
 
-/// The record as hashed. Field order is fixed by the `json!` macro's sorted keys.
 fn canonical_value(seq: i64, e: &AuditEntry) -> Value {
-    serde_json::json!({
-        "seq": seq,
-        "at": rfc3339(pt(e.at)),
-        "organization_id": e.actor.organization_id,
-        "actor": {"user_id": e.actor.user_id, "email": e.actor.email, "roles": e.actor.roles},
-        "action": e.action,
-        "target": e.target,
-        "customer_id": e.customer_id,
-        "details": e.details,
-        "visible_to": e.visible_to,
-    })
+    partnerhub_store::codec::audit_body(seq, e)
 }
 
 #[cfg(test)]
@@ -134,13 +123,6 @@ fn canonical_parts(e: &AuditEntry) -> StoreResult<(String, String)> {
     }
     let [pre, post] = parts;
     Ok((pre, post))
-}
-
-fn chain_hash(prev: &[u8], body: &[u8]) -> Vec<u8> {
-    let mut h = Sha256::new();
-    h.update(prev);
-    h.update(body);
-    h.finalize().to_vec()
 }
 
 pub(crate) async fn verify(conn: &mut PgConnection) -> StoreResult<AuditVerification> {

@@ -10,14 +10,9 @@ use sqlx::postgres::PgRow;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// Microseconds since the Unix epoch, truncated toward zero: SQLite's stored form of a time.
-pub(crate) fn ts(t: OffsetDateTime) -> i64 {
-    (t.unix_timestamp_nanos() / 1_000) as i64
-}
-
-pub(crate) fn from_ts(us: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
-}
+pub(crate) use partnerhub_store::codec::{
+    decode_cursor, delegated_json, encode_cursor, from_micros as from_ts, micros as ts, rfc3339, role_names as names, roles_json,
+};
 
 /// A time as it is stored: cut to the microsecond exactly as the SQLite store cuts it (the
 /// driver alone would cut toward 2000-01-01, which differs for fractions before that), in UTC.
@@ -31,22 +26,6 @@ pub(crate) fn cursor_time(us: i64) -> OffsetDateTime {
     const MIN: OffsetDateTime = time::macros::datetime!(-4700-01-01 0:00 UTC);
     const MAX: OffsetDateTime = time::macros::datetime!(9999-12-31 23:59:59.999_999 UTC);
     from_ts(us.clamp(ts(MIN), ts(MAX)))
-}
-
-pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
-}
-
-pub(crate) fn roles_json(roles: &[Role]) -> String {
-    serde_json::to_string(&roles.iter().map(|r| r.as_str()).collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into())
-}
-
-pub(crate) fn delegated_json(roles: &[DelegatedRole]) -> String {
-    serde_json::to_string(&roles.iter().map(|r| r.as_str()).collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into())
-}
-
-fn names(s: &str) -> StoreResult<Vec<String>> {
-    serde_json::from_str(s).map_err(|e| StoreError::Database(format!("bad role list: {e}")))
 }
 
 pub(crate) fn get<'r, T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>>(r: &'r PgRow, col: &str) -> StoreResult<T> {
@@ -157,18 +136,6 @@ pub(crate) fn summary_from(r: &PgRow) -> StoreResult<CustomerSummary> {
         grants: Vec::new(),
         indirect_reseller,
     })
-}
-
-/// Cursors are opaque to clients: hex of `key \x1f uuid`.
-pub(crate) fn encode_cursor(key: &str, id: Uuid) -> String {
-    hex::encode(format!("{key}\u{1f}{id}"))
-}
-
-pub(crate) fn decode_cursor(c: &str) -> StoreResult<(String, Uuid)> {
-    let bytes = hex::decode(c).map_err(|_| StoreError::BadCursor)?;
-    let s = String::from_utf8(bytes).map_err(|_| StoreError::BadCursor)?;
-    let (k, id) = s.rsplit_once('\u{1f}').ok_or(StoreError::BadCursor)?;
-    Ok((k.to_owned(), Uuid::parse_str(id).map_err(|_| StoreError::BadCursor)?))
 }
 
 #[cfg(test)]

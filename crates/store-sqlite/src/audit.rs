@@ -5,10 +5,10 @@
 use crate::db::err;
 use crate::rows::{from_ts, rfc3339, ts};
 use partnerhub_domain::OrganizationId;
+use partnerhub_store::codec::chain_hash;
 use partnerhub_store::*;
 use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
-use sha2::{Digest, Sha256};
 
 pub(crate) fn append(c: &Connection, e: &AuditEntry) -> StoreResult<i64> {
     let head: Option<(i64, Vec<u8>)> = c
@@ -36,27 +36,8 @@ pub(crate) fn append(c: &Connection, e: &AuditEntry) -> StoreResult<i64> {
     Ok(seq)
 }
 
-/// The record as hashed. Keys are sorted (serde_json's map), so the text is canonical.
 fn canonical(seq: i64, e: &AuditEntry) -> String {
-    serde_json::json!({
-        "seq": seq,
-        "at": rfc3339(from_ts(ts(e.at))),
-        "organization_id": e.actor.organization_id,
-        "actor": {"user_id": e.actor.user_id, "email": e.actor.email, "roles": e.actor.roles},
-        "action": e.action,
-        "target": e.target,
-        "customer_id": e.customer_id,
-        "details": e.details,
-        "visible_to": e.visible_to,
-    })
-    .to_string()
-}
-
-fn chain_hash(prev: &[u8], body: &[u8]) -> Vec<u8> {
-    let mut h = Sha256::new();
-    h.update(prev);
-    h.update(body);
-    h.finalize().to_vec()
+    partnerhub_store::codec::audit_body(seq, e).to_string()
 }
 
 pub(crate) fn verify(c: &Connection) -> StoreResult<AuditVerification> {

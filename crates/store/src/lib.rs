@@ -3,6 +3,7 @@
 //! every method that changes state takes a [`Change`]: its audit record and outbox events are
 //! written in the same transaction as the change itself, or nothing is.
 
+pub mod codec;
 mod records;
 pub use records::*;
 

@@ -1,7 +1,12 @@
 //! The one integration-test binary: HTTP end to end against a real server on port 0 with a
 //! fresh SQLite database per test, plus tests that start the real `partnerhub` binary.
 
-#![expect(clippy::expect_used, clippy::unwrap_used, clippy::panic, reason = "test helpers fail the test loudly, which is what a test wants")]
+#![expect(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test helpers fail the test loudly, which is what a test wants"
+)]
 
 mod support;
 

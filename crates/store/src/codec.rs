@@ -1,0 +1,91 @@
+//! Encodings every backend shares, so that what clients and the audit chain see is the same
+//! byte for byte whichever database is behind: stored times, role lists, list cursors, the
+//! canonical audit record and the chain hash.
+
+use crate::{AuditEntry, StoreError, StoreResult};
+use partnerhub_domain::{DelegatedRole, Role};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Microseconds since the Unix epoch, truncated toward zero: the precision both databases keep.
+pub fn micros(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000) as i64
+}
+
+pub fn from_micros(us: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+pub fn roles_json(roles: &[Role]) -> String {
+    serde_json::to_string(&roles.iter().map(|r| r.as_str()).collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into())
+}
+
+pub fn delegated_json(roles: &[DelegatedRole]) -> String {
+    serde_json::to_string(&roles.iter().map(|r| r.as_str()).collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into())
+}
+
+/// The names in a stored role list.
+pub fn role_names(s: &str) -> StoreResult<Vec<String>> {
+    serde_json::from_str(s).map_err(|e| StoreError::Database(format!("bad role list: {e}")))
+}
+
+/// Cursors are opaque to clients: hex of `key \x1f uuid`.
+pub fn encode_cursor(key: &str, id: Uuid) -> String {
+    hex::encode(format!("{key}\u{1f}{id}"))
+}
+
+pub fn decode_cursor(c: &str) -> StoreResult<(String, Uuid)> {
+    let bytes = hex::decode(c).map_err(|_| StoreError::BadCursor)?;
+    let s = String::from_utf8(bytes).map_err(|_| StoreError::BadCursor)?;
+    let (k, id) = s.rsplit_once('\u{1f}').ok_or(StoreError::BadCursor)?;
+    Ok((k.to_owned(), Uuid::parse_str(id).map_err(|_| StoreError::BadCursor)?))
+}
+
+/// The audit record as hashed. serde_json's map sorts keys, so its text is canonical.
+pub fn audit_body(seq: i64, e: &AuditEntry) -> serde_json::Value {
+    serde_json::json!({
+        "seq": seq,
+        "at": rfc3339(from_micros(micros(e.at))),
+        "organization_id": e.actor.organization_id,
+        "actor": {"user_id": e.actor.user_id, "email": e.actor.email, "roles": e.actor.roles},
+        "action": e.action,
+        "target": e.target,
+        "customer_id": e.customer_id,
+        "details": e.details,
+        "visible_to": e.visible_to,
+    })
+}
+
+/// `SHA-256(prev_hash || body)`: one link of the audit chain.
+pub fn chain_hash(prev: &[u8], body: &[u8]) -> Vec<u8> {
+    let mut h = Sha256::new();
+    h.update(prev);
+    h.update(body);
+    h.finalize().to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        let id = Uuid::now_v7();
+        assert_eq!(decode_cursor(&encode_cursor("Ada \u{e9}", id)).ok(), Some(("Ada \u{e9}".to_owned(), id)));
+        for bad in ["", "zz", "00", &hex::encode("no separator")] {
+            assert!(matches!(decode_cursor(bad), Err(StoreError::BadCursor)), "{bad}");
+        }
+    }
+
+    #[test]
+    fn times_are_cut_toward_zero_to_the_microsecond() {
+        let t = OffsetDateTime::from_unix_timestamp_nanos(-1_500).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        assert_eq!(micros(t), -1);
+        assert_eq!(from_micros(micros(t)).unix_timestamp_nanos(), -1_000);
+    }
+}
