@@ -80,7 +80,8 @@ impl PgStore {
     pub async fn open(url: &str, opts: PgOptions) -> StoreResult<Self> {
         let connect = PgConnectOptions::from_str(url)
             .map_err(db)?
-            .options([("statement_timeout", format!("{}ms", opts.statement_timeout.as_millis()))]);
+            // A 2xx answer is durable: commits wait for the WAL flush, whatever the server's default.
+            .options([("statement_timeout", format!("{}ms", opts.statement_timeout.as_millis())), ("synchronous_commit", "on".to_owned())]);
         let pool = PgPoolOptions::new()
             .max_connections(opts.max_connections)
             .acquire_timeout(opts.acquire_timeout)

@@ -816,3 +816,13 @@ async fn crossing_writers_never_deadlock() {
     }
     assert!(matches!(store.verify_audit_chain().await.unwrap(), AuditVerification::Whole { .. }));
 }
+
+#[tokio::test]
+async fn every_connection_commits_durably_and_times_out_statements() {
+    let Some((store, _db)) = fresh().await else { return };
+    let sync: String = sqlx::query_scalar("SHOW synchronous_commit").fetch_one(store.pool()).await.unwrap();
+    let timeout: String = sqlx::query_scalar("SHOW statement_timeout").fetch_one(store.pool()).await.unwrap();
+    assert_eq!((sync.as_str(), timeout.as_str()), ("on", "5s"));
+    let slow = sqlx::query("SELECT pg_sleep(6)").execute(store.pool()).await;
+    assert!(slow.is_err_and(|e| e.to_string().contains("statement timeout")));
+}
