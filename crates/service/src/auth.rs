@@ -125,7 +125,8 @@ impl Service {
 
     /// Signs in with e-mail and password; answers a new bearer token and its lifetime.
     pub async fn sign_in(&self, email: &str, password: &str, client: &str) -> ServiceResult<(String, i64)> {
-        let email_key = format!("sign-in:email:{}", email.trim().to_lowercase());
+        // Keyed by a hash: any text a client sends is a safe key, and no address is kept here.
+        let email_key = format!("sign-in:email:{}", hex::encode(Sha256::digest(email.trim().to_lowercase().as_bytes())));
         let ip_key = format!("sign-in:ip:{client}");
         self.check_rate(&email_key, SIGN_IN_FAILURES_PER_EMAIL).await?;
         self.check_rate(&ip_key, SIGN_IN_FAILURES_PER_IP).await?;

@@ -189,6 +189,8 @@ impl Service {
         }
         if body.trim().is_empty() || body.chars().count() > MAX_BODY {
             v.push("body", format!("must be 1 to {MAX_BODY} characters"));
+        } else if body.contains('\0') {
+            v.push("body", "must not contain NUL characters");
         }
         v.finish()?;
         let url = self.invitation_url(id);

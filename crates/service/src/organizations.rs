@@ -272,7 +272,8 @@ impl Service {
         if p.organization.partner_type != Some(PartnerType::IndirectReseller) {
             return Err(ServiceError::Forbidden);
         }
-        let provider = match self.store.partner_by_public_id(provider_partner_id.trim()).await {
+        let wanted = PartnerPublicId::parse("provider_partner_id", provider_partner_id)?;
+        let provider = match self.store.partner_by_public_id(wanted.as_str()).await {
             Ok(o) if o.partner_type == Some(PartnerType::IndirectProvider) => o,
             Ok(_) | Err(StoreError::NotFound) => {
                 return Err(ValidationErrors::one("provider_partner_id", "no indirect provider has that partner id").into());

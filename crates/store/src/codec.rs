@@ -43,6 +43,11 @@ pub fn decode_cursor(c: &str) -> StoreResult<(String, Uuid)> {
     let bytes = hex::decode(c).map_err(|_| StoreError::BadCursor)?;
     let s = String::from_utf8(bytes).map_err(|_| StoreError::BadCursor)?;
     let (k, id) = s.rsplit_once('\u{1f}').ok_or(StoreError::BadCursor)?;
+    // Keys are names and numbers this store wrote; a control character was never handed out
+    // (and PostgreSQL text cannot hold NUL).
+    if k.chars().any(char::is_control) {
+        return Err(StoreError::BadCursor);
+    }
     Ok((k.to_owned(), Uuid::parse_str(id).map_err(|_| StoreError::BadCursor)?))
 }
 
@@ -77,7 +82,8 @@ mod tests {
     fn cursors_round_trip_and_reject_garbage() {
         let id = Uuid::now_v7();
         assert_eq!(decode_cursor(&encode_cursor("Ada \u{e9}", id)).ok(), Some(("Ada \u{e9}".to_owned(), id)));
-        for bad in ["", "zz", "00", &hex::encode("no separator")] {
+        let nul_key = hex::encode(format!("\0\u{1f}{id}"));
+        for bad in ["", "zz", "00", &hex::encode("no separator"), &nul_key] {
             assert!(matches!(decode_cursor(bad), Err(StoreError::BadCursor)), "{bad}");
         }
     }

@@ -163,3 +163,34 @@ async fn health_readiness_and_metrics_answer() {
     assert!(text.contains("partnerhub_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 1"), "{text}");
     assert!(text.contains("partnerhub_http_request_duration_seconds_bucket{route=\"/readyz\",le=\"+Inf\"} 1"));
 }
+
+#[tokio::test]
+async fn nul_characters_are_a_client_mistake_on_every_backend() {
+    let app = TestApp::spawn().await;
+    let partner = app.partner("direct").await;
+    let inv = app.invite(&partner, json!({})).await;
+    let url = inv["url"].as_str().unwrap();
+    let path = format!("/api/v1/invitations/{}/email", inv["id"].as_str().unwrap());
+    let (s, b) = app.call(Method::PUT, &path, Some(&partner.token), Some(json!({"subject": "s", "body": format!("{url} \u{0}")}))).await;
+    assert_eq!((s, code(&b)), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"));
+    let nul_cursor = hex_of(&format!("\0\u{1f}{}", uuid::Uuid::now_v7()));
+    for q in ["q=%00", "q=a%00b", &format!("cursor={nul_cursor}")] {
+        let (s, b) = app.get(&format!("/api/v1/customers?{q}"), &partner.token).await;
+        assert_eq!((s, code(&b)), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"), "{q}");
+    }
+    let (s, _) = app.get("/api/v1/audit?action=a%00", &partner.token).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let reseller = app.partner("indirect_reseller").await;
+    let (s, _) = app.post("/api/v1/providers", Some(&reseller.token), json!({"provider_partner_id": "41\u{0}"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    for body in [json!({"email": "a\u{0}@x.example", "password": "p"}), json!({"token": "\u{0}"})] {
+        for route in ["/api/v1/auth/token", "/api/v1/invitations/preview"] {
+            let (s, _) = app.post(route, None, body.clone()).await;
+            assert!(s.is_client_error(), "{route} {body} -> {s}");
+        }
+    }
+}
+
+fn hex_of(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02x}")).collect()
+}

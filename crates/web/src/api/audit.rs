@@ -69,6 +69,9 @@ pub async fn list_audit(
     headers: HeaderMap,
     AppQuery(p): AppQuery<AuditParams>,
 ) -> ApiResult<Response> {
+    if p.action.as_ref().is_some_and(|a| a.len() > 100 || a.chars().any(char::is_control)) {
+        return Err(ValidationErrors::one("action", "is not an event name").into());
+    }
     let filter = AuditFilter {
         limit: super::limit(p.limit)?,
         cursor: p.cursor,

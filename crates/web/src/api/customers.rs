@@ -52,8 +52,8 @@ pub async fn list_customers(
         Some(_) => return Err(ValidationErrors::one("sort", "must be name or -created_at").into()),
     };
     let q = p.q.map(|q| q.trim().to_owned()).filter(|q| !q.is_empty());
-    if q.as_ref().is_some_and(|q| q.chars().count() > 200) {
-        return Err(ValidationErrors::one("q", "must be at most 200 characters").into());
+    if q.as_ref().is_some_and(|q| q.chars().count() > 200 || q.chars().any(char::is_control)) {
+        return Err(ValidationErrors::one("q", "must be at most 200 characters, without control characters").into());
     }
     let query = CustomerQuery { limit: super::limit(p.limit)?, cursor: p.cursor, q, sort };
     let page = s.service.list_customers(&c, query).await?;
