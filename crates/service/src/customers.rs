@@ -126,14 +126,7 @@ impl Service {
         for g in &grants {
             change.events.push(self.event("grant.created", g.partner_org_id, json!({"grant_id": g.id, "partner_id": g.partner_org_id, "customer_id": org.id, "role": g.role.as_str(), "expires_at": crate::rfc3339(g.expires_at)})));
         }
-        let user = User {
-            id: admin.id,
-            organization_id: org.id,
-            email: admin.email.clone(),
-            display_name: admin.display_name.clone(),
-            roles: admin.roles.clone(),
-            created_at: now,
-        };
+        let user = admin.user();
         let customer_id = org.id;
         self.store.create_customer(org, admin, rels, grants, change).await?;
         let detail = self.store.customer(partner, customer_id, now).await?;

@@ -176,14 +176,7 @@ impl Service {
             roles,
             created_at: self.now(),
         };
-        let out = User {
-            id: user.id,
-            organization_id: org,
-            email: user.email.clone(),
-            display_name: user.display_name.clone(),
-            roles: user.roles.clone(),
-            created_at: user.created_at,
-        };
+        let out = user.user();
         let change = self.change(
             caller,
             "user.created",

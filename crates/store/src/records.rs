@@ -68,6 +68,20 @@ pub struct NewUser {
     pub created_at: OffsetDateTime,
 }
 
+impl NewUser {
+    /// The user as it will read back once stored.
+    pub fn user(&self) -> User {
+        User {
+            id: self.id,
+            organization_id: self.organization_id,
+            email: self.email.clone(),
+            display_name: self.display_name.clone(),
+            roles: self.roles.clone(),
+            created_at: self.created_at,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct UserPatch {
     pub roles: Option<Vec<Role>>,
