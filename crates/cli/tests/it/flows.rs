@@ -578,3 +578,50 @@ async fn a_copy_of_the_database_alone_holds_no_working_invitation_token() {
     // What the database holds is the SHA-256 of the token, which cannot be turned back.
     assert_eq!(app.raw.bytes("SELECT token_hash FROM invitations").await, [sha256(&token).to_vec()]);
 }
+
+/// The page behind the URL: GET shows and changes nothing; the form POST, with the CSRF
+/// cookie the page set, signs a customer global admin in and accepts.
+#[tokio::test]
+async fn the_invitation_page_accepts_through_its_form_and_refuses_forged_posts() {
+    let app = TestApp::spawn().await;
+    let partner = app.partner("direct").await;
+    let customer = app.customer().await;
+    let inv = app.invite(&partner, json!({"locale": "fr"})).await;
+    let url = inv["url"].as_str().unwrap().to_owned();
+    let page = app.client.get(&url).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let cookie = page.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    assert!(page.headers()["set-cookie"].to_str().unwrap().contains("SameSite=Strict"));
+    let html = page.text().await.unwrap();
+    assert!(html.contains("relation de revendeur") && html.contains("Accepter"), "the page speaks the invitation's language");
+    let csrf = html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let form = |csrf: &str, decision: &str| {
+        vec![
+            ("csrf", csrf.to_owned()),
+            ("email", customer.email.clone()),
+            ("password", PASSWORD.to_owned()),
+            ("decision", decision.to_owned()),
+        ]
+    };
+    // Without the cookie, or with a field that does not match it: refused, nothing changes.
+    let res = app.client.post(&url).form(&form(&csrf, "accept")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = app.client.post(&url).header("cookie", &cookie).form(&form(&"0".repeat(64), "accept")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(app.customer_ids(&partner).await.is_empty());
+    // A wrong password: refused.
+    let mut bad = form(&csrf, "accept");
+    bad[2].1 = "not the password".into();
+    let res = app.client.post(&url).header("cookie", &cookie).form(&bad).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    // The real form accepts, once.
+    let res = app.client.post(&url).header("cookie", &cookie).form(&form(&csrf, "accept")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.text().await.unwrap().contains("Acceptée"));
+    assert_eq!(app.customer_ids(&partner).await, vec![customer.id.clone()]);
+    let res = app.client.post(&url).header("cookie", &cookie).form(&form(&csrf, "decline")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let closed = app.client.get(&url).send().await.unwrap().text().await.unwrap();
+    assert!(closed.contains("accepted") && !closed.contains("name=\"csrf\""), "an answered invitation shows no form");
+    app.verify_audit().await;
+}
