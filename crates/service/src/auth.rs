@@ -12,7 +12,6 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::sync::OnceLock;
 use subtle::ConstantTimeEq;
-use time::Duration;
 
 /// Failed sign-ins allowed per e-mail address in a window, then 429 until it ends.
 const SIGN_IN_FAILURES_PER_EMAIL: i64 = 5;
@@ -175,6 +174,3 @@ impl Service {
         Ok((token, ttl.whole_seconds()))
     }
 }
-
-/// The default lifetime of a bearer token.
-pub const DEFAULT_SESSION_TTL: Duration = Duration::hours(12);

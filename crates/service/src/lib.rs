@@ -10,7 +10,7 @@ mod invitations;
 mod mail;
 mod organizations;
 
-pub use auth::{DEFAULT_SESSION_TTL, PasswordHasher, hash_token};
+pub use auth::{PasswordHasher, hash_token};
 pub use customers::NewCustomerInput;
 pub use error::ServiceError;
 pub use invitations::{AcceptOutcome, InvitationView, NewInvitationInput};
@@ -134,12 +134,6 @@ impl Caller {
         match self {
             Caller::User(p) => p.organization.id,
             _ => OrganizationId(uuid::Uuid::nil()),
-        }
-    }
-    pub fn kind(&self) -> Option<OrgKind> {
-        match self {
-            Caller::User(p) => Some(p.organization.kind),
-            _ => None,
         }
     }
     /// Checks the allow-table; `Forbidden` when the caller's roles do not allow `action`.

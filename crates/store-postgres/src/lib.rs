@@ -791,12 +791,8 @@ impl Store for PgStore {
         let rel = rel_ids.and_then(|ids| ids.into_iter().next()).ok_or(StoreError::NotFound)?;
         let revoked: i64 = r.try_get("revoked").map_err(db)?;
         let mut change = change;
-        change.audit.details["revoked_grants"] = revoked.into();
-        change.audit.target["relationship_id"] = rel.to_string().into();
-        for ev in &mut change.events {
-            ev.data["relationship_id"] = rel.to_string().into();
-            ev.data["revoked_grants"] = revoked.into();
-        }
+        change.identify("relationship_id", rel.to_string());
+        change.record("revoked_grants", revoked);
         audit::append(&mut tx, &change).await?;
         tx.commit().await.map_err(db)?;
         Ok(RemovalOutcome { relationship_id: RelationshipId(rel), revoked_grants: revoked })
@@ -836,10 +832,7 @@ impl Store for PgStore {
         }
         let n: i64 = r.try_get("revoked").map_err(db)?;
         let mut change = change;
-        change.audit.details["revoked_grants"] = n.into();
-        for ev in &mut change.events {
-            ev.data["revoked_grants"] = n.into();
-        }
+        change.record("revoked_grants", n);
         audit::append(&mut tx, &change).await?;
         tx.commit().await.map_err(db)?;
         Ok(n)

@@ -206,6 +206,17 @@ fn ensure_a_global_admin(c: &Connection, org: OrganizationId) -> StoreResult<()>
     if n == 0 { Err(StoreError::Conflict { constraint: constraint::LAST_GLOBAL_ADMIN }) } else { Ok(()) }
 }
 
+/// Revokes every live grant of `partner` in `customer` (not only those of one relationship);
+/// answers how many.
+fn revoke_live_grants(c: &Connection, partner: OrganizationId, customer: OrganizationId, now: OffsetDateTime) -> StoreResult<i64> {
+    let n = exec(
+        c,
+        "UPDATE grants SET revoked_at = ?1 WHERE partner_org_id = ?2 AND customer_id = ?3 AND revoked_at IS NULL AND expires_at > ?1",
+        params![ts(now), partner.0, customer.0],
+    )?;
+    Ok(n as i64)
+}
+
 /// Live grants of `partner` for the customers of a page.
 fn attach_grants(c: &Connection, partner: OrganizationId, items: &mut [CustomerSummary], now: OffsetDateTime) -> StoreResult<()> {
     if items.is_empty() {
@@ -625,19 +636,10 @@ impl Store for SqliteStore {
                     params![ts(now), partner.0, customer.0],
                     |r| r.get(0).map_err(err),
                 )?;
-                // Every grant of this partner in this customer goes, not only those of this relationship.
-                let revoked = exec(
-                    c,
-                    "UPDATE grants SET revoked_at = ?1 WHERE partner_org_id = ?2 AND customer_id = ?3 AND revoked_at IS NULL AND expires_at > ?1",
-                    params![ts(now), partner.0, customer.0],
-                )? as i64;
+                let revoked = revoke_live_grants(c, partner, customer, now)?;
                 let mut change = change;
-                change.audit.details["revoked_grants"] = revoked.into();
-                change.audit.target["relationship_id"] = rel.to_string().into();
-                for ev in &mut change.events {
-                    ev.data["relationship_id"] = rel.to_string().into();
-                    ev.data["revoked_grants"] = revoked.into();
-                }
+                change.identify("relationship_id", rel.to_string());
+                change.record("revoked_grants", revoked);
                 write_change(c, &change)?;
                 Ok(RemovalOutcome { relationship_id: RelationshipId(rel), revoked_grants: revoked })
             })
@@ -664,20 +666,17 @@ impl Store for SqliteStore {
     ) -> StoreResult<i64> {
         self.db
             .write(move |c| {
-                let live = scalar_i64(c, "SELECT count(*) FROM relationships WHERE partner_org_id = ? AND customer_id = ? AND state = 'active'", params![partner.0, customer.0])?;
+                let live = scalar_i64(
+                    c,
+                    "SELECT count(*) FROM relationships WHERE partner_org_id = ? AND customer_id = ? AND state = 'active'",
+                    params![partner.0, customer.0],
+                )?;
                 if live == 0 {
                     return Err(StoreError::NotFound);
                 }
-                let n = exec(
-                    c,
-                    "UPDATE grants SET revoked_at = ?1 WHERE partner_org_id = ?2 AND customer_id = ?3 AND revoked_at IS NULL AND expires_at > ?1",
-                    params![ts(now), partner.0, customer.0],
-                )? as i64;
+                let n = revoke_live_grants(c, partner, customer, now)?;
                 let mut change = change;
-                change.audit.details["revoked_grants"] = n.into();
-                for ev in &mut change.events {
-                    ev.data["revoked_grants"] = n.into();
-                }
+                change.record("revoked_grants", n);
                 write_change(c, &change)?;
                 Ok(n)
             })

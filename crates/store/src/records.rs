@@ -351,6 +351,30 @@ pub struct Change {
     pub events: Vec<Event>,
 }
 
+impl Change {
+    /// Records what only the transaction knows (how many grants went, which relationship
+    /// ended) in the audit details and in every event's data.
+    pub fn record(&mut self, key: &str, value: impl Into<serde_json::Value>) {
+        let value = value.into();
+        self.audit.details[key] = value.clone();
+        self.tell_events(key, value);
+    }
+
+    /// Names what the change acted on, once the transaction knows it: in the audit target and
+    /// in every event's data.
+    pub fn identify(&mut self, key: &str, value: impl Into<serde_json::Value>) {
+        let value = value.into();
+        self.audit.target[key] = value.clone();
+        self.tell_events(key, value);
+    }
+
+    fn tell_events(&mut self, key: &str, value: serde_json::Value) {
+        for ev in &mut self.events {
+            ev.data[key] = value.clone();
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditRecord {
     pub seq: i64,
