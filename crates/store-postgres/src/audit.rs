@@ -1,4 +1,5 @@
-//! The audit chain: append (inside the caller's transaction), list, verify.
+//! The audit chain: append (inside the caller's transaction), list, verify; and the store's
+//! `AuditStore` methods.
 //! `hash = SHA-256(prev_hash || body)`, where `body` is the canonical JSON of the record,
 //! stored verbatim so that verification hashes exactly the bytes that were hashed. The bodies
 //! and hashes are byte for byte those the SQLite store writes.
@@ -9,8 +10,9 @@
 //! the same statement: a statement sees the database as it was when it started, before it
 //! waited for the lock.)
 
-use crate::db;
 use crate::rows::{pt, rfc3339};
+use crate::{PgStore, db};
+use async_trait::async_trait;
 use partnerhub_domain::OrganizationId;
 use partnerhub_store::codec::chain_hash;
 use partnerhub_store::*;
@@ -219,6 +221,19 @@ pub(crate) async fn list(conn: &mut PgConnection, org: OrganizationId, f: &Audit
     }
     let next_cursor = if page.len() as i64 > f.limit { items.last().map(|a| a.seq.to_string()) } else { None };
     Ok(Page { items, next_cursor, total })
+}
+
+#[async_trait]
+impl AuditStore for PgStore {
+    async fn verify_audit_chain(&self) -> StoreResult<AuditVerification> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        verify(&mut conn).await
+    }
+
+    async fn list_audit(&self, org: OrganizationId, f: &AuditFilter) -> StoreResult<Page<AuditRecord>> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        list(&mut conn, org, f).await
+    }
 }
 
 #[cfg(test)]

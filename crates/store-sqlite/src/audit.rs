@@ -1,9 +1,12 @@
-//! The audit chain: append (inside the caller's transaction), list, verify.
+//! The audit chain: append (inside the caller's transaction), list, verify; and the store's
+//! `AuditStore` methods.
 //! `hash = SHA-256(prev_hash || body)`, where `body` is the canonical JSON of the record,
 //! stored verbatim so that verification hashes exactly the bytes that were hashed.
 
+use crate::SqliteStore;
 use crate::db::err;
 use crate::rows::{from_ts, rfc3339, ts};
+use async_trait::async_trait;
 use partnerhub_domain::OrganizationId;
 use partnerhub_store::codec::chain_hash;
 use partnerhub_store::*;
@@ -122,4 +125,15 @@ pub(crate) fn list(c: &Connection, org: OrganizationId, f: &AuditFilter) -> Stor
     }
     let next_cursor = if rows.len() as i64 > f.limit { items.last().map(|a| a.seq.to_string()) } else { None };
     Ok(Page { items, next_cursor, total })
+}
+
+#[async_trait]
+impl AuditStore for SqliteStore {
+    async fn verify_audit_chain(&self) -> StoreResult<AuditVerification> {
+        self.db.read(verify)
+    }
+
+    async fn list_audit(&self, org: OrganizationId, f: &AuditFilter) -> StoreResult<Page<AuditRecord>> {
+        self.db.read(|c| list(c, org, f))
+    }
 }

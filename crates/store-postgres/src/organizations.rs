@@ -1,0 +1,230 @@
+//! Organizations, their users, and the provider links between indirect providers and
+//! resellers.
+
+use crate::rows::*;
+use crate::{ORG_INSERT, PgStore, Tx, audit, bind_org, bind_user, db, fenced, n_of, user_insert};
+use async_trait::async_trait;
+use partnerhub_domain::*;
+use partnerhub_store::*;
+use sqlx::Row;
+use time::OffsetDateTime;
+
+const ORG_COLS: &str = "id, kind, name, domain, partner_type, partner_id, created_at";
+const USER_COLS: &str = "id, organization_id, email, display_name, roles, created_at";
+
+#[async_trait]
+impl OrganizationStore for PgStore {
+    async fn create_organization(&self, org: NewOrganization, admin: NewUser, change: Change) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        let sql = fenced(&format!("{ORG_INSERT}, {}", user_insert(8, Some("org"))), "SELECT (SELECT count(*) FROM usr) AS n");
+        let q = bind_user(bind_org(sqlx::query(sqlx::AssertSqlSafe(sql)), &org), &admin);
+        let r = q.fetch_one(&mut *tx).await.map_err(db)?;
+        if n_of(&r)? == 0 {
+            return Err(StoreError::Database("organization admin not inserted".into()));
+        }
+        audit::append(&mut tx, &change).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn organization(&self, id: OrganizationId) -> StoreResult<Organization> {
+        let r =
+            sqlx::query(sqlf!("SELECT {ORG_COLS} FROM organizations WHERE id = $1")).bind(id.0).fetch_one(&self.pool).await.map_err(db)?;
+        org_from(&r, "")
+    }
+
+    async fn partner_by_public_id(&self, partner_id: &str) -> StoreResult<Organization> {
+        let r = sqlx::query(sqlf!("SELECT {ORG_COLS} FROM organizations WHERE partner_id = $1 AND kind = 'partner'"))
+            .bind(partner_id)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?;
+        org_from(&r, "")
+    }
+
+    async fn credentials(&self, email: &str) -> StoreResult<Option<Credentials>> {
+        let r = sqlx::query("SELECT id, organization_id, password_hash FROM users WHERE email = $1")
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        r.map(|r| {
+            Ok(Credentials {
+                user_id: UserId(r.try_get("id").map_err(db)?),
+                organization_id: OrganizationId(r.try_get("organization_id").map_err(db)?),
+                password_hash: r.try_get("password_hash").map_err(db)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn list_users(&self, org: OrganizationId) -> StoreResult<Vec<User>> {
+        let rows = sqlx::query(sqlf!("SELECT {USER_COLS} FROM users WHERE organization_id = $1 ORDER BY email COLLATE \"C\""))
+            .bind(org.0)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter().map(user_from).collect()
+    }
+
+    async fn create_user(&self, org: OrganizationId, user: NewUser, change: Change) -> StoreResult<()> {
+        if user.organization_id != org {
+            return Err(StoreError::NotFound);
+        }
+        let mut tx = self.begin().await?;
+        let sql = fenced(&user_insert(1, None), "SELECT (SELECT count(*) FROM usr) AS n");
+        let r = bind_user(sqlx::query(sqlx::AssertSqlSafe(sql)), &user).fetch_one(&mut *tx).await.map_err(db)?;
+        if n_of(&r)? == 0 {
+            return Err(StoreError::Database("user not inserted".into()));
+        }
+        audit::append(&mut tx, &change).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn update_user(&self, org: OrganizationId, user: UserId, patch: UserPatch, change: Change) -> StoreResult<User> {
+        let mut tx = self.begin().await?;
+        // The organization row is locked first: two admins demoting each other at once must
+        // not both see the other still a global admin.
+        let r = sqlx::query(sqlf!(
+            "WITH l AS MATERIALIZED (SELECT id FROM organizations WHERE id = $4 FOR NO KEY UPDATE)
+             UPDATE users SET roles = coalesce($1, roles), display_name = coalesce($2, display_name)
+             WHERE id = $3 AND organization_id = (SELECT id FROM l) RETURNING {USER_COLS}"
+        ))
+        .bind(patch.roles.as_deref().map(roles_json))
+        .bind(patch.display_name.as_deref())
+        .bind(user.0)
+        .bind(org.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        let Some(r) = r else {
+            return Err(StoreError::NotFound);
+        };
+        let u = user_from(&r)?;
+        ensure_a_global_admin(&mut tx, org).await?;
+        audit::append(&mut tx, &change).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(u)
+    }
+
+    async fn delete_user(&self, org: OrganizationId, user: UserId, change: Change) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        // The organization row is locked first (see `update_user`). The user's sessions go
+        // with it by the foreign key's cascade: every session of the user, as in SQLite, where
+        // those of this organization are deleted first and the cascade takes any others.
+        let r = sqlx::query(
+            "WITH l AS MATERIALIZED (SELECT id FROM organizations WHERE id = $2 FOR NO KEY UPDATE),
+                  d AS (DELETE FROM users WHERE id = $1 AND organization_id = (SELECT id FROM l) RETURNING 1)
+             SELECT (SELECT count(*) FROM d) AS n",
+        )
+        .bind(user.0)
+        .bind(org.0)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        if n_of(&r)? == 0 {
+            return Err(StoreError::NotFound);
+        }
+        ensure_a_global_admin(&mut tx, org).await?;
+        audit::append(&mut tx, &change).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn user(&self, org: OrganizationId, user: UserId) -> StoreResult<User> {
+        let r = sqlx::query(sqlf!("SELECT {USER_COLS} FROM users WHERE id = $1 AND organization_id = $2"))
+            .bind(user.0)
+            .bind(org.0)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?;
+        user_from(&r)
+    }
+
+    async fn create_provider_link(&self, link: NewProviderLink, change: Change) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        let sql = fenced(
+            "ins AS (
+                 INSERT INTO provider_links (id, provider_id, reseller_id, state, created_at, activated_at)
+                 SELECT $1, p.id, r.id, $2, $3, $4 FROM organizations p, organizations r
+                 WHERE p.id = $5 AND p.partner_type = 'indirect_provider' AND r.id = $6 AND r.partner_type = 'indirect_reseller'
+                 RETURNING 1)",
+            "SELECT (SELECT count(*) FROM ins) AS n",
+        );
+        let r = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(link.id.0)
+            .bind(if link.active { "active" } else { "pending" })
+            .bind(pt(link.created_at))
+            .bind(link.active.then(|| pt(link.created_at)))
+            .bind(link.provider_id.0)
+            .bind(link.reseller_id.0)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+        if n_of(&r)? == 0 {
+            return Err(StoreError::Conflict { constraint: constraint::NOT_A_PROVIDER });
+        }
+        audit::append(&mut tx, &change).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn provider_links(&self, org: OrganizationId, side: LinkSide) -> StoreResult<Vec<ProviderLinkView>> {
+        let (mine, other) = match side {
+            LinkSide::Providers => ("reseller_id", "provider_id"),
+            LinkSide::Resellers => ("provider_id", "reseller_id"),
+        };
+        let rows = sqlx::query(sqlf!(
+            "SELECT o.id, o.kind, o.name, o.domain, o.partner_type, o.partner_id, o.created_at, l.state AS link_state
+             FROM provider_links l JOIN organizations o ON o.id = l.{other} WHERE l.{mine} = $1 ORDER BY o.name COLLATE \"C\", o.id"
+        ))
+        .bind(org.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| Ok(ProviderLinkView { partner: org_from(r, "")?.partner_ref(), state: r.try_get("link_state").map_err(db)? }))
+            .collect()
+    }
+
+    async fn activate_provider_link(
+        &self,
+        org: OrganizationId,
+        reseller: OrganizationId,
+        now: OffsetDateTime,
+        change: Change,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        let sql = fenced(
+            "upd AS (UPDATE provider_links SET state = 'active', activated_at = $1
+                     WHERE provider_id = $2 AND reseller_id = $3 AND state = 'pending' RETURNING 1)",
+            "SELECT (SELECT count(*) FROM upd) AS n",
+        );
+        let r = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(pt(now)).bind(org.0).bind(reseller.0).fetch_one(&mut *tx).await.map_err(db)?;
+        if n_of(&r)? == 0 {
+            return Err(StoreError::NotFound);
+        }
+        audit::append(&mut tx, &change).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn active_provider_link(&self, provider: OrganizationId, reseller: OrganizationId) -> StoreResult<bool> {
+        let n: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM provider_links WHERE provider_id = $1 AND reseller_id = $2 AND state = 'active'")
+                .bind(provider.0)
+                .bind(reseller.0)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db)?;
+        Ok(n > 0)
+    }
+}
+
+/// Who must still hold at least one global admin: every organization, always. Runs after the
+/// change, under the organization row's lock; takes the chain lock when the check passes.
+async fn ensure_a_global_admin(tx: &mut Tx, org: OrganizationId) -> StoreResult<()> {
+    let sql = format!(
+        "WITH done AS MATERIALIZED (SELECT count(*) AS n FROM users WHERE organization_id = $1 AND roles LIKE '%\"global_admin\"%')
+         SELECT done.n, CASE WHEN done.n > 0 THEN {}::text END AS chain_locked FROM done",
+        audit::LOCK
+    );
+    let r = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org.0).fetch_one(&mut **tx).await.map_err(db)?;
+    if n_of(&r)? == 0 { Err(StoreError::Conflict { constraint: constraint::LAST_GLOBAL_ADMIN }) } else { Ok(()) }
+}

@@ -1,0 +1,348 @@
+//! Customers, their relationships with partners and the grants, removal and what blocks it,
+//! and the partners of a customer.
+
+use crate::rows::*;
+use crate::{ORG_INSERT, PgStore, audit, bind_org, bind_rels_grants, bind_user, db, fenced, n_of, rels_grants_ctes, user_insert};
+use async_trait::async_trait;
+use partnerhub_domain::*;
+use partnerhub_store::*;
+use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+const REL_COLS: &str =
+    "r.id AS rel_id, r.partner_org_id, r.customer_id, r.state AS rel_state, r.via, r.created_at AS rel_created_at, r.indirect_reseller_id";
+const GRANT_COLS: &str = "id, partner_org_id, customer_id, role, created_at, expires_at, auto_extend, revoked_at";
+const SUMMARY_COLS: &str = "c.id AS c_id, c.name AS c_name, c.domain AS c_domain, c.created_at AS c_created_at,
+    r.id AS rel_id, r.partner_org_id, r.customer_id, r.state AS rel_state, r.via, r.created_at AS rel_created_at, r.indirect_reseller_id,
+    rs.id AS rs_id, rs.name AS rs_name, rs.partner_id AS rs_partner_id, rs.domain AS rs_domain";
+/// SQLite's LIKE: case-insensitive for ASCII letters only.
+const ASCII_LOWER: &str = "'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'";
+
+impl PgStore {
+    async fn blockers_in(
+        &self,
+        conn: &mut PgConnection,
+        partner: OrganizationId,
+        customer: OrganizationId,
+    ) -> StoreResult<Vec<RemovalBlocker>> {
+        let mut out = Vec::new();
+        for b in &self.blockers {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(b.sql.as_str()))
+                .bind(partner.0)
+                .bind(customer.0)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db)?;
+            for r in rows {
+                out.push(RemovalBlocker { kind: b.kind.to_owned(), id: r.try_get(0).map_err(db)?, name: r.try_get(1).map_err(db)? });
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl RelationshipStore for PgStore {
+    async fn list_customers(&self, partner: OrganizationId, q: &CustomerQuery, now: OffsetDateTime) -> StoreResult<Page<CustomerSummary>> {
+        // SQLite's LIKE folds ASCII letters only: so does this search, under "C" (LIKE does not
+        // work under the nondeterministic `nocase` of customer_name).
+        let pattern =
+            q.q.as_deref().map(|s| format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")).to_ascii_lowercase());
+        let filter = |b: &mut QueryBuilder<Postgres>| {
+            b.push(" WHERE r.partner_org_id = ").push_bind(partner.0).push(" AND r.state = 'active'");
+            if let Some(p) = &pattern {
+                b.push(format!(" AND (translate(r.customer_name COLLATE \"C\", {ASCII_LOWER}) LIKE "))
+                    .push_bind(p.clone())
+                    .push(format!(" ESCAPE '\\' OR translate(c.domain COLLATE \"C\", {ASCII_LOWER}) LIKE "))
+                    .push_bind(p.clone())
+                    .push(" ESCAPE '\\')");
+            }
+        };
+        let cursor = q.cursor.as_deref().map(decode_cursor).transpose()?;
+        // The keyset position: after (name, id), or before (creation time, id) where the time
+        // travels as SQLite's integer microseconds.
+        enum After {
+            Name(String, Uuid),
+            Created(OffsetDateTime, Uuid),
+        }
+        let after = match (q.sort, cursor) {
+            (CustomerSort::Name, Some((k, id))) => Some(After::Name(k, id)),
+            (CustomerSort::NewestFirst, Some((k, id))) => {
+                Some(After::Created(cursor_time(k.parse::<i64>().map_err(|_| StoreError::BadCursor)?), id))
+            }
+            (_, None) => None,
+        };
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        // The total and the page in one statement: the total over the filter, the page after the cursor.
+        let mut b = QueryBuilder::<Postgres>::new(
+            "SELECT t.total, p.* FROM (SELECT count(*) AS total FROM relationships r JOIN organizations c ON c.id = r.customer_id",
+        );
+        filter(&mut b);
+        b.push(format!(
+            ") AS t LEFT JOIN LATERAL (SELECT {SUMMARY_COLS}, r.customer_name AS sort_name, r.customer_created_at AS sort_created
+             FROM relationships r JOIN organizations c ON c.id = r.customer_id
+             LEFT JOIN organizations rs ON rs.id = r.indirect_reseller_id"
+        ));
+        filter(&mut b);
+        match after {
+            Some(After::Name(name, id)) => {
+                b.push(" AND (r.customer_name, r.customer_id) > (").push_bind(name).push(", ").push_bind(id).push(")");
+            }
+            Some(After::Created(created, id)) => {
+                b.push(" AND (r.customer_created_at, r.customer_id) < (").push_bind(created).push(", ").push_bind(id).push(")");
+            }
+            None => {}
+        }
+        let order = match q.sort {
+            CustomerSort::Name => (" ORDER BY r.customer_name, r.customer_id", " ORDER BY p.sort_name, p.customer_id"),
+            CustomerSort::NewestFirst => {
+                (" ORDER BY r.customer_created_at DESC, r.customer_id DESC", " ORDER BY p.sort_created DESC, p.customer_id DESC")
+            }
+        };
+        b.push(order.0);
+        // SQLite reads a negative LIMIT as none.
+        b.push(" LIMIT ").push_bind((q.limit + 1 >= 0).then_some(q.limit + 1));
+        b.push(") AS p ON true");
+        b.push(order.1);
+        let rows = b.build().fetch_all(&mut *conn).await.map_err(db)?;
+        let total: i64 = match rows.first() {
+            Some(r) => r.try_get("total").map_err(db)?,
+            None => 0,
+        };
+        let mut page = Vec::with_capacity(rows.len());
+        for r in &rows {
+            if get::<Option<Uuid>>(r, "c_id")?.is_some() {
+                page.push(r);
+            }
+        }
+        let mut items = page.iter().take(q.limit as usize).map(|r| summary_from(r)).collect::<StoreResult<Vec<_>>>()?;
+        let next_cursor = if page.len() as i64 > q.limit {
+            items.last().map(|c| match q.sort {
+                CustomerSort::Name => encode_cursor(&c.name, c.id.0),
+                CustomerSort::NewestFirst => encode_cursor(&ts(c.created_at).to_string(), c.id.0),
+            })
+        } else {
+            None
+        };
+        attach_grants(&mut conn, partner, &mut items, now).await?;
+        Ok(Page { items, next_cursor, total })
+    }
+
+    async fn customer(&self, partner: OrganizationId, customer: OrganizationId, now: OffsetDateTime) -> StoreResult<CustomerDetail> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        let r = sqlx::query(sqlf!(
+            "SELECT {SUMMARY_COLS}
+             FROM relationships r JOIN organizations c ON c.id = r.customer_id
+             LEFT JOIN organizations rs ON rs.id = r.indirect_reseller_id
+             WHERE r.partner_org_id = $1 AND r.customer_id = $2 AND r.state = 'active'"
+        ))
+        .bind(partner.0)
+        .bind(customer.0)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
+        let mut items = vec![summary_from(&r)?];
+        attach_grants(&mut conn, partner, &mut items, now).await?;
+        // The other partners the caller may see: its resellers (provider side) and its
+        // providers (reseller side) that also have an active relationship with this customer.
+        let rows = sqlx::query(sqlf!(
+            "SELECT DISTINCT o.id, o.kind, o.name, o.domain, o.partner_type, o.partner_id, o.created_at, o.name COLLATE \"C\" AS sort_name
+             FROM organizations o JOIN relationships r2 ON r2.partner_org_id = o.id AND r2.customer_id = $1 AND r2.state = 'active'
+             WHERE o.id IN (SELECT reseller_id FROM provider_links WHERE provider_id = $2 AND state = 'active'
+                            UNION SELECT provider_id FROM provider_links WHERE reseller_id = $2 AND state = 'active')
+             ORDER BY sort_name, o.id"
+        ))
+        .bind(customer.0)
+        .bind(partner.0)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+        let other_partners = rows.iter().map(|r| org_from(r, "").map(|o| o.partner_ref())).collect::<StoreResult<_>>()?;
+        let summary = items.pop().ok_or(StoreError::NotFound)?;
+        Ok(CustomerDetail { summary, other_partners })
+    }
+
+    async fn create_customer(
+        &self,
+        org: NewOrganization,
+        admin: NewUser,
+        relationships: Vec<NewRelationship>,
+        grants: Vec<NewGrant>,
+        change: Change,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        // The organization first, in its own statement: the relationships read its name.
+        let sql = format!("WITH {ORG_INSERT}, {} SELECT count(*) AS n FROM usr", user_insert(8, Some("org")));
+        let q = bind_user(bind_org(sqlx::query(sqlx::AssertSqlSafe(sql)), &org), &admin);
+        q.fetch_one(&mut *tx).await.map_err(db)?;
+        let sql = fenced(&rels_grants_ctes(1, "true"), "SELECT (SELECT count(*) FROM rels) + (SELECT count(*) FROM grs) + 1 AS n");
+        bind_rels_grants(sqlx::query(sqlx::AssertSqlSafe(sql)), &relationships, &grants).fetch_one(&mut *tx).await.map_err(db)?;
+        audit::append(&mut tx, &change).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn active_relationship(&self, partner: OrganizationId, customer: OrganizationId) -> StoreResult<Option<Relationship>> {
+        let r = sqlx::query(sqlf!(
+            "SELECT {REL_COLS} FROM relationships r WHERE r.partner_org_id = $1 AND r.customer_id = $2 AND r.state = 'active'"
+        ))
+        .bind(partner.0)
+        .bind(customer.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        r.as_ref().map(relationship_from).transpose()
+    }
+
+    async fn removal_blockers(&self, partner: OrganizationId, customer: OrganizationId) -> StoreResult<Vec<RemovalBlocker>> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        self.blockers_in(&mut conn, partner, customer).await
+    }
+
+    async fn remove_relationship(
+        &self,
+        partner: OrganizationId,
+        customer: OrganizationId,
+        now: OffsetDateTime,
+        change: Change,
+    ) -> StoreResult<RemovalOutcome> {
+        let mut tx = self.begin().await?;
+        // Blockers first, then the removal, as in SQLite. Unlike under SQLite's single writer, a
+        // blocker committed by another transaction after this check does not stop the removal.
+        let blockers = self.blockers_in(&mut tx, partner, customer).await?;
+        if !blockers.is_empty() {
+            return Err(StoreError::Blocked(blockers));
+        }
+        // Every grant of this partner in this customer goes, not only those of this relationship.
+        let sql = fenced(
+            "rel AS (UPDATE relationships SET state = 'removed', removed_at = $1
+                     WHERE partner_org_id = $2 AND customer_id = $3 AND state = 'active' RETURNING id),
+             g AS (UPDATE grants SET revoked_at = $1
+                   WHERE partner_org_id = $2 AND customer_id = $3 AND revoked_at IS NULL AND expires_at > $1
+                     AND EXISTS (SELECT 1 FROM rel) RETURNING 1)",
+            "SELECT (SELECT count(*) FROM rel) AS n, (SELECT array_agg(id) FROM rel) AS rel_ids, (SELECT count(*) FROM g) AS revoked",
+        );
+        let r =
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(pt(now)).bind(partner.0).bind(customer.0).fetch_one(&mut *tx).await.map_err(db)?;
+        let rel_ids: Option<Vec<Uuid>> = r.try_get("rel_ids").map_err(db)?;
+        let rel = rel_ids.and_then(|ids| ids.into_iter().next()).ok_or(StoreError::NotFound)?;
+        let revoked: i64 = r.try_get("revoked").map_err(db)?;
+        let mut change = change;
+        change.identify("relationship_id", rel.to_string());
+        change.record("revoked_grants", revoked);
+        audit::append(&mut tx, &change).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(RemovalOutcome { relationship_id: RelationshipId(rel), revoked_grants: revoked })
+    }
+
+    async fn grants(&self, partner: OrganizationId, customer: OrganizationId) -> StoreResult<Vec<Grant>> {
+        let rows = sqlx::query(sqlf!(
+            "SELECT {GRANT_COLS} FROM grants WHERE partner_org_id = $1 AND customer_id = $2 ORDER BY created_at, role COLLATE \"C\", id"
+        ))
+        .bind(partner.0)
+        .bind(customer.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter().map(grant_from).collect()
+    }
+
+    async fn revoke_grants(
+        &self,
+        partner: OrganizationId,
+        customer: OrganizationId,
+        now: OffsetDateTime,
+        change: Change,
+    ) -> StoreResult<i64> {
+        let mut tx = self.begin().await?;
+        let sql = fenced(
+            "live AS (SELECT count(*) AS n FROM relationships WHERE partner_org_id = $2 AND customer_id = $3 AND state = 'active'),
+             g AS (UPDATE grants SET revoked_at = $1
+                   WHERE partner_org_id = $2 AND customer_id = $3 AND revoked_at IS NULL AND expires_at > $1
+                     AND (SELECT n FROM live) > 0 RETURNING 1)",
+            "SELECT (SELECT n FROM live) AS n, (SELECT count(*) FROM g) AS revoked",
+        );
+        let r =
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(pt(now)).bind(partner.0).bind(customer.0).fetch_one(&mut *tx).await.map_err(db)?;
+        if n_of(&r)? == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let n: i64 = r.try_get("revoked").map_err(db)?;
+        let mut change = change;
+        change.record("revoked_grants", n);
+        audit::append(&mut tx, &change).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(n)
+    }
+
+    async fn partners_of_customer(&self, customer: OrganizationId) -> StoreResult<Vec<PartnerOfCustomer>> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        let rows = sqlx::query(sqlf!(
+            "SELECT o.id, o.kind, o.name, o.domain, o.partner_type, o.partner_id, o.created_at, {REL_COLS}
+             FROM relationships r JOIN organizations o ON o.id = r.partner_org_id
+             WHERE r.customer_id = $1 AND r.state = 'active' ORDER BY o.name COLLATE \"C\", o.id"
+        ))
+        .bind(customer.0)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            out.push(PartnerOfCustomer {
+                partner: org_from(r, "")?.partner_ref(),
+                relationship: relationship_from(r)?,
+                grants: Vec::new(),
+            });
+        }
+        if out.is_empty() {
+            return Ok(out);
+        }
+        // The grants of every partner at once (SQLite asks partner by partner).
+        let partners = out.iter().map(|p| p.partner.id.0).collect::<Vec<_>>();
+        let rows = sqlx::query(sqlf!(
+            "SELECT {GRANT_COLS} FROM grants WHERE partner_org_id = ANY($1) AND customer_id = $2 AND revoked_at IS NULL
+             ORDER BY role COLLATE \"C\", id"
+        ))
+        .bind(partners)
+        .bind(customer.0)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+        for r in &rows {
+            let g = grant_from(r)?;
+            if let Some(p) = out.iter_mut().find(|p| p.partner.id == g.partner_org_id) {
+                p.grants.push(g);
+            }
+        }
+        Ok(out)
+    }
+}
+
+async fn attach_grants(
+    conn: &mut PgConnection,
+    partner: OrganizationId,
+    items: &mut [CustomerSummary],
+    now: OffsetDateTime,
+) -> StoreResult<()> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let customers = items.iter().map(|c| c.id.0).collect::<Vec<_>>();
+    let rows = sqlx::query(sqlf!(
+        "SELECT {GRANT_COLS} FROM grants WHERE partner_org_id = $1 AND revoked_at IS NULL AND expires_at > $2 AND customer_id = ANY($3)
+         ORDER BY role COLLATE \"C\", id"
+    ))
+    .bind(partner.0)
+    .bind(pt(now))
+    .bind(customers)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?;
+    for r in &rows {
+        let g = grant_from(r)?;
+        if let Some(c) = items.iter_mut().find(|c| c.id == g.customer_id) {
+            c.grants.push(g);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,95 @@
+//! Sign-in sessions and the rate-limit counters.
+
+use crate::rows::*;
+use crate::{PgStore, audit, db, fenced, n_of};
+use async_trait::async_trait;
+use partnerhub_store::*;
+use sqlx::Row;
+use time::OffsetDateTime;
+
+#[async_trait]
+impl SessionStore for PgStore {
+    async fn create_session(&self, s: NewSession, change: Change) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        // Expired sessions of this user go as a new one comes, so the table does not grow forever.
+        // The user row is KEY SHARE locked first, as the insert's foreign-key check would lock
+        // it: then that check, which runs after the chain lock, waits for nobody; and sessions
+        // are locked after their user, as a deletion of the user locks them.
+        let sql = fenced(
+            "u AS MATERIALIZED (SELECT id FROM users WHERE id = $3 FOR KEY SHARE),
+             d AS (DELETE FROM sessions WHERE user_id = (SELECT id FROM u) AND expires_at <= $5 RETURNING 1),
+             i AS (INSERT INTO sessions (token_hash, id, user_id, organization_id, created_at, expires_at)
+                   SELECT $1, $2, $3, $4, $5, $6 FROM (SELECT count(*) FROM d) AS expired
+                   RETURNING 1)",
+            "SELECT (SELECT count(*) FROM i) AS n",
+        );
+        let r = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&s.token_hash)
+            .bind(s.id.0)
+            .bind(s.user_id.0)
+            .bind(s.organization_id.0)
+            .bind(pt(s.created_at))
+            .bind(pt(s.expires_at))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+        if n_of(&r)? == 0 {
+            return Err(StoreError::Database("session not inserted".into()));
+        }
+        audit::append(&mut tx, &change).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn principal(&self, token_hash: &[u8], now: OffsetDateTime) -> StoreResult<Option<Principal>> {
+        let r = sqlx::query(
+            "SELECT u.id, u.organization_id, u.email, u.display_name, u.roles, u.created_at,
+                    o.id AS o_id, o.kind AS o_kind, o.name AS o_name, o.domain AS o_domain, o.partner_type AS o_partner_type,
+                    o.partner_id AS o_partner_id, o.created_at AS o_created_at
+             FROM sessions s JOIN users u ON u.id = s.user_id AND u.organization_id = s.organization_id
+             JOIN organizations o ON o.id = u.organization_id
+             WHERE s.token_hash = $1 AND s.expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(pt(now))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        r.map(|r| Ok(Principal { user: user_from(&r)?, organization: org_from(&r, "o_")? })).transpose()
+    }
+
+    async fn count_attempt(&self, key: &str, window_secs: i64, now: OffsetDateTime) -> StoreResult<(i64, OffsetDateTime)> {
+        let end = from_ts(ts(now).saturating_add(window_secs.saturating_mul(1_000_000)));
+        let r = sqlx::query(
+            "INSERT INTO rate_limits (key, window_end, attempts) VALUES ($1, $2, 1)
+             ON CONFLICT (key) DO UPDATE SET
+               attempts = CASE WHEN rate_limits.window_end <= $3 THEN 1 ELSE rate_limits.attempts + 1 END,
+               window_end = CASE WHEN rate_limits.window_end <= $3 THEN excluded.window_end ELSE rate_limits.window_end END
+             RETURNING attempts, window_end",
+        )
+        .bind(key)
+        .bind(end)
+        .bind(pt(now))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok((r.try_get(0).map_err(db)?, r.try_get(1).map_err(db)?))
+    }
+
+    async fn attempts(&self, key: &str, now: OffsetDateTime) -> StoreResult<(i64, OffsetDateTime)> {
+        let r = sqlx::query("SELECT attempts, window_end FROM rate_limits WHERE key = $1 AND window_end > $2")
+            .bind(key)
+            .bind(pt(now))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        match r {
+            Some(r) => Ok((r.try_get(0).map_err(db)?, r.try_get(1).map_err(db)?)),
+            None => Ok((0, now)),
+        }
+    }
+
+    async fn clear_attempts(&self, key: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM rate_limits WHERE key = $1").bind(key).execute(&self.pool).await.map_err(db)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,185 @@
+//! Organizations, their users, and the provider links between indirect providers and
+//! resellers.
+
+use crate::db::err;
+use crate::rows::*;
+use crate::{ORG_COLS, SqliteStore, all, exec, insert_org, insert_user, one, org_in, scalar_i64, write_change};
+use async_trait::async_trait;
+use partnerhub_domain::*;
+use partnerhub_store::*;
+use rusqlite::{Connection, OptionalExtension, params};
+use time::OffsetDateTime;
+
+const USER_COLS: &str = "id, organization_id, email, display_name, roles, created_at";
+
+#[async_trait]
+impl OrganizationStore for SqliteStore {
+    async fn create_organization(&self, org: NewOrganization, admin: NewUser, change: Change) -> StoreResult<()> {
+        self.db
+            .write(move |c| {
+                insert_org(c, &org)?;
+                insert_user(c, &admin)?;
+                write_change(c, &change)
+            })
+            .await
+    }
+
+    async fn organization(&self, id: OrganizationId) -> StoreResult<Organization> {
+        self.db.read(|c| org_in(c, id))
+    }
+
+    async fn partner_by_public_id(&self, partner_id: &str) -> StoreResult<Organization> {
+        self.db.read(|c| {
+            one(c, &format!("SELECT {ORG_COLS} FROM organizations WHERE partner_id = ? AND kind = 'partner'"), params![partner_id], |r| {
+                org_from(r, "")
+            })
+        })
+    }
+
+    async fn credentials(&self, email: &str) -> StoreResult<Option<Credentials>> {
+        self.db.read(|c| {
+            c.prepare_cached("SELECT id, organization_id, password_hash FROM users WHERE email = ?")
+                .and_then(|mut s| {
+                    s.query_row(params![email], |r| {
+                        Ok(Credentials { user_id: UserId(r.get(0)?), organization_id: OrganizationId(r.get(1)?), password_hash: r.get(2)? })
+                    })
+                    .optional()
+                })
+                .map_err(err)
+        })
+    }
+
+    async fn list_users(&self, org: OrganizationId) -> StoreResult<Vec<User>> {
+        self.db
+            .read(|c| all(c, &format!("SELECT {USER_COLS} FROM users WHERE organization_id = ? ORDER BY email"), params![org.0], user_from))
+    }
+
+    async fn create_user(&self, org: OrganizationId, user: NewUser, change: Change) -> StoreResult<()> {
+        if user.organization_id != org {
+            return Err(StoreError::NotFound);
+        }
+        self.db
+            .write(move |c| {
+                insert_user(c, &user)?;
+                write_change(c, &change)
+            })
+            .await
+    }
+
+    async fn update_user(&self, org: OrganizationId, user: UserId, patch: UserPatch, change: Change) -> StoreResult<User> {
+        self.db
+            .write(move |c| {
+                let n = exec(
+                    c,
+                    "UPDATE users SET roles = coalesce(?, roles), display_name = coalesce(?, display_name) WHERE id = ? AND organization_id = ?",
+                    params![patch.roles.as_deref().map(roles_json), patch.display_name, user.0, org.0],
+                )?;
+                if n == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                ensure_a_global_admin(c, org)?;
+                write_change(c, &change)?;
+                one(c, &format!("SELECT {USER_COLS} FROM users WHERE id = ?"), params![user.0], user_from)
+            })
+            .await
+    }
+
+    async fn delete_user(&self, org: OrganizationId, user: UserId, change: Change) -> StoreResult<()> {
+        self.db
+            .write(move |c| {
+                exec(c, "DELETE FROM sessions WHERE user_id = ? AND organization_id = ?", params![user.0, org.0])?;
+                if exec(c, "DELETE FROM users WHERE id = ? AND organization_id = ?", params![user.0, org.0])? == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                ensure_a_global_admin(c, org)?;
+                write_change(c, &change)
+            })
+            .await
+    }
+
+    async fn user(&self, org: OrganizationId, user: UserId) -> StoreResult<User> {
+        self.db.read(|c| {
+            one(c, &format!("SELECT {USER_COLS} FROM users WHERE id = ? AND organization_id = ?"), params![user.0, org.0], user_from)
+        })
+    }
+
+    async fn create_provider_link(&self, link: NewProviderLink, change: Change) -> StoreResult<()> {
+        self.db
+            .write(move |c| {
+                let n = exec(
+                    c,
+                    "INSERT INTO provider_links (id, provider_id, reseller_id, state, created_at, activated_at)
+                     SELECT ?, p.id, r.id, ?, ?, ? FROM organizations p, organizations r
+                     WHERE p.id = ? AND p.partner_type = 'indirect_provider' AND r.id = ? AND r.partner_type = 'indirect_reseller'",
+                    params![
+                        link.id.0,
+                        if link.active { "active" } else { "pending" },
+                        ts(link.created_at),
+                        link.active.then(|| ts(link.created_at)),
+                        link.provider_id.0,
+                        link.reseller_id.0
+                    ],
+                )?;
+                if n == 0 {
+                    return Err(StoreError::Conflict { constraint: constraint::NOT_A_PROVIDER });
+                }
+                write_change(c, &change)
+            })
+            .await
+    }
+
+    async fn provider_links(&self, org: OrganizationId, side: LinkSide) -> StoreResult<Vec<ProviderLinkView>> {
+        let (mine, other) = match side {
+            LinkSide::Providers => ("reseller_id", "provider_id"),
+            LinkSide::Resellers => ("provider_id", "reseller_id"),
+        };
+        let sql = format!(
+            "SELECT o.id, o.kind, o.name, o.domain, o.partner_type, o.partner_id, o.created_at, l.state AS link_state
+             FROM provider_links l JOIN organizations o ON o.id = l.{other} WHERE l.{mine} = ? ORDER BY o.name, o.id"
+        );
+        self.db.read(|c| {
+            all(c, &sql, params![org.0], |r| {
+                Ok(ProviderLinkView { partner: org_from(r, "")?.partner_ref(), state: r.get("link_state").map_err(err)? })
+            })
+        })
+    }
+
+    async fn activate_provider_link(
+        &self,
+        org: OrganizationId,
+        reseller: OrganizationId,
+        now: OffsetDateTime,
+        change: Change,
+    ) -> StoreResult<()> {
+        self.db
+            .write(move |c| {
+                let n = exec(
+                    c,
+                    "UPDATE provider_links SET state = 'active', activated_at = ? WHERE provider_id = ? AND reseller_id = ? AND state = 'pending'",
+                    params![ts(now), org.0, reseller.0],
+                )?;
+                if n == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                write_change(c, &change)
+            })
+            .await
+    }
+
+    async fn active_provider_link(&self, provider: OrganizationId, reseller: OrganizationId) -> StoreResult<bool> {
+        self.db.read(|c| {
+            scalar_i64(
+                c,
+                "SELECT count(*) FROM provider_links WHERE provider_id = ? AND reseller_id = ? AND state = 'active'",
+                params![provider.0, reseller.0],
+            )
+            .map(|n| n > 0)
+        })
+    }
+}
+
+/// Every organization keeps at least one global admin.
+fn ensure_a_global_admin(c: &Connection, org: OrganizationId) -> StoreResult<()> {
+    let n = scalar_i64(c, "SELECT count(*) FROM users WHERE organization_id = ? AND roles LIKE '%\"global_admin\"%'", params![org.0])?;
+    if n == 0 { Err(StoreError::Conflict { constraint: constraint::LAST_GLOBAL_ADMIN }) } else { Ok(()) }
+}

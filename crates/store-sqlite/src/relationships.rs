@@ -1,0 +1,269 @@
+//! Customers, their relationships with partners and the grants, removal and what blocks it,
+//! and the partners of a customer.
+
+use crate::db::err;
+use crate::rows::*;
+use crate::{BlockerQuery, SqliteStore, all, blob, exec, insert_org, insert_relationships, insert_user, one, scalar_i64, write_change};
+use async_trait::async_trait;
+use partnerhub_domain::*;
+use partnerhub_store::*;
+use rusqlite::types::Value as Sql;
+use rusqlite::{Connection, params, params_from_iter};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+const REL_COLS: &str =
+    "r.id AS rel_id, r.partner_org_id, r.customer_id, r.state AS rel_state, r.via, r.created_at AS rel_created_at, r.indirect_reseller_id";
+const GRANT_COLS: &str = "id, partner_org_id, customer_id, role, created_at, expires_at, auto_extend, revoked_at";
+const SUMMARY_COLS: &str = "c.id AS c_id, c.name AS c_name, c.domain AS c_domain, c.created_at AS c_created_at, \
+    r.id AS rel_id, r.partner_org_id, r.customer_id, r.state AS rel_state, r.via, r.created_at AS rel_created_at, r.indirect_reseller_id, \
+    rs.id AS rs_id, rs.name AS rs_name, rs.partner_id AS rs_partner_id, rs.domain AS rs_domain";
+const SUMMARY_FROM: &str =
+    "FROM relationships r JOIN organizations c ON c.id = r.customer_id LEFT JOIN organizations rs ON rs.id = r.indirect_reseller_id";
+
+#[async_trait]
+impl RelationshipStore for SqliteStore {
+    async fn list_customers(&self, partner: OrganizationId, q: &CustomerQuery, now: OffsetDateTime) -> StoreResult<Page<CustomerSummary>> {
+        let pattern = q.q.as_deref().map(|s| format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+        let mut filter = String::from(" WHERE r.partner_org_id = ? AND r.state = 'active'");
+        let mut args = vec![blob(partner.0)];
+        if let Some(p) = &pattern {
+            filter.push_str(" AND (r.customer_name LIKE ? ESCAPE '\\' OR c.domain LIKE ? ESCAPE '\\')");
+            args.push(Sql::Text(p.clone()));
+            args.push(Sql::Text(p.clone()));
+        }
+        // Without a search the count needs no join: it walks the partial index alone.
+        let count_sql = if pattern.is_some() {
+            format!("SELECT count(*) FROM relationships r JOIN organizations c ON c.id = r.customer_id{filter}")
+        } else {
+            format!("SELECT count(*) FROM relationships r{filter}")
+        };
+        let mut page_sql = format!("SELECT {SUMMARY_COLS} {SUMMARY_FROM}{filter}");
+        let mut page_args = args.clone();
+        match (q.sort, q.cursor.as_deref().map(decode_cursor).transpose()?) {
+            (CustomerSort::Name, Some((k, id))) => {
+                page_sql.push_str(" AND (r.customer_name, r.customer_id) > (?, ?)");
+                page_args.extend([Sql::Text(k), blob(id)]);
+            }
+            (CustomerSort::NewestFirst, Some((k, id))) => {
+                let k: i64 = k.parse().map_err(|_| StoreError::BadCursor)?;
+                page_sql.push_str(" AND (r.customer_created_at, r.customer_id) < (?, ?)");
+                page_args.extend([Sql::Integer(k), blob(id)]);
+            }
+            _ => {}
+        }
+        page_sql.push_str(match q.sort {
+            CustomerSort::Name => " ORDER BY r.customer_name, r.customer_id LIMIT ?",
+            CustomerSort::NewestFirst => " ORDER BY r.customer_created_at DESC, r.customer_id DESC LIMIT ?",
+        });
+        page_args.push(Sql::Integer(q.limit + 1));
+        self.db.read(|c| {
+            let total = scalar_i64(c, &count_sql, params_from_iter(args.iter()))?;
+            let mut items = all(c, &page_sql, params_from_iter(page_args.iter()), summary_from)?;
+            let more = items.len() as i64 > q.limit;
+            items.truncate(q.limit as usize);
+            let next_cursor = if more {
+                items.last().map(|c| match q.sort {
+                    CustomerSort::Name => encode_cursor(&c.name, c.id.0),
+                    CustomerSort::NewestFirst => encode_cursor(&ts(c.created_at).to_string(), c.id.0),
+                })
+            } else {
+                None
+            };
+            attach_grants(c, partner, &mut items, now)?;
+            Ok(Page { items, next_cursor, total })
+        })
+    }
+
+    async fn customer(&self, partner: OrganizationId, customer: OrganizationId, now: OffsetDateTime) -> StoreResult<CustomerDetail> {
+        self.db.read(|c| {
+            let sql =
+                format!("SELECT {SUMMARY_COLS} {SUMMARY_FROM} WHERE r.partner_org_id = ? AND r.customer_id = ? AND r.state = 'active'");
+            let mut items = vec![one(c, &sql, params![partner.0, customer.0], summary_from)?];
+            attach_grants(c, partner, &mut items, now)?;
+            // The other partners the caller may see: its resellers (provider side) and its
+            // providers (reseller side) that also have an active relationship with this customer.
+            let others = all(
+                c,
+                "SELECT DISTINCT o.id, o.kind, o.name, o.domain, o.partner_type, o.partner_id, o.created_at FROM organizations o
+                 JOIN relationships r2 ON r2.partner_org_id = o.id AND r2.customer_id = ?1 AND r2.state = 'active'
+                 WHERE o.id IN (SELECT reseller_id FROM provider_links WHERE provider_id = ?2 AND state = 'active'
+                                UNION SELECT provider_id FROM provider_links WHERE reseller_id = ?2 AND state = 'active')
+                 ORDER BY o.name",
+                params![customer.0, partner.0],
+                |r| org_from(r, "").map(|o| o.partner_ref()),
+            )?;
+            let summary = items.pop().ok_or(StoreError::NotFound)?;
+            Ok(CustomerDetail { summary, other_partners: others })
+        })
+    }
+
+    async fn create_customer(
+        &self,
+        org: NewOrganization,
+        admin: NewUser,
+        relationships: Vec<NewRelationship>,
+        grants: Vec<NewGrant>,
+        change: Change,
+    ) -> StoreResult<()> {
+        self.db
+            .write(move |c| {
+                insert_org(c, &org)?;
+                insert_user(c, &admin)?;
+                insert_relationships(c, &relationships, &grants)?;
+                write_change(c, &change)
+            })
+            .await
+    }
+
+    async fn active_relationship(&self, partner: OrganizationId, customer: OrganizationId) -> StoreResult<Option<Relationship>> {
+        self.db.read(|c| {
+            let sql =
+                format!("SELECT {REL_COLS} FROM relationships r WHERE r.partner_org_id = ? AND r.customer_id = ? AND r.state = 'active'");
+            match one(c, &sql, params![partner.0, customer.0], relationship_from) {
+                Ok(r) => Ok(Some(r)),
+                Err(StoreError::NotFound) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+    }
+
+    async fn removal_blockers(&self, partner: OrganizationId, customer: OrganizationId) -> StoreResult<Vec<RemovalBlocker>> {
+        self.db.read(|c| blockers_in(c, &self.blockers, partner, customer))
+    }
+
+    async fn remove_relationship(
+        &self,
+        partner: OrganizationId,
+        customer: OrganizationId,
+        now: OffsetDateTime,
+        change: Change,
+    ) -> StoreResult<RemovalOutcome> {
+        let blockers = self.blockers.clone();
+        self.db
+            .write(move |c| {
+                let found = blockers_in(c, &blockers, partner, customer)?;
+                if !found.is_empty() {
+                    return Err(StoreError::Blocked(found));
+                }
+                let rel: Uuid = one(
+                    c,
+                    "UPDATE relationships SET state = 'removed', removed_at = ? WHERE partner_org_id = ? AND customer_id = ? AND state = 'active' RETURNING id",
+                    params![ts(now), partner.0, customer.0],
+                    |r| r.get(0).map_err(err),
+                )?;
+                let revoked = revoke_live_grants(c, partner, customer, now)?;
+                let mut change = change;
+                change.identify("relationship_id", rel.to_string());
+                change.record("revoked_grants", revoked);
+                write_change(c, &change)?;
+                Ok(RemovalOutcome { relationship_id: RelationshipId(rel), revoked_grants: revoked })
+            })
+            .await
+    }
+
+    async fn grants(&self, partner: OrganizationId, customer: OrganizationId) -> StoreResult<Vec<Grant>> {
+        self.db.read(|c| {
+            all(
+                c,
+                &format!("SELECT {GRANT_COLS} FROM grants WHERE partner_org_id = ? AND customer_id = ? ORDER BY created_at, role"),
+                params![partner.0, customer.0],
+                grant_from,
+            )
+        })
+    }
+
+    async fn revoke_grants(
+        &self,
+        partner: OrganizationId,
+        customer: OrganizationId,
+        now: OffsetDateTime,
+        change: Change,
+    ) -> StoreResult<i64> {
+        self.db
+            .write(move |c| {
+                let live = scalar_i64(
+                    c,
+                    "SELECT count(*) FROM relationships WHERE partner_org_id = ? AND customer_id = ? AND state = 'active'",
+                    params![partner.0, customer.0],
+                )?;
+                if live == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                let n = revoke_live_grants(c, partner, customer, now)?;
+                let mut change = change;
+                change.record("revoked_grants", n);
+                write_change(c, &change)?;
+                Ok(n)
+            })
+            .await
+    }
+
+    async fn partners_of_customer(&self, customer: OrganizationId) -> StoreResult<Vec<PartnerOfCustomer>> {
+        self.db.read(|c| {
+            let sql = format!(
+                "SELECT o.id, o.kind, o.name, o.domain, o.partner_type, o.partner_id, o.created_at, {REL_COLS}
+                 FROM relationships r JOIN organizations o ON o.id = r.partner_org_id
+                 WHERE r.customer_id = ? AND r.state = 'active' ORDER BY o.name, o.id"
+            );
+            let rows = all(c, &sql, params![customer.0], |r| Ok((org_from(r, "")?.partner_ref(), relationship_from(r)?)))?;
+            let grants_sql = format!(
+                "SELECT {GRANT_COLS} FROM grants WHERE partner_org_id = ? AND customer_id = ? AND revoked_at IS NULL ORDER BY role"
+            );
+            rows.into_iter()
+                .map(|(partner, relationship)| {
+                    let grants = all(c, &grants_sql, params![partner.id.0, customer.0], grant_from)?;
+                    Ok(PartnerOfCustomer { partner, relationship, grants })
+                })
+                .collect()
+        })
+    }
+}
+
+fn blockers_in(
+    c: &Connection,
+    blockers: &[BlockerQuery],
+    partner: OrganizationId,
+    customer: OrganizationId,
+) -> StoreResult<Vec<RemovalBlocker>> {
+    let mut out = Vec::new();
+    for b in blockers {
+        let mut stmt = c.prepare_cached(&b.sql).map_err(err)?;
+        let rows = stmt.query_map(params![partner.0, customer.0], |r| Ok((r.get::<_, Uuid>(0)?, r.get::<_, String>(1)?))).map_err(err)?;
+        for row in rows {
+            let (id, name) = row.map_err(err)?;
+            out.push(RemovalBlocker { kind: b.kind.to_owned(), id, name });
+        }
+    }
+    Ok(out)
+}
+
+/// Revokes every live grant of `partner` in `customer` (not only those of one relationship);
+/// answers how many.
+fn revoke_live_grants(c: &Connection, partner: OrganizationId, customer: OrganizationId, now: OffsetDateTime) -> StoreResult<i64> {
+    let n = exec(
+        c,
+        "UPDATE grants SET revoked_at = ?1 WHERE partner_org_id = ?2 AND customer_id = ?3 AND revoked_at IS NULL AND expires_at > ?1",
+        params![ts(now), partner.0, customer.0],
+    )?;
+    Ok(n as i64)
+}
+
+/// Live grants of `partner` for the customers of a page.
+fn attach_grants(c: &Connection, partner: OrganizationId, items: &mut [CustomerSummary], now: OffsetDateTime) -> StoreResult<()> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let marks = vec!["?"; items.len()].join(", ");
+    let sql = format!(
+        "SELECT {GRANT_COLS} FROM grants WHERE partner_org_id = ? AND revoked_at IS NULL AND expires_at > ? AND customer_id IN ({marks}) ORDER BY role"
+    );
+    let mut args = vec![blob(partner.0), Sql::Integer(ts(now))];
+    args.extend(items.iter().map(|i| blob(i.id.0)));
+    for g in all(c, &sql, params_from_iter(args.iter()), grant_from)? {
+        if let Some(item) = items.iter_mut().find(|i| i.id == g.customer_id) {
+            item.grants.push(g);
+        }
+    }
+    Ok(())
+}

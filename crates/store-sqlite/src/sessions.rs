@@ -1,0 +1,78 @@
+//! Sign-in sessions and the rate-limit counters.
+
+use crate::db::err;
+use crate::rows::*;
+use crate::{SqliteStore, exec, one, write_change};
+use async_trait::async_trait;
+use partnerhub_store::*;
+use rusqlite::params;
+use time::OffsetDateTime;
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn create_session(&self, s: NewSession, change: Change) -> StoreResult<()> {
+        self.db
+            .write(move |c| {
+                // Expired sessions of this user go as a new one comes, so the table does not grow forever.
+                exec(c, "DELETE FROM sessions WHERE user_id = ? AND expires_at <= ?", params![s.user_id.0, ts(s.created_at)])?;
+                exec(
+                    c,
+                    "INSERT INTO sessions (token_hash, id, user_id, organization_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    params![s.token_hash, s.id.0, s.user_id.0, s.organization_id.0, ts(s.created_at), ts(s.expires_at)],
+                )?;
+                write_change(c, &change)
+            })
+            .await
+    }
+
+    async fn principal(&self, token_hash: &[u8], now: OffsetDateTime) -> StoreResult<Option<Principal>> {
+        self.db.read(|c| {
+            let sql = "SELECT u.id, u.organization_id, u.email, u.display_name, u.roles, u.created_at,
+                    o.id AS o_id, o.kind AS o_kind, o.name AS o_name, o.domain AS o_domain, o.partner_type AS o_partner_type,
+                    o.partner_id AS o_partner_id, o.created_at AS o_created_at
+             FROM sessions s JOIN users u ON u.id = s.user_id AND u.organization_id = s.organization_id
+             JOIN organizations o ON o.id = u.organization_id
+             WHERE s.token_hash = ? AND s.expires_at > ?";
+            match one(c, sql, params![token_hash, ts(now)], |r| Ok(Principal { user: user_from(r)?, organization: org_from(r, "o_")? })) {
+                Ok(p) => Ok(Some(p)),
+                Err(StoreError::NotFound) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+    }
+
+    async fn count_attempt(&self, key: &str, window_secs: i64, now: OffsetDateTime) -> StoreResult<(i64, OffsetDateTime)> {
+        let key = key.to_owned();
+        self.db
+            .write(move |c| {
+                let end = ts(now) + window_secs * 1_000_000;
+                one(
+                    c,
+                    "INSERT INTO rate_limits (key, window_end, attempts) VALUES (?1, ?2, 1)
+                     ON CONFLICT (key) DO UPDATE SET
+                       attempts = CASE WHEN rate_limits.window_end <= ?3 THEN 1 ELSE rate_limits.attempts + 1 END,
+                       window_end = CASE WHEN rate_limits.window_end <= ?3 THEN excluded.window_end ELSE rate_limits.window_end END
+                     RETURNING attempts, window_end",
+                    params![key, end, ts(now)],
+                    |r| Ok((r.get(0).map_err(err)?, from_ts(r.get(1).map_err(err)?))),
+                )
+            })
+            .await
+    }
+
+    async fn attempts(&self, key: &str, now: OffsetDateTime) -> StoreResult<(i64, OffsetDateTime)> {
+        self.db.read(|c| {
+            match one(c, "SELECT attempts, window_end FROM rate_limits WHERE key = ? AND window_end > ?", params![key, ts(now)], |r| {
+                Ok((r.get(0).map_err(err)?, from_ts(r.get(1).map_err(err)?)))
+            }) {
+                Err(StoreError::NotFound) => Ok((0, now)),
+                other => other,
+            }
+        })
+    }
+
+    async fn clear_attempts(&self, key: &str) -> StoreResult<()> {
+        let key = key.to_owned();
+        self.db.write(move |c| exec(c, "DELETE FROM rate_limits WHERE key = ?", params![key]).map(|_| ())).await
+    }
+}

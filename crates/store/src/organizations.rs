@@ -1,0 +1,38 @@
+//! Organizations, their users and sign-in credentials, and the provider links between
+//! indirect providers and resellers.
+
+use crate::*;
+use async_trait::async_trait;
+use partnerhub_domain::*;
+use time::OffsetDateTime;
+
+/// Organizations, users and provider links.
+#[async_trait]
+pub trait OrganizationStore: Send + Sync {
+    // ---- organizations and users ----
+    /// A new organization with its first global admin (operator enrollment, sign-up).
+    async fn create_organization(&self, org: NewOrganization, admin: NewUser, change: Change) -> StoreResult<()>;
+    async fn organization(&self, id: OrganizationId) -> StoreResult<Organization>;
+    async fn partner_by_public_id(&self, partner_id: &str) -> StoreResult<Organization>;
+    async fn credentials(&self, email: &str) -> StoreResult<Option<Credentials>>;
+    async fn list_users(&self, org: OrganizationId) -> StoreResult<Vec<User>>;
+    async fn create_user(&self, org: OrganizationId, user: NewUser, change: Change) -> StoreResult<()>;
+    async fn update_user(&self, org: OrganizationId, user: UserId, patch: UserPatch, change: Change) -> StoreResult<User>;
+    /// Deletes the user and every session of theirs.
+    async fn delete_user(&self, org: OrganizationId, user: UserId, change: Change) -> StoreResult<()>;
+    async fn user(&self, org: OrganizationId, user: UserId) -> StoreResult<User>;
+
+    // ---- provider links ----
+    async fn create_provider_link(&self, link: NewProviderLink, change: Change) -> StoreResult<()>;
+    /// Links where `org` is the reseller (its providers) or the provider (its resellers).
+    async fn provider_links(&self, org: OrganizationId, side: LinkSide) -> StoreResult<Vec<ProviderLinkView>>;
+    /// Makes the pending link from `reseller` to the provider `org` active.
+    async fn activate_provider_link(
+        &self,
+        org: OrganizationId,
+        reseller: OrganizationId,
+        now: OffsetDateTime,
+        change: Change,
+    ) -> StoreResult<()>;
+    async fn active_provider_link(&self, provider: OrganizationId, reseller: OrganizationId) -> StoreResult<bool>;
+}
