@@ -21,4 +21,4 @@ macro_rules! id_type {
     )*};
 }
 
-id_type!(OrganizationId, UserId, InvitationId, RelationshipId, GrantId, ProviderLinkId, SessionId);
+id_type!(OrganizationId, UserId, InvitationId, RelationshipId, GrantId, ProviderLinkId, SessionId, OfferId, OrderId, SubscriptionId);

@@ -3,12 +3,16 @@
 
 pub mod authz;
 pub mod clock;
+pub mod commerce;
+pub mod delegation;
 pub mod ids;
 pub mod invitation;
 pub mod values;
 
 pub use authz::{Action, OrgKind, Role, allowed};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use commerce::{Currency, SubscriptionStatus};
+pub use delegation::TenantAction;
 pub use ids::*;
 pub use invitation::{DelegatedRole, InvitationState, InvitationTerms};
 pub use values::*;

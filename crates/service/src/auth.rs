@@ -161,7 +161,7 @@ impl Service {
             created_at: now,
             expires_at: now + ttl,
         };
-        let caller = Caller::User(Principal { user, organization: org });
+        let caller = Caller::User(Principal { session_id: session.id, user, organization: org });
         let change = self.change(
             &caller,
             "session.created",

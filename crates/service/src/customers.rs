@@ -72,6 +72,8 @@ impl Service {
             display_name: admin_name.as_str().to_owned(),
             password_hash: self.config.password_hasher.hash(&parsed).await?,
             roles: vec![Role::GlobalAdmin],
+            // The partner saw this password: it is only good for setting a new one.
+            password_change_required: true,
             created_at: now,
         };
         // The creator gets the relationship and the default grants; with `reseller_id`, the

@@ -49,6 +49,7 @@ impl From<StoreError> for ServiceError {
             StoreError::NotFound => ServiceError::NotFound,
             StoreError::BadCursor => ServiceError::Validation(ValidationErrors::one("cursor", "is not a cursor this list handed out")),
             StoreError::Blocked(b) => ServiceError::RemovalBlocked(b),
+            StoreError::Forbidden => ServiceError::Forbidden,
             StoreError::Conflict { constraint } => match constraint {
                 constraint::ACTIVE_RELATIONSHIP => ServiceError::RelationshipExists,
                 constraint::INVITATION_NOT_PENDING => ServiceError::InvitationNotPending,
@@ -61,6 +62,22 @@ impl From<StoreError> for ServiceError {
                     "provider_id",
                     "the link must join an indirect provider to an indirect reseller",
                 )),
+                constraint::NO_RESELLER_RELATIONSHIP => ServiceError::NoResellerRelationship,
+                constraint::NOT_AN_ACTIVE_RESELLER => {
+                    ServiceError::Validation(ValidationErrors::one("reseller_id", "is not one of your active indirect resellers"))
+                }
+                constraint::OFFER_UNAVAILABLE => {
+                    ServiceError::Validation(ValidationErrors::one("items", "names an offer that does not exist or is disabled"))
+                }
+                constraint::QUANTITY_BELOW_ASSIGNED => {
+                    ServiceError::Conflict("the quantity cannot drop below the licenses assigned; release licenses first".into())
+                }
+                constraint::SUBSCRIPTION_CANCELLED => ServiceError::Conflict("the subscription is cancelled, which is final".into()),
+                constraint::SUBSCRIPTION_NOT_ACTIVE => {
+                    ServiceError::Conflict("licenses are assigned only from an active subscription".into())
+                }
+                constraint::NO_SEATS => ServiceError::Conflict("every seat of the subscription is assigned".into()),
+                constraint::LICENSE_EXISTS => ServiceError::Conflict("the user already holds a license of that subscription".into()),
                 other => ServiceError::Conflict(format!("conflict on {other}")),
             },
             StoreError::Database(m) => ServiceError::Internal(m),

@@ -79,6 +79,7 @@ impl Service {
             display_name: admin.name.as_str().to_owned(),
             password_hash: hash,
             roles: vec![Role::GlobalAdmin],
+            password_change_required: false,
             created_at: org.created_at,
         };
         let user_id = user.id;
@@ -174,6 +175,7 @@ impl Service {
             display_name: name.as_str().to_owned(),
             password_hash: self.config.password_hasher.hash(&password).await?,
             roles,
+            password_change_required: false,
             created_at: self.now(),
         };
         let out = user.user();

@@ -39,6 +39,10 @@ pub enum StoreError {
     /// The relationship cannot be removed while these remain.
     #[error("removal blocked")]
     Blocked(Vec<RemovalBlocker>),
+    /// The caller's grants do not allow this in the customer's tenant (checked in the
+    /// transaction; see `CommerceStore`), or the caller may see but not change the thing.
+    #[error("forbidden")]
+    Forbidden,
     /// A list cursor that this store did not hand out.
     #[error("bad cursor")]
     BadCursor,
@@ -57,6 +61,21 @@ pub mod constraint {
     pub const LAST_GLOBAL_ADMIN: &str = "last_global_admin";
     pub const PROVIDER_LINK_EXISTS: &str = "provider_links_pair";
     pub const NOT_A_PROVIDER: &str = "not_an_indirect_provider";
+    /// An order names a reseller that is not one of the provider's active resellers.
+    pub const NOT_AN_ACTIVE_RESELLER: &str = "not_an_active_reseller";
+    /// An order names a reseller without an active relationship with the customer.
+    pub const NO_RESELLER_RELATIONSHIP: &str = "no_reseller_relationship";
+    /// An order names an offer that does not exist or is disabled.
+    pub const OFFER_UNAVAILABLE: &str = "offer_unavailable";
+    /// A subscription's quantity would drop below its assigned licenses.
+    pub const QUANTITY_BELOW_ASSIGNED: &str = "quantity_below_assigned";
+    pub const SUBSCRIPTION_CANCELLED: &str = "subscription_cancelled";
+    /// A license of a suspended or cancelled subscription.
+    pub const SUBSCRIPTION_NOT_ACTIVE: &str = "subscription_not_active";
+    /// Every seat of the subscription is assigned.
+    pub const NO_SEATS: &str = "no_seats_left";
+    /// The user already holds a license of that subscription.
+    pub const LICENSE_EXISTS: &str = "licenses_pair";
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

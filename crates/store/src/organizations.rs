@@ -18,9 +18,23 @@ pub trait OrganizationStore: Send + Sync {
     async fn list_users(&self, org: OrganizationId) -> StoreResult<Vec<User>>;
     async fn create_user(&self, org: OrganizationId, user: NewUser, change: Change) -> StoreResult<()>;
     async fn update_user(&self, org: OrganizationId, user: UserId, patch: UserPatch, change: Change) -> StoreResult<User>;
-    /// Deletes the user and every session of theirs.
+    /// Deletes the user and every session of theirs, and releases their licenses (recorded
+    /// in the change, with a `license.released` event each).
     async fn delete_user(&self, org: OrganizationId, user: UserId, change: Change) -> StoreResult<()>;
     async fn user(&self, org: OrganizationId, user: UserId) -> StoreResult<User>;
+    /// Sets a user's password hash and whether it must be changed before anything else, and
+    /// ends every session of the user but `keep` (the session making the change, if any).
+    async fn set_password(
+        &self,
+        org: OrganizationId,
+        user: UserId,
+        password_hash: String,
+        change_required: bool,
+        keep: Option<SessionId>,
+        change: Change,
+    ) -> StoreResult<()>;
+    /// Partner organizations by name then id (the operator's list).
+    async fn list_partners(&self, page: &PageQuery) -> StoreResult<Page<Organization>>;
 
     // ---- provider links ----
     async fn create_provider_link(&self, link: NewProviderLink, change: Change) -> StoreResult<()>;

@@ -54,6 +54,8 @@ pub struct User {
     pub email: String,
     pub display_name: String,
     pub roles: Vec<Role>,
+    /// Signed in with a temporary password: only the password change is allowed.
+    pub password_change_required: bool,
     pub created_at: OffsetDateTime,
 }
 
@@ -65,6 +67,8 @@ pub struct NewUser {
     pub display_name: String,
     pub password_hash: String,
     pub roles: Vec<Role>,
+    /// A temporary password (made by a partner or an admin) that must be changed first.
+    pub password_change_required: bool,
     pub created_at: OffsetDateTime,
 }
 
@@ -77,6 +81,7 @@ impl NewUser {
             email: self.email.clone(),
             display_name: self.display_name.clone(),
             roles: self.roles.clone(),
+            password_change_required: self.password_change_required,
             created_at: self.created_at,
         }
     }
@@ -113,6 +118,8 @@ pub struct NewSession {
 /// The signed-in user, read from the database on every request.
 #[derive(Debug, Clone)]
 pub struct Principal {
+    /// The session this request came with.
+    pub session_id: SessionId,
     pub user: User,
     pub organization: Organization,
 }
@@ -240,6 +247,8 @@ pub struct CustomerSummary {
 #[derive(Debug, Clone)]
 pub struct CustomerDetail {
     pub summary: CustomerSummary,
+    /// The customer's subscriptions that the caller placed or is partner of record of.
+    pub subscriptions: SubscriptionCounts,
     /// The customer's other partners that the caller may see: a provider sees the
     /// resellers of its customers, a reseller the provider it went through.
     pub other_partners: Vec<PartnerRef>,
@@ -368,6 +377,12 @@ impl Change {
         self.tell_events(key, value);
     }
 
+    /// An event that only the transaction knows to send (a license released by a
+    /// cancellation), at the time of the change.
+    pub fn derived_event(&mut self, event_type: &'static str, organization_id: OrganizationId, data: Value) {
+        self.events.push(Event { id: Uuid::now_v7(), event_type, organization_id, occurred_at: self.audit.at, data });
+    }
+
     fn tell_events(&mut self, key: &str, value: serde_json::Value) {
         for ev in &mut self.events {
             ev.data[key] = value.clone();
@@ -397,4 +412,135 @@ pub struct AuditFilter {
 pub enum AuditVerification {
     Whole { records: i64 },
     Broken { seq: i64, reason: String },
+}
+
+// ---- commerce ----
+
+/// A page request of a list that has no other filter.
+#[derive(Debug, Clone)]
+pub struct PageQuery {
+    pub limit: i64,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewOffer {
+    pub id: OfferId,
+    pub name: String,
+    pub unit_price_cents: i64,
+    pub currency: String,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Offer {
+    pub id: OfferId,
+    pub name: String,
+    pub unit_price_cents: i64,
+    pub currency: String,
+    pub created_at: OffsetDateTime,
+    pub disabled_at: Option<OffsetDateTime>,
+}
+
+impl Offer {
+    pub fn is_active(&self) -> bool {
+        self.disabled_at.is_none()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewOrder {
+    pub id: OrderId,
+    pub customer_id: OrganizationId,
+    pub placed_by: OrganizationId,
+    pub placed_by_user: UserId,
+    /// The indirect reseller an indirect provider orders for; `None` for a direct partner,
+    /// which is then its own partner of record.
+    pub reseller_of_record: Option<OrganizationId>,
+    pub created_at: OffsetDateTime,
+    pub items: Vec<NewSubscription>,
+}
+
+impl NewOrder {
+    pub fn partner_of_record(&self) -> OrganizationId {
+        self.reseller_of_record.unwrap_or(self.placed_by)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSubscription {
+    pub id: SubscriptionId,
+    pub offer_id: OfferId,
+    pub quantity: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Order {
+    pub id: OrderId,
+    pub customer_id: OrganizationId,
+    pub placed_by: PartnerRef,
+    pub placed_by_user: UserId,
+    pub partner_of_record: PartnerRef,
+    pub created_at: OffsetDateTime,
+    pub subscriptions: Vec<Subscription>,
+}
+
+/// An offer as a subscription shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OfferRef {
+    pub id: OfferId,
+    pub name: String,
+    pub unit_price_cents: i64,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subscription {
+    pub id: SubscriptionId,
+    pub order_id: OrderId,
+    pub customer_id: OrganizationId,
+    pub offer: OfferRef,
+    pub quantity: i64,
+    /// Licenses given out; never above `quantity`.
+    pub assigned: i64,
+    pub status: SubscriptionStatus,
+    pub placed_by: PartnerRef,
+    pub partner_of_record: PartnerRef,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SubscriptionPatch {
+    pub quantity: Option<i64>,
+    pub status: Option<SubscriptionStatus>,
+}
+
+/// Subscriptions of a customer that a partner placed or is partner of record of, by status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SubscriptionCounts {
+    pub active: i64,
+    pub suspended: i64,
+    pub cancelled: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct License {
+    pub subscription_id: SubscriptionId,
+    pub user_id: UserId,
+    pub customer_id: OrganizationId,
+    pub offer: OfferRef,
+    pub assigned_at: OffsetDateTime,
+}
+
+/// A partner user acting in a customer's tenant: checked by the store in the transaction that
+/// acts (see `CommerceStore`).
+#[derive(Debug, Clone)]
+pub struct TenantAccess {
+    pub partner: OrganizationId,
+    pub customer: OrganizationId,
+    /// The acting user's roles in the partner organization.
+    pub agent_roles: Vec<Role>,
+    pub action: TenantAction,
+    pub now: OffsetDateTime,
 }
