@@ -9,10 +9,29 @@ fn clean(field: &str, s: &str, min: usize, max: usize) -> Result<String, Validat
     if n < min || n > max {
         return Err(ValidationErrors::one(field, format!("must be {min} to {max} characters")));
     }
-    if t.chars().any(char::is_control) {
-        return Err(ValidationErrors::one(field, "must not contain control characters"));
+    if t.chars().any(is_hidden_control) {
+        return Err(ValidationErrors::one(field, "must not contain control, bidirectional, zero-width or line-separator characters"));
     }
     Ok(t.to_owned())
+}
+
+/// Characters that change how text around them reads without being seen: C0/C1 controls,
+/// bidirectional overrides and isolates (a name rendered backwards, "Trojan Source"),
+/// zero-width characters (two names that look the same), line and paragraph separators
+/// (a forged second line in a list or a log). Names and other shown text refuse them.
+pub fn is_hidden_control(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{00AD}'                    // soft hyphen
+            | '\u{061C}'                  // Arabic letter mark
+            | '\u{180E}'                  // Mongolian vowel separator
+            | '\u{200B}'..='\u{200F}'     // zero-width space, (non-)joiner, LRM, RLM
+            | '\u{2028}' | '\u{2029}'     // line and paragraph separators
+            | '\u{202A}'..='\u{202E}'     // bidi embeddings and overrides
+            | '\u{2060}'..='\u{2064}'     // word joiner, invisible operators
+            | '\u{2066}'..='\u{206F}'     // bidi isolates, deprecated format characters
+            | '\u{FEFF}'                  // zero-width no-break space (BOM)
+            | '\u{FFF9}'..='\u{FFFB}') // interlinear annotations
 }
 
 /// An e-mail address, lower-cased so that uniqueness is case-insensitive.
@@ -20,14 +39,28 @@ fn clean(field: &str, s: &str, min: usize, max: usize) -> Result<String, Validat
 pub struct Email(String);
 
 impl Email {
+    /// Trimmed and lower-cased; refused unless plausible: ASCII, one `@`, a local part of at
+    /// most 64 characters from RFC 5322's atoms (no leading, trailing or doubled dot), and a
+    /// domain name whose last label is letters.
     pub fn parse(field: &str, s: &str) -> Result<Self, ValidationErrors> {
         let s = clean(field, s, 3, 254)?.to_lowercase();
         let bad = || ValidationErrors::one(field, "is not an e-mail address");
         let (local, domain) = s.split_once('@').ok_or_else(bad)?;
-        if local.is_empty() || domain.contains('@') || s.contains(char::is_whitespace) {
+        let atom = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~-.".contains(c);
+        if local.is_empty()
+            || local.len() > 64
+            || !local.chars().all(atom)
+            || local.starts_with('.')
+            || local.ends_with('.')
+            || local.contains("..")
+        {
             return Err(bad());
         }
         DomainName::parse(field, domain).map_err(|_| bad())?;
+        let tld = domain.rsplit('.').next().unwrap_or_default();
+        if tld.len() < 2 || !tld.chars().all(|c| c.is_ascii_alphabetic()) {
+            return Err(bad());
+        }
         Ok(Self(s))
     }
     pub fn as_str(&self) -> &str {
@@ -166,9 +199,29 @@ mod tests {
     #[test]
     fn emails_are_lowercased_and_checked() {
         assert_eq!(Email::parse("e", " Ada@Fabrikam.Example ").map(|e| e.0).ok().as_deref(), Some("ada@fabrikam.example"));
-        for bad in ["", "ada", "@x.example", "a@b", "a b@x.example", "a@@x.example"] {
+        for bad in [
+            "",
+            "ada",
+            "@x.example",
+            "a@b",
+            "a b@x.example",
+            "a@@x.example",
+            ".a@x.example",
+            "a..b@x.example",
+            "a@x.e1",
+            "\"a\"@x.example",
+            "é@x.example",
+        ] {
             assert!(Email::parse("e", bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn names_refuse_what_would_change_how_they_read() {
+        for bad in ["Fabrikam\u{202E}moc.evil", "Con\u{200B}toso", "Line\u{2028}break", "Iso\u{2066}late", "Bom\u{FEFF}", "Tab\there"] {
+            assert!(DisplayName::parse("n", bad).is_err(), "{bad:?}");
+        }
+        assert!(DisplayName::parse("n", "Société Générale — Zoë & Ω").is_ok());
     }
 
     #[test]
