@@ -115,6 +115,14 @@ pub(crate) fn all<T>(
     Ok(out)
 }
 
+/// A page out of `limit + 1` rows: the extra row only says that there is more.
+pub(crate) fn paged<T>(mut items: Vec<T>, limit: i64, total: i64, cursor: impl Fn(&T) -> String) -> Page<T> {
+    let more = items.len() as i64 > limit;
+    items.truncate(limit.max(0) as usize);
+    let next_cursor = if more { items.last().map(cursor) } else { None };
+    Page { items, next_cursor, total }
+}
+
 pub(crate) fn scalar_i64(c: &Connection, sql: &str, args: impl rusqlite::Params) -> StoreResult<i64> {
     c.prepare_cached(sql).and_then(|mut s| s.query_row(args, |r| r.get(0))).map_err(err)
 }
@@ -157,8 +165,18 @@ pub(crate) fn insert_org(c: &Connection, org: &NewOrganization) -> StoreResult<(
 pub(crate) fn insert_user(c: &Connection, u: &NewUser) -> StoreResult<()> {
     exec(
         c,
-        "INSERT INTO users (id, organization_id, email, display_name, password_hash, roles, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        params![u.id.0, u.organization_id.0, u.email, u.display_name, u.password_hash, roles_json(&u.roles), ts(u.created_at)],
+        "INSERT INTO users (id, organization_id, email, display_name, password_hash, roles, password_change_required, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        params![
+            u.id.0,
+            u.organization_id.0,
+            u.email,
+            u.display_name,
+            u.password_hash,
+            roles_json(&u.roles),
+            u.password_change_required,
+            ts(u.created_at)
+        ],
     )?;
     Ok(())
 }

@@ -3,14 +3,15 @@
 
 use crate::db::err;
 use crate::rows::*;
-use crate::{ORG_COLS, SqliteStore, all, exec, insert_org, insert_user, one, org_in, scalar_i64, write_change};
+use crate::{ORG_COLS, SqliteStore, all, blob, exec, insert_org, insert_user, one, org_in, paged, scalar_i64, write_change};
 use async_trait::async_trait;
 use partnerhub_domain::*;
 use partnerhub_store::*;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::types::Value as Sql;
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use time::OffsetDateTime;
 
-const USER_COLS: &str = "id, organization_id, email, display_name, roles, created_at";
+pub(crate) const USER_COLS: &str = "id, organization_id, email, display_name, roles, password_change_required, created_at";
 
 #[async_trait]
 impl OrganizationStore for SqliteStore {
@@ -103,6 +104,48 @@ impl OrganizationStore for SqliteStore {
         })
     }
 
+    async fn set_password(
+        &self,
+        org: OrganizationId,
+        user: UserId,
+        password_hash: String,
+        change_required: bool,
+        keep: Option<SessionId>,
+        change: Change,
+    ) -> StoreResult<()> {
+        self.db
+            .write(move |c| {
+                let n = exec(
+                    c,
+                    "UPDATE users SET password_hash = ?, password_change_required = ? WHERE id = ? AND organization_id = ?",
+                    params![password_hash, change_required, user.0, org.0],
+                )?;
+                if n == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                // A new password ends every other session: whoever held the old one is out.
+                exec(c, "DELETE FROM sessions WHERE user_id = ? AND (?2 IS NULL OR id <> ?2)", params![user.0, keep.map(|k| k.0)])?;
+                write_change(c, &change)
+            })
+            .await
+    }
+
+    async fn list_partners(&self, page: &PageQuery) -> StoreResult<Page<Organization>> {
+        let mut sql = format!("SELECT {ORG_COLS} FROM organizations WHERE kind = 'partner'");
+        let mut args = Vec::new();
+        if let Some((name, id)) = page.cursor.as_deref().map(decode_cursor).transpose()? {
+            sql.push_str(" AND (name, id) > (?, ?)");
+            args.extend([Sql::Text(name), blob(id)]);
+        }
+        sql.push_str(" ORDER BY name, id LIMIT ?");
+        args.push(Sql::Integer(page.limit + 1));
+        self.db.read(|c| {
+            let total = scalar_i64(c, "SELECT count(*) FROM organizations WHERE kind = 'partner'", [])?;
+            let items = all(c, &sql, params_from_iter(args.iter()), |r| org_from(r, ""))?;
+            Ok(paged(items, page.limit, total, |o| encode_cursor(&o.name, o.id.0)))
+        })
+    }
+
     async fn create_provider_link(&self, link: NewProviderLink, change: Change) -> StoreResult<()> {
         self.db
             .write(move |c| {
@@ -179,7 +222,7 @@ impl OrganizationStore for SqliteStore {
 }
 
 /// Every organization keeps at least one global admin.
-fn ensure_a_global_admin(c: &Connection, org: OrganizationId) -> StoreResult<()> {
+pub(crate) fn ensure_a_global_admin(c: &Connection, org: OrganizationId) -> StoreResult<()> {
     let n = scalar_i64(c, "SELECT count(*) FROM users WHERE organization_id = ? AND roles LIKE '%\"global_admin\"%'", params![org.0])?;
     if n == 0 { Err(StoreError::Conflict { constraint: constraint::LAST_GLOBAL_ADMIN }) } else { Ok(()) }
 }

@@ -94,7 +94,8 @@ impl RelationshipStore for SqliteStore {
                 |r| org_from(r, "").map(|o| o.partner_ref()),
             )?;
             let summary = items.pop().ok_or(StoreError::NotFound)?;
-            Ok(CustomerDetail { summary, other_partners: others })
+            let subscriptions = subscription_counts(c, partner, customer)?;
+            Ok(CustomerDetail { summary, subscriptions, other_partners: others })
         })
     }
 
@@ -247,6 +248,26 @@ fn revoke_live_grants(c: &Connection, partner: OrganizationId, customer: Organiz
         params![ts(now), partner.0, customer.0],
     )?;
     Ok(n as i64)
+}
+
+/// The customer's subscriptions that `partner` placed or is partner of record of, by status.
+fn subscription_counts(c: &Connection, partner: OrganizationId, customer: OrganizationId) -> StoreResult<SubscriptionCounts> {
+    let mut counts = SubscriptionCounts::default();
+    let rows = all(
+        c,
+        "SELECT status, count(*) FROM subscriptions WHERE customer_id = ?1 AND (placed_by = ?2 OR partner_of_record = ?2) GROUP BY status",
+        params![customer.0, partner.0],
+        |r| Ok((r.get::<_, String>(0).map_err(err)?, r.get::<_, i64>(1).map_err(err)?)),
+    )?;
+    for (status, n) in rows {
+        match SubscriptionStatus::parse(&status) {
+            Some(SubscriptionStatus::Active) => counts.active = n,
+            Some(SubscriptionStatus::Suspended) => counts.suspended = n,
+            Some(SubscriptionStatus::Cancelled) => counts.cancelled = n,
+            None => return Err(StoreError::Database(format!("unknown subscription status `{status}` in the database"))),
+        }
+    }
+    Ok(counts)
 }
 
 /// Live grants of `partner` for the customers of a page.

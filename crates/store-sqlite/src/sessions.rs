@@ -4,6 +4,7 @@ use crate::db::err;
 use crate::rows::*;
 use crate::{SqliteStore, exec, one, write_change};
 use async_trait::async_trait;
+use partnerhub_domain::SessionId;
 use partnerhub_store::*;
 use rusqlite::params;
 use time::OffsetDateTime;
@@ -27,13 +28,19 @@ impl SessionStore for SqliteStore {
 
     async fn principal(&self, token_hash: &[u8], now: OffsetDateTime) -> StoreResult<Option<Principal>> {
         self.db.read(|c| {
-            let sql = "SELECT u.id, u.organization_id, u.email, u.display_name, u.roles, u.created_at,
+            let sql = "SELECT u.id, u.organization_id, u.email, u.display_name, u.roles, u.password_change_required, u.created_at, s.id AS session_id,
                     o.id AS o_id, o.kind AS o_kind, o.name AS o_name, o.domain AS o_domain, o.partner_type AS o_partner_type,
                     o.partner_id AS o_partner_id, o.created_at AS o_created_at
              FROM sessions s JOIN users u ON u.id = s.user_id AND u.organization_id = s.organization_id
              JOIN organizations o ON o.id = u.organization_id
              WHERE s.token_hash = ? AND s.expires_at > ?";
-            match one(c, sql, params![token_hash, ts(now)], |r| Ok(Principal { user: user_from(r)?, organization: org_from(r, "o_")? })) {
+            match one(c, sql, params![token_hash, ts(now)], |r| {
+                Ok(Principal {
+                    session_id: SessionId(r.get("session_id").map_err(err)?),
+                    user: user_from(r)?,
+                    organization: org_from(r, "o_")?,
+                })
+            }) {
                 Ok(p) => Ok(Some(p)),
                 Err(StoreError::NotFound) => Ok(None),
                 Err(e) => Err(e),

@@ -79,6 +79,7 @@ fn new_user(org: OrganizationId, email: &str, roles: Vec<Role>) -> NewUser {
         display_name: "Someone".into(),
         password_hash: "$argon2id$not-a-real-hash".into(),
         roles,
+        password_change_required: false,
         created_at: now(),
     }
 }
