@@ -24,6 +24,7 @@ mod audit;
 mod commerce;
 mod invitations;
 mod organizations;
+mod paging;
 mod relationships;
 mod rows;
 mod sessions;
@@ -242,12 +243,12 @@ pub(crate) fn bind_org<'q>(q: PgQuery<'q>, org: &NewOrganization) -> PgQuery<'q>
         .bind(pt(org.created_at))
 }
 
-/// The user insert as a CTE `usr` over `$base..$base+6`, after `after` when given (a CTE it
+/// The user insert as a CTE `usr` over `$base..$base+7`, after `after` when given (a CTE it
 /// reads, so that it runs first: the organization before its admin, as SQLite inserts them).
 pub(crate) fn user_insert(base: usize, after: Option<&str>) -> String {
     let p = |i: usize| format!("${}", base + i);
-    let cols = "id, organization_id, email, display_name, password_hash, roles, created_at";
-    let vals = (0..7).map(p).collect::<Vec<_>>().join(", ");
+    let cols = "id, organization_id, email, display_name, password_hash, roles, password_change_required, created_at";
+    let vals = (0..8).map(p).collect::<Vec<_>>().join(", ");
     match after {
         Some(cte) => format!("usr AS (INSERT INTO users ({cols}) SELECT {vals} FROM {cte} RETURNING 1)"),
         None => format!("usr AS (INSERT INTO users ({cols}) VALUES ({vals}) RETURNING 1)"),
@@ -261,6 +262,7 @@ pub(crate) fn bind_user<'q>(q: PgQuery<'q>, u: &NewUser) -> PgQuery<'q> {
         .bind(u.display_name.clone())
         .bind(u.password_hash.clone())
         .bind(roles_json(&u.roles))
+        .bind(u.password_change_required)
         .bind(pt(u.created_at))
 }
 

@@ -1,6 +1,7 @@
 //! Organizations, their users, and the provider links between indirect providers and
 //! resellers.
 
+use crate::paging::Keyset;
 use crate::rows::*;
 use crate::{ORG_INSERT, PgStore, Tx, audit, bind_org, bind_user, db, fenced, n_of, user_insert};
 use async_trait::async_trait;
@@ -10,7 +11,7 @@ use sqlx::Row;
 use time::OffsetDateTime;
 
 const ORG_COLS: &str = "id, kind, name, domain, partner_type, partner_id, created_at";
-const USER_COLS: &str = "id, organization_id, email, display_name, roles, created_at";
+pub(crate) const USER_COLS: &str = "id, organization_id, email, display_name, roles, password_change_required, created_at";
 
 #[async_trait]
 impl OrganizationStore for PgStore {
@@ -139,6 +140,48 @@ impl OrganizationStore for PgStore {
         user_from(&r)
     }
 
+    async fn set_password(
+        &self,
+        org: OrganizationId,
+        user: UserId,
+        password_hash: String,
+        change_required: bool,
+        keep: Option<SessionId>,
+        change: Change,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        let sql = fenced(&password_ctes(), "SELECT (SELECT count(*) FROM u) AS n, (SELECT count(*) FROM s) AS ended");
+        let r = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(user.0)
+            .bind(org.0)
+            .bind(password_hash)
+            .bind(change_required)
+            .bind(keep.map(|k| k.0))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+        if n_of(&r)? == 0 {
+            return Err(StoreError::NotFound);
+        }
+        audit::append(&mut tx, &change).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn list_partners(&self, page: &PageQuery) -> StoreResult<Page<Organization>> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        let keys = Keyset { cols: ORG_COLS, from: "organizations", text: Some("name"), id: "id" };
+        keys.fetch(
+            &mut conn,
+            |b| {
+                b.push(" WHERE kind = 'partner'");
+            },
+            page,
+            |r| org_from(r, ""),
+            |o| (o.name.clone(), o.id.0),
+        )
+        .await
+    }
+
     async fn create_provider_link(&self, link: NewProviderLink, change: Change) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         let sql = fenced(
@@ -215,6 +258,17 @@ impl OrganizationStore for PgStore {
                 .map_err(db)?;
         Ok(n > 0)
     }
+}
+
+/// A new password for user `$1` of organization `$2`: hash `$3`, `password_change_required`
+/// `$4`, and every session of the user ends but `$5` (may be NULL). CTEs `u` (the user, locked
+/// FOR UPDATE first, so that a sign-in in flight, which KEY SHARE locks the user, finishes
+/// before or starts after) and `s` (the sessions ended).
+pub(crate) fn password_ctes() -> String {
+    "l AS MATERIALIZED (SELECT id FROM users WHERE id = $1 AND organization_id = $2 FOR UPDATE),
+     u AS (UPDATE users SET password_hash = $3, password_change_required = $4 WHERE id = (SELECT id FROM l) RETURNING id),
+     s AS (DELETE FROM sessions WHERE user_id = (SELECT id FROM l) AND ($5::uuid IS NULL OR id <> $5) RETURNING 1)"
+        .to_owned()
 }
 
 /// Who must still hold at least one global admin: every organization, always. Runs after the

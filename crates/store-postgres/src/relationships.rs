@@ -131,10 +131,15 @@ impl RelationshipStore for PgStore {
 
     async fn customer(&self, partner: OrganizationId, customer: OrganizationId, now: OffsetDateTime) -> StoreResult<CustomerDetail> {
         let mut conn = self.pool.acquire().await.map_err(db)?;
+        // The subscriptions the caller placed or is partner of record of, counted by status.
         let r = sqlx::query(sqlf!(
-            "SELECT {SUMMARY_COLS}
+            "SELECT {SUMMARY_COLS}, sc.active AS subs_active, sc.suspended AS subs_suspended, sc.cancelled AS subs_cancelled
              FROM relationships r JOIN organizations c ON c.id = r.customer_id
              LEFT JOIN organizations rs ON rs.id = r.indirect_reseller_id
+             CROSS JOIN LATERAL (SELECT count(*) FILTER (WHERE status = 'active') AS active,
+                                        count(*) FILTER (WHERE status = 'suspended') AS suspended,
+                                        count(*) FILTER (WHERE status = 'cancelled') AS cancelled
+                                 FROM subscriptions WHERE customer_id = $2 AND (placed_by = $1 OR partner_of_record = $1)) AS sc
              WHERE r.partner_org_id = $1 AND r.customer_id = $2 AND r.state = 'active'"
         ))
         .bind(partner.0)
@@ -142,6 +147,11 @@ impl RelationshipStore for PgStore {
         .fetch_one(&mut *conn)
         .await
         .map_err(db)?;
+        let subscriptions = SubscriptionCounts {
+            active: get(&r, "subs_active")?,
+            suspended: get(&r, "subs_suspended")?,
+            cancelled: get(&r, "subs_cancelled")?,
+        };
         let mut items = vec![summary_from(&r)?];
         attach_grants(&mut conn, partner, &mut items, now).await?;
         // The other partners the caller may see: its resellers (provider side) and its
@@ -160,7 +170,7 @@ impl RelationshipStore for PgStore {
         .map_err(db)?;
         let other_partners = rows.iter().map(|r| org_from(r, "").map(|o| o.partner_ref())).collect::<StoreResult<_>>()?;
         let summary = items.pop().ok_or(StoreError::NotFound)?;
-        Ok(CustomerDetail { summary, other_partners })
+        Ok(CustomerDetail { summary, subscriptions, other_partners })
     }
 
     async fn create_customer(

@@ -58,6 +58,7 @@ pub(crate) fn user_from(r: &PgRow) -> StoreResult<User> {
         email: get(r, "email")?,
         display_name: get(r, "display_name")?,
         roles: names(&roles)?.iter().map(|n| Role::parse(n).ok_or_else(|| corrupt("role", n))).collect::<StoreResult<_>>()?,
+        password_change_required: get(r, "password_change_required")?,
         created_at: get(r, "created_at")?,
     })
 }

@@ -3,6 +3,7 @@
 use crate::rows::*;
 use crate::{PgStore, audit, db, fenced, n_of};
 use async_trait::async_trait;
+use partnerhub_domain::SessionId;
 use partnerhub_store::*;
 use sqlx::Row;
 use time::OffsetDateTime;
@@ -42,7 +43,7 @@ impl SessionStore for PgStore {
 
     async fn principal(&self, token_hash: &[u8], now: OffsetDateTime) -> StoreResult<Option<Principal>> {
         let r = sqlx::query(
-            "SELECT u.id, u.organization_id, u.email, u.display_name, u.roles, u.created_at,
+            "SELECT u.id, u.organization_id, u.email, u.display_name, u.roles, u.password_change_required, u.created_at, s.id AS session_id,
                     o.id AS o_id, o.kind AS o_kind, o.name AS o_name, o.domain AS o_domain, o.partner_type AS o_partner_type,
                     o.partner_id AS o_partner_id, o.created_at AS o_created_at
              FROM sessions s JOIN users u ON u.id = s.user_id AND u.organization_id = s.organization_id
@@ -54,7 +55,8 @@ impl SessionStore for PgStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(db)?;
-        r.map(|r| Ok(Principal { user: user_from(&r)?, organization: org_from(&r, "o_")? })).transpose()
+        r.map(|r| Ok(Principal { session_id: SessionId(get(&r, "session_id")?), user: user_from(&r)?, organization: org_from(&r, "o_")? }))
+            .transpose()
     }
 
     async fn count_attempt(&self, key: &str, window_secs: i64, now: OffsetDateTime) -> StoreResult<(i64, OffsetDateTime)> {

@@ -121,6 +121,7 @@ async fn org(store: &PgStore, kind: OrgKind, partner_type: Option<PartnerType>, 
         display_name: "Ada".into(),
         password_hash: "$argon2id$fake".into(),
         roles: vec![Role::GlobalAdmin],
+        password_change_required: false,
         created_at: now(),
     };
     let admin_id = admin.id;
@@ -230,6 +231,7 @@ async fn organizations_invitations_acceptance_and_the_audit_chain() {
         display_name: "C".into(),
         password_hash: "x".into(),
         roles: vec![Role::GlobalAdmin],
+        password_change_required: false,
         created_at: now(),
     };
     let dup_id = dup.id;
@@ -583,6 +585,7 @@ async fn users_sessions_attempts_links_and_the_secret() {
         display_name: "Agent".into(),
         password_hash: "h".into(),
         roles: vec![Role::AdminAgent],
+        password_change_required: false,
         created_at: now(),
     };
     assert!(matches!(
@@ -733,6 +736,7 @@ async fn users_sessions_attempts_links_and_the_secret() {
                 display_name: "M".into(),
                 password_hash: "h".into(),
                 roles: vec![Role::GlobalAdmin],
+                password_change_required: false,
                 created_at: t,
             },
             vec![rel.clone(), prov_rel],
@@ -767,6 +771,7 @@ async fn crossing_writers_never_deadlock() {
             display_name: "U".into(),
             password_hash: "h".into(),
             roles: vec![Role::GlobalAdmin],
+            password_change_required: false,
             created_at: t,
         };
         store.create_user(p.org, u.clone(), change("user.created", p.org, None, 0)).await.unwrap();
