@@ -124,6 +124,13 @@ impl Service {
 
     /// Signs in with e-mail and password; answers a new bearer token and its lifetime.
     pub async fn sign_in(&self, email: &str, password: &str, client: &str) -> ServiceResult<(String, i64)> {
+        let s = self.open_session(email, password, client).await?;
+        Ok((s.token, s.expires_in))
+    }
+
+    /// Signs in, and says whether the password is a temporary one that must be changed
+    /// before the session may do anything else.
+    pub async fn open_session(&self, email: &str, password: &str, client: &str) -> ServiceResult<SignedIn> {
         // Keyed by a hash: any text a client sends is a safe key, and no address is kept here.
         let email_key = format!("sign-in:email:{}", hex::encode(Sha256::digest(email.trim().to_lowercase().as_bytes())));
         let ip_key = format!("sign-in:ip:{client}");
@@ -161,6 +168,7 @@ impl Service {
             created_at: now,
             expires_at: now + ttl,
         };
+        let password_change_required = user.password_change_required;
         let caller = Caller::User(Principal { session_id: session.id, user, organization: org });
         let change = self.change(
             &caller,
@@ -171,6 +179,49 @@ impl Service {
             vec![caller.org_id()],
         );
         self.store.create_session(session, change).await?;
-        Ok((token, ttl.whole_seconds()))
+        Ok(SignedIn { token, expires_in: ttl.whole_seconds(), password_change_required })
     }
+
+    /// The signed-in user sets a new password, proving the current one; every other session
+    /// of theirs ends. The one way out of a temporary password, so it does not `require`.
+    pub async fn change_password(&self, caller: &Caller, current: &str, new: &str) -> ServiceResult<()> {
+        let p = caller.principal()?;
+        // A stolen token must not become a way to guess the password: failures count as
+        // sign-in failures do.
+        let key = format!("password-change:user:{}", p.user.id);
+        self.check_rate(&key, SIGN_IN_FAILURES_PER_EMAIL).await?;
+        let creds = self.store.credentials(&p.user.email).await?.filter(|c| c.user_id == p.user.id).ok_or(ServiceError::Unauthenticated)?;
+        let mut v = Validator::default();
+        let new_password = v.check(Password::parse("new_password", new));
+        if !self.config.password_hasher.verify(creds.password_hash, current.to_owned()).await {
+            self.store.count_attempt(&key, SIGN_IN_WINDOW_SECS, self.now()).await?;
+            v.push("current_password", "is not your current password");
+        } else if new == current {
+            v.push("new_password", "must differ from the current password");
+        }
+        v.finish()?;
+        let Some(new_password) = new_password else {
+            return Err(ServiceError::Internal("validator passed with missing fields".into()));
+        };
+        self.store.clear_attempts(&key).await?;
+        let hash = self.config.password_hasher.hash(&new_password).await?;
+        let org = p.organization.id;
+        let change = self.change(
+            caller,
+            "user.password_changed",
+            serde_json::json!({"type": "user", "id": p.user.id}),
+            (p.organization.kind == OrgKind::Customer).then_some(org),
+            serde_json::json!({"was_temporary": p.user.password_change_required}),
+            vec![org],
+        );
+        Ok(self.store.set_password(org, p.user.id, hash, false, Some(p.session_id), change).await?)
+    }
+}
+
+/// A new sign-in session.
+pub struct SignedIn {
+    pub token: String,
+    pub expires_in: i64,
+    /// The password is a temporary one: this session may only change it (and read `/me`).
+    pub password_change_required: bool,
 }

@@ -10,6 +10,9 @@ pub enum ServiceError {
     Unauthenticated,
     #[error("not allowed")]
     Forbidden,
+    /// Signed in with a temporary password: only the password change is allowed.
+    #[error("signed in with a temporary password: change it first (POST /api/v1/me/password)")]
+    PasswordChangeRequired,
     #[error("not found")]
     NotFound,
     #[error(transparent)]

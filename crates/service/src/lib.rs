@@ -3,19 +3,23 @@
 //! with its audit record and outbox events.
 
 mod auth;
+mod commerce;
 mod customers;
 pub mod drafts;
 mod error;
 mod invitations;
 mod mail;
 mod organizations;
+mod tenant;
 
-pub use auth::{PasswordHasher, hash_token};
+pub use auth::{PasswordHasher, SignedIn, hash_token};
+pub use commerce::{NewOfferInput, NewOrderInput, OrderItemInput, SubscriptionPatchInput};
 pub use customers::NewCustomerInput;
 pub use error::ServiceError;
 pub use invitations::{AcceptOutcome, InvitationView, NewInvitationInput};
 pub use mail::SmtpConfig;
 pub use organizations::{NewPartnerInput, NewUserInput, SignupInput};
+pub use tenant::NewTenantUserInput;
 
 use partnerhub_domain::*;
 use partnerhub_store::*;
@@ -137,8 +141,13 @@ impl Caller {
         }
     }
     /// Checks the allow-table; `Forbidden` when the caller's roles do not allow `action`.
+    /// Every use case goes through here, so a session with a temporary password is refused
+    /// everything in this one place (`GET /me` and the password change do not come here).
     pub fn require(&self, action: Action) -> ServiceResult<&Principal> {
         let p = self.principal()?;
+        if p.user.password_change_required {
+            return Err(ServiceError::PasswordChangeRequired);
+        }
         if allowed(p.organization.kind, &p.user.roles, action) { Ok(p) } else { Err(ServiceError::Forbidden) }
     }
     pub(crate) fn actor(&self) -> Actor {

@@ -1,6 +1,7 @@
 //! Organizations and their users: operator enrollment of partners, customer sign-up, users
 //! of one's own organization, and links between indirect providers and resellers.
 
+use crate::auth::temporary_password;
 use crate::{Caller, Service, ServiceError, ServiceResult};
 use partnerhub_domain::*;
 use partnerhub_store::*;
@@ -48,6 +49,17 @@ pub(crate) fn parse_roles(kind: OrgKind, names: &[String]) -> Result<Vec<Role>, 
     v.finish()?;
     out.sort();
     Ok(out)
+}
+
+/// A customer's `user_admin` manages the tenant's users but not its global admins, and
+/// cannot make anyone one: that takes a global admin (the same rule partners meet through
+/// their grants, see `delegation`).
+fn guard_global_admins(p: &Principal, target: &[Role], giving: &[Role]) -> ServiceResult<()> {
+    let touches_global_admin = target.contains(&Role::GlobalAdmin) || giving.contains(&Role::GlobalAdmin);
+    if touches_global_admin && !p.user.roles.contains(&Role::GlobalAdmin) {
+        return Err(ServiceError::Forbidden);
+    }
+    Ok(())
 }
 
 struct ParsedAdmin {
@@ -162,11 +174,18 @@ impl Service {
         let email = v.check(Email::parse("email", &input.email));
         let name = v.check(DisplayName::parse("display_name", &input.display_name));
         let password = v.check(Password::parse("password", &input.password));
-        let roles = v.check(parse_roles(kind, &input.roles));
+        // As `PATCH` refuses: a user of one's own organization holds at least one role.
+        let roles = if input.roles.is_empty() {
+            v.push("roles", "a user needs at least one role");
+            None
+        } else {
+            v.check(parse_roles(kind, &input.roles))
+        };
         v.finish()?;
         let (Some(email), Some(name), Some(password), Some(roles)) = (email, name, password, roles) else {
             return Err(ServiceError::Internal("validator passed with missing fields".into()));
         };
+        guard_global_admins(p, &[], &roles)?;
         let org = p.organization.id;
         let user = NewUser {
             id: UserId::new(),
@@ -212,6 +231,8 @@ impl Service {
         let name = display_name.and_then(|n| v.check(DisplayName::parse("display_name", &n)));
         v.finish()?;
         let org = p.organization.id;
+        let target = self.store.user(org, id).await?;
+        guard_global_admins(p, &target.roles, roles.as_deref().unwrap_or_default())?;
         let change = self.change(
             caller,
             "user.updated",
@@ -227,6 +248,8 @@ impl Service {
     pub async fn delete_user(&self, caller: &Caller, id: UserId) -> ServiceResult<()> {
         let p = caller.require(Action::UsersManage)?;
         let org = p.organization.id;
+        let target = self.store.user(org, id).await?;
+        guard_global_admins(p, &target.roles, &[])?;
         let change = self.change(
             caller,
             "user.deleted",
@@ -236,6 +259,35 @@ impl Service {
             vec![org],
         );
         Ok(self.store.delete_user(org, id, change).await?)
+    }
+
+    /// A temporary password for a user of one's own organization, shown once; every session
+    /// of theirs ends and their next sign-in may only change it.
+    pub async fn reset_user_password(&self, caller: &Caller, id: UserId) -> ServiceResult<String> {
+        let p = caller.require(Action::UsersManage)?;
+        let org = p.organization.id;
+        let target = self.store.user(org, id).await?;
+        guard_global_admins(p, &target.roles, &[])?;
+        let password = temporary_password();
+        let hash = self.config.password_hasher.hash(&Password::parse("password", &password)?).await?;
+        let change = self.change(
+            caller,
+            "user.password_reset",
+            json!({"type": "user", "id": id}),
+            (p.organization.kind == OrgKind::Customer).then_some(org),
+            json!({"email": target.email}),
+            vec![org],
+        );
+        self.store.set_password(org, id, hash, true, None, change).await?;
+        Ok(password)
+    }
+
+    /// Operator: the partner organizations, by name.
+    pub async fn list_partners(&self, caller: &Caller, page: PageQuery) -> ServiceResult<Page<Organization>> {
+        if !matches!(caller, Caller::Operator) {
+            return Err(ServiceError::Unauthenticated);
+        }
+        Ok(self.store.list_partners(&page).await?)
     }
 
     /// Operator: an active link between an indirect provider and an indirect reseller.

@@ -64,6 +64,9 @@ impl IntoResponse for ApiError {
             ApiError::Service(e) => match e {
                 S::Unauthenticated => problem(StatusCode::UNAUTHORIZED, "unauthenticated", "Unauthenticated", e.to_string()),
                 S::Forbidden => problem(StatusCode::FORBIDDEN, "forbidden", "Forbidden", "your roles do not allow this".into()),
+                S::PasswordChangeRequired => {
+                    problem(StatusCode::FORBIDDEN, "password_change_required", "Password change required", e.to_string())
+                }
                 S::NotFound => problem(StatusCode::NOT_FOUND, "not_found", "Not found", "no such resource".into()),
                 S::Validation(v) => {
                     let mut p = problem(

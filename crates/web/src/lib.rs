@@ -30,7 +30,8 @@ pub struct AppState {
     info(title = "partnerhub", description = "An open, self-hostable partner center for cloud resellers. Contract: API.md."),
     modifiers(&BearerAuth),
     tags((name = "operator"), (name = "auth"), (name = "users"), (name = "provider-links"), (name = "customers"),
-         (name = "invitations"), (name = "partners"), (name = "audit"), (name = "system"))
+         (name = "invitations"), (name = "partners"), (name = "offers"), (name = "orders"), (name = "subscriptions"),
+         (name = "customer-users"), (name = "licenses"), (name = "audit"), (name = "system"))
 )]
 struct ApiDoc;
 

@@ -1,4 +1,4 @@
-//! Sign-in, the signed-in user, and customer sign-up.
+//! Sign-in, the signed-in user and the password change, and customer sign-up.
 
 use crate::AppState;
 use crate::error::ApiResult;
@@ -17,8 +17,26 @@ pub async fn create_token(
     ClientIp(ip): ClientIp,
     AppJson(req): AppJson<TokenRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
-    let (token, expires_in) = s.service.sign_in(&req.email, &req.password, &ip).await?;
-    Ok(Json(TokenResponse { access_token: token, token_type: "Bearer".into(), expires_in }))
+    let session = s.service.open_session(&req.email, &req.password, &ip).await?;
+    Ok(Json(TokenResponse {
+        access_token: session.token,
+        token_type: "Bearer".into(),
+        expires_in: session.expires_in,
+        password_change_required: session.password_change_required,
+    }))
+}
+
+/// Set a new password, proving the current one; every other session of the user ends. The
+/// one thing a session signed in with a temporary password may do.
+#[utoipa::path(post, path = "/api/v1/me/password", tag = "auth", request_body = ChangePasswordRequest, security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem)))]
+pub async fn change_password(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    AppJson(req): AppJson<ChangePasswordRequest>,
+) -> ApiResult<StatusCode> {
+    s.service.change_password(&c, &req.current_password, &req.new_password).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The signed-in user and its organization.

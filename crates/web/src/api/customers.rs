@@ -67,7 +67,11 @@ pub async fn get_customer(State(s): State<AppState>, Auth(c): Auth, AppPath(id):
     let d = s.service.customer(&c, OrganizationId(id)).await?;
     Ok(Json(CustomerDetailResponse {
         customer: summary(&d.summary),
-        subscriptions: SubscriptionCounts::default(),
+        subscriptions: SubscriptionCounts {
+            active: d.subscriptions.active,
+            suspended: d.subscriptions.suspended,
+            cancelled: d.subscriptions.cancelled,
+        },
         other_partners: d.other_partners.iter().map(super::partner_ref).collect(),
     }))
 }

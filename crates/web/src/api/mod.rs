@@ -4,10 +4,15 @@ mod audit;
 mod auth;
 mod customers;
 mod invitations;
+mod licenses;
 mod links;
+mod offers;
 mod operator;
+mod orders;
 mod partners;
+mod subscriptions;
 mod system;
+mod tenant_users;
 mod users;
 
 use crate::AppState;
@@ -17,6 +22,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use partnerhub_api_types::*;
 use partnerhub_store as store;
+use serde::Deserialize;
+use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -24,13 +31,20 @@ pub(crate) fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
     r.routes(routes!(system::healthz))
         .routes(routes!(system::readyz))
         .routes(routes!(system::metrics))
-        .routes(routes!(operator::create_partner))
+        .routes(routes!(operator::create_partner, operator::list_partners))
         .routes(routes!(operator::create_provider_link))
+        .routes(routes!(offers::create_offer, offers::list_operator_offers))
+        .routes(routes!(offers::disable_offer))
+        .routes(routes!(offers::list_offers))
         .routes(routes!(auth::create_token))
         .routes(routes!(auth::get_me))
+        .routes(routes!(auth::change_password))
         .routes(routes!(auth::signup))
         .routes(routes!(users::list_users, users::create_user))
         .routes(routes!(users::update_user, users::delete_user))
+        .routes(routes!(users::reset_user_password))
+        .routes(routes!(licenses::list_user_licenses))
+        .routes(routes!(subscriptions::list_own_subscriptions))
         .routes(routes!(links::list_providers, links::request_provider))
         .routes(routes!(links::list_resellers))
         .routes(routes!(links::accept_reseller))
@@ -39,6 +53,14 @@ pub(crate) fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(customers::get_removal_preflight))
         .routes(routes!(customers::remove_relationship))
         .routes(routes!(customers::list_customer_grants))
+        .routes(routes!(orders::place_order))
+        .routes(routes!(subscriptions::list_customer_subscriptions))
+        .routes(routes!(subscriptions::update_subscription))
+        .routes(routes!(tenant_users::list_tenant_users, tenant_users::create_tenant_user))
+        .routes(routes!(tenant_users::update_tenant_user, tenant_users::delete_tenant_user))
+        .routes(routes!(tenant_users::reset_tenant_user_password))
+        .routes(routes!(licenses::list_tenant_user_licenses, licenses::assign_license))
+        .routes(routes!(licenses::release_license))
         .routes(routes!(invitations::create_invitation, invitations::list_invitations))
         .routes(routes!(invitations::get_invitation))
         .routes(routes!(invitations::save_invitation_email))
@@ -71,6 +93,56 @@ pub(crate) fn limit(l: Option<i64>) -> Result<i64, crate::ApiError> {
         Some(n) if (1..=500).contains(&n) => Ok(n),
         Some(_) => Err(partnerhub_domain::ValidationErrors::one("limit", "must be between 1 and 500").into()),
     }
+}
+
+/// The query of a list that pages and has no other filter.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct PageParams {
+    /// 1..500, default 50.
+    limit: Option<i64>,
+    /// The previous page's `next_cursor`.
+    cursor: Option<String>,
+}
+
+impl PageParams {
+    pub(crate) fn query(self) -> Result<store::PageQuery, crate::ApiError> {
+        Ok(store::PageQuery { limit: limit(self.limit)?, cursor: self.cursor })
+    }
+}
+
+/// A page of records as the API answers it, each item mapped by `f`.
+pub(crate) fn page<T, U>(p: store::Page<T>, f: impl Fn(&T) -> U) -> ListResponse<U> {
+    ListResponse { items: p.items.iter().map(f).collect(), next_cursor: p.next_cursor, total: p.total }
+}
+
+/// A whole list as one page.
+pub(crate) fn all<T, U>(items: &[T], f: impl Fn(&T) -> U) -> ListResponse<U> {
+    ListResponse { items: items.iter().map(f).collect(), next_cursor: None, total: items.len() as i64 }
+}
+
+pub(crate) fn offer_ref(o: &store::OfferRef) -> OfferRefResponse {
+    OfferRefResponse { id: o.id.0, name: o.name.clone(), unit_price_cents: o.unit_price_cents, currency: o.currency.clone() }
+}
+
+pub(crate) fn subscription(s: &store::Subscription) -> SubscriptionResponse {
+    SubscriptionResponse {
+        id: s.id.0,
+        order_id: s.order_id.0,
+        customer_id: s.customer_id.0,
+        offer_id: s.offer.id.0,
+        offer: offer_ref(&s.offer),
+        quantity: s.quantity,
+        assigned: s.assigned,
+        status: s.status.as_str().into(),
+        partner_of_record: partner_ref(&s.partner_of_record),
+        placed_by: partner_ref(&s.placed_by),
+        created_at: s.created_at,
+        updated_at: s.updated_at,
+    }
+}
+
+pub(crate) fn license(l: &store::License) -> LicenseResponse {
+    LicenseResponse { subscription_id: l.subscription_id.0, user_id: l.user_id.0, offer: offer_ref(&l.offer), assigned_at: l.assigned_at }
 }
 
 pub(crate) fn partner_ref(p: &store::PartnerRef) -> PartnerRefResponse {

@@ -1,8 +1,10 @@
-//! The operator's routes: enrolling partners and linking providers with resellers.
+//! The operator's routes: enrolling and listing partners, and linking providers with
+//! resellers (the catalog of offers is in `offers`).
 
+use super::PageParams;
 use crate::AppState;
 use crate::error::ApiResult;
-use crate::extract::{AppJson, Operator};
+use crate::extract::{AppJson, AppQuery, Operator};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -56,4 +58,23 @@ pub async fn create_provider_link(
         StatusCode::CREATED,
         Json(ProviderLinkResponse { provider_id: req.provider_id, reseller_id: req.reseller_id, state: "active".into() }),
     ))
+}
+
+/// The partners, by name, with their type and partner id.
+#[utoipa::path(get, path = "/api/v1/operator/partners", tag = "operator", security(("bearer" = [])), params(PageParams),
+    responses((status = 200, body = ListResponse<OperatorPartnerResponse>), (status = 401, body = Problem), (status = 422, body = Problem)))]
+pub async fn list_partners(
+    State(s): State<AppState>,
+    Operator(op): Operator,
+    AppQuery(p): AppQuery<PageParams>,
+) -> ApiResult<Json<ListResponse<OperatorPartnerResponse>>> {
+    let page = s.service.list_partners(&op, p.query()?).await?;
+    Ok(Json(super::page(page, |o| OperatorPartnerResponse {
+        id: o.id.0,
+        name: o.name.clone(),
+        partner_type: o.partner_type.map(|t| t.as_str().to_owned()).unwrap_or_default(),
+        partner_id: o.partner_id.clone().unwrap_or_default(),
+        domain: o.domain.clone(),
+        created_at: o.created_at,
+    })))
 }

@@ -1,4 +1,5 @@
-//! Users of the caller's own organization (global_admin).
+//! Users of the caller's own organization (global_admin; a customer's user_admin too, short
+//! of its global admins).
 
 use crate::AppState;
 use crate::error::ApiResult;
@@ -53,4 +54,18 @@ pub async fn update_user(
 pub async fn delete_user(State(s): State<AppState>, Auth(c): Auth, AppPath(id): AppPath<Uuid>) -> ApiResult<StatusCode> {
     s.service.delete_user(&c, UserId(id)).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A temporary password for a user of the caller's organization, shown this once; every
+/// session of theirs ends and their next sign-in may only change it.
+#[utoipa::path(post, path = "/api/v1/users/{id}/reset-password", tag = "users", security(("bearer" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = TemporaryPasswordResponse), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem)))]
+pub async fn reset_user_password(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    AppPath(id): AppPath<Uuid>,
+) -> ApiResult<Json<TemporaryPasswordResponse>> {
+    let password = s.service.reset_user_password(&c, UserId(id)).await?;
+    Ok(Json(TemporaryPasswordResponse { temporary_password: password }))
 }

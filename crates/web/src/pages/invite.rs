@@ -108,6 +108,10 @@ fn error_page(e: ServiceError) -> Response {
         ServiceError::Forbidden => {
             problem_page(StatusCode::FORBIDDEN, "Only a global administrator of a customer organization may answer an invitation.")
         }
+        ServiceError::PasswordChangeRequired => problem_page(
+            StatusCode::FORBIDDEN,
+            "Your password is a temporary one: sign in to partnerhub and change it, then open this link again.",
+        ),
         ServiceError::WrongCustomer => problem_page(StatusCode::FORBIDDEN, "This invitation is meant for another organization."),
         ServiceError::InvitationExpired => problem_page(StatusCode::GONE, "This invitation has expired."),
         ServiceError::InvitationNotPending => problem_page(StatusCode::CONFLICT, "This invitation was already answered or revoked."),
