@@ -192,7 +192,11 @@ impl InvitationStore for SqliteStore {
                 if n == 0 {
                     return Err(StoreError::Conflict { constraint: constraint::INVITATION_NOT_PENDING });
                 }
-                insert_relationships(c, &relationships, &grants)?;
+                let replaced = insert_relationships(c, &relationships, &grants)?;
+                let mut change = change;
+                if replaced > 0 {
+                    change.record("replaced_grants", replaced);
+                }
                 write_change(c, &change)
             })
             .await

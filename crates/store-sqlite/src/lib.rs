@@ -16,6 +16,7 @@ mod organizations;
 mod relationships;
 mod rows;
 mod sessions;
+mod tenant;
 
 use async_trait::async_trait;
 use db::{Db, err};
@@ -72,10 +73,16 @@ impl SqliteStore {
     }
 }
 
-/// No commerce tables yet: nothing blocks a removal. The commerce migration adds
-/// `active_subscription` here.
+/// What blocks a removal in every store: an open (active or suspended) subscription of the
+/// customer that the removing partner placed or is partner of record of.
 fn default_blockers() -> Vec<BlockerQuery> {
-    Vec::new()
+    vec![BlockerQuery {
+        kind: "active_subscription",
+        sql: "SELECT s.id, o.name FROM subscriptions s JOIN offers o ON o.id = s.offer_id
+              WHERE (s.partner_of_record = ?1 OR s.placed_by = ?1) AND s.customer_id = ?2 AND s.status <> 'cancelled'
+              ORDER BY s.id"
+            .into(),
+    }]
 }
 
 pub(crate) fn blob(id: Uuid) -> Sql {
@@ -181,7 +188,11 @@ pub(crate) fn insert_user(c: &Connection, u: &NewUser) -> StoreResult<()> {
     Ok(())
 }
 
-pub(crate) fn insert_relationships(c: &Connection, rels: &[NewRelationship], grants: &[NewGrant]) -> StoreResult<()> {
+/// Inserts the relationships and the grants. A new grant replaces the partner's unrevoked grant
+/// of the same role in that customer (a renewal): the old one ends now, or at its own expiry if
+/// that came first, so that one unrevoked grant per role remains (`grants_one_live_role`).
+/// Answers how many grants were replaced.
+pub(crate) fn insert_relationships(c: &Connection, rels: &[NewRelationship], grants: &[NewGrant]) -> StoreResult<i64> {
     for r in rels {
         exec(
             c,
@@ -190,7 +201,13 @@ pub(crate) fn insert_relationships(c: &Connection, rels: &[NewRelationship], gra
             params![r.id.0, r.partner_org_id.0, r.via, r.invitation_id.map(|i| i.0), r.indirect_reseller_id.map(|i| i.0), ts(r.created_at), r.customer_id.0],
         )?;
     }
+    let mut replaced = 0;
     for g in grants {
+        replaced += exec(
+            c,
+            "UPDATE grants SET revoked_at = min(?1, expires_at) WHERE partner_org_id = ?2 AND customer_id = ?3 AND role = ?4 AND revoked_at IS NULL",
+            params![ts(g.created_at), g.partner_org_id.0, g.customer_id.0, g.role.as_str()],
+        )? as i64;
         exec(
             c,
             "INSERT INTO grants (id, relationship_id, partner_org_id, customer_id, role, created_at, expires_at, auto_extend) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -206,7 +223,7 @@ pub(crate) fn insert_relationships(c: &Connection, rels: &[NewRelationship], gra
             ],
         )?;
     }
-    Ok(())
+    Ok(replaced)
 }
 
 pub(crate) fn org_in(c: &Connection, id: OrganizationId) -> StoreResult<Organization> {

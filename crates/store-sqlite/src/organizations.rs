@@ -3,6 +3,7 @@
 
 use crate::db::err;
 use crate::rows::*;
+use crate::tenant::{Released, release_licenses};
 use crate::{ORG_COLS, SqliteStore, all, blob, exec, insert_org, insert_user, one, org_in, paged, scalar_i64, write_change};
 use async_trait::async_trait;
 use partnerhub_domain::*;
@@ -88,10 +89,13 @@ impl OrganizationStore for SqliteStore {
     async fn delete_user(&self, org: OrganizationId, user: UserId, change: Change) -> StoreResult<()> {
         self.db
             .write(move |c| {
-                exec(c, "DELETE FROM sessions WHERE user_id = ? AND organization_id = ?", params![user.0, org.0])?;
-                if exec(c, "DELETE FROM users WHERE id = ? AND organization_id = ?", params![user.0, org.0])? == 0 {
+                let mut change = change;
+                if scalar_i64(c, "SELECT count(*) FROM users WHERE id = ? AND organization_id = ?", params![user.0, org.0])? == 0 {
                     return Err(StoreError::NotFound);
                 }
+                release_licenses(c, Released::OfUser(org, user), &mut change)?;
+                exec(c, "DELETE FROM sessions WHERE user_id = ? AND organization_id = ?", params![user.0, org.0])?;
+                exec(c, "DELETE FROM users WHERE id = ? AND organization_id = ?", params![user.0, org.0])?;
                 ensure_a_global_admin(c, org)?;
                 write_change(c, &change)
             })

@@ -111,7 +111,11 @@ impl RelationshipStore for SqliteStore {
             .write(move |c| {
                 insert_org(c, &org)?;
                 insert_user(c, &admin)?;
-                insert_relationships(c, &relationships, &grants)?;
+                let replaced = insert_relationships(c, &relationships, &grants)?;
+                let mut change = change;
+                if replaced > 0 {
+                    change.record("replaced_grants", replaced);
+                }
                 write_change(c, &change)
             })
             .await
@@ -154,6 +158,12 @@ impl RelationshipStore for SqliteStore {
                     |r| r.get(0).map_err(err),
                 )?;
                 let revoked = revoke_live_grants(c, partner, customer, now)?;
+                // A reseller leaving: the customer's other partners stop naming it.
+                exec(
+                    c,
+                    "UPDATE relationships SET indirect_reseller_id = NULL WHERE customer_id = ? AND state = 'active' AND indirect_reseller_id = ?",
+                    params![customer.0, partner.0],
+                )?;
                 let mut change = change;
                 change.identify("relationship_id", rel.to_string());
                 change.record("revoked_grants", revoked);

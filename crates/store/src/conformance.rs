@@ -1,12 +1,20 @@
 //! The conformance suite: one set of behaviours every `Store` must show, written once and run
-//! against each backend (see the integration tests of the `partnerhub` crate). Each case takes
-//! a freshly migrated, empty store.
+//! against each backend (`tests/conformance.rs` of each store crate). Each case takes a freshly
+//! migrated, empty store. The cases of commerce and of delegated administration are in
+//! `conformance/commerce.rs` and `conformance/tenant.rs`, their fixtures in `conformance/fixtures.rs`.
 
 #![expect(clippy::panic, clippy::unwrap_used, reason = "a test suite fails by panicking")]
 
 use crate::*;
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
+
+mod commerce;
+mod fixtures;
+mod tenant;
+use commerce::*;
+use fixtures::*;
+use tenant::*;
 
 /// Every case, by name, for runners that iterate.
 pub const CASES: &[&str] = &[
@@ -20,6 +28,16 @@ pub const CASES: &[&str] = &[
     "the_audit_chain_is_whole_and_scoped",
     "every_tenant_method_is_scoped",
     "refused_writes_among_concurrent_ones_change_nothing_else",
+    "offers_page_by_name_and_hide_disabled_ones",
+    "orders_check_relationships_reseller_links_and_offers",
+    "subscriptions_are_seen_by_their_partners_only",
+    "subscription_changes_follow_the_state_machine",
+    "license_seats_never_pass_the_quantity",
+    "open_subscriptions_block_removal",
+    "tenant_users_through_the_grants",
+    "a_renewal_leaves_one_unrevoked_grant_per_role",
+    "a_new_password_ends_every_other_session",
+    "partners_page_by_name",
 ];
 
 pub async fn run(name: &str, store: &dyn Store) {
@@ -34,6 +52,16 @@ pub async fn run(name: &str, store: &dyn Store) {
         "the_audit_chain_is_whole_and_scoped" => the_audit_chain_is_whole_and_scoped(store).await,
         "every_tenant_method_is_scoped" => every_tenant_method_is_scoped(store).await,
         "refused_writes_among_concurrent_ones_change_nothing_else" => refused_writes_among_concurrent_ones_change_nothing_else(store).await,
+        "offers_page_by_name_and_hide_disabled_ones" => offers_page_by_name_and_hide_disabled_ones(store).await,
+        "orders_check_relationships_reseller_links_and_offers" => orders_check_relationships_reseller_links_and_offers(store).await,
+        "subscriptions_are_seen_by_their_partners_only" => subscriptions_are_seen_by_their_partners_only(store).await,
+        "subscription_changes_follow_the_state_machine" => subscription_changes_follow_the_state_machine(store).await,
+        "license_seats_never_pass_the_quantity" => license_seats_never_pass_the_quantity(store).await,
+        "open_subscriptions_block_removal" => open_subscriptions_block_removal(store).await,
+        "tenant_users_through_the_grants" => tenant_users_through_the_grants(store).await,
+        "a_renewal_leaves_one_unrevoked_grant_per_role" => a_renewal_leaves_one_unrevoked_grant_per_role(store).await,
+        "a_new_password_ends_every_other_session" => a_new_password_ends_every_other_session(store).await,
+        "partners_page_by_name" => partners_page_by_name(store).await,
         other => panic!("no conformance case {other}"),
     }
 }

@@ -221,13 +221,13 @@ impl Grant {
     pub fn is_live(&self, now: OffsetDateTime) -> bool {
         self.revoked_at.is_none() && now < self.expires_at
     }
+    /// A grant ended at (or after) its own expiry, as a renewal ends one, shows as expired.
     pub fn state(&self, now: OffsetDateTime) -> &'static str {
-        if self.revoked_at.is_some() {
-            "revoked"
-        } else if now >= self.expires_at {
-            "expired"
-        } else {
-            "active"
+        match self.revoked_at {
+            Some(revoked) if revoked < self.expires_at => "revoked",
+            Some(_) => "expired",
+            None if now >= self.expires_at => "expired",
+            None => "active",
         }
     }
 }

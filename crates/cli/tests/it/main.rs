@@ -12,7 +12,6 @@ mod support;
 
 mod audit;
 mod authz;
-mod conformance;
 mod crash;
 mod errors;
 mod flows;
