@@ -15,6 +15,8 @@ async fn every_role_meets_the_allow_table_on_a_route_of_every_action() {
     let partner = app.partner("indirect_provider").await;
     let customer = app.connected_customer(&partner).await;
     let nobody = uuid::Uuid::now_v7();
+    let offer = app.offer("Mail Basic").await;
+    let tenant = format!("/api/v1/customers/{}", customer.id);
     let request = |action: Action| -> (Method, String, Option<Value>) {
         match action {
             Action::CustomersList => (Method::GET, "/api/v1/customers".into(), None),
@@ -40,6 +42,22 @@ async fn every_role_meets_the_allow_table_on_a_route_of_every_action() {
             Action::UsersRead => (Method::GET, "/api/v1/users".into(), None),
             Action::UsersManage => (Method::PATCH, format!("/api/v1/users/{nobody}"), Some(json!({"display_name": "x"}))),
             Action::AuditRead => (Method::GET, "/api/v1/audit".into(), None),
+            Action::OffersRead => (Method::GET, "/api/v1/offers".into(), None),
+            // Allowed: 422, as `nobody` is not one of the provider's resellers.
+            Action::OrdersCreate => (
+                Method::POST,
+                format!("{tenant}/orders"),
+                Some(json!({"items": [{"offer_id": offer, "quantity": 1}], "reseller_id": nobody})),
+            ),
+            Action::SubscriptionsRead => (Method::GET, format!("{tenant}/subscriptions"), None),
+            Action::SubscriptionsManage => (Method::PATCH, format!("{tenant}/subscriptions/{nobody}"), Some(json!({"quantity": 2}))),
+            // The customer granted the default roles (user_admin, license_admin, helpdesk_admin),
+            // so the grants allow what the allow-table lets each role try.
+            Action::CustomerUsersRead => (Method::GET, format!("{tenant}/users"), None),
+            Action::CustomerUsersManage => (Method::PATCH, format!("{tenant}/users/{nobody}"), Some(json!({"display_name": "x"}))),
+            Action::CustomerUsersResetPassword => (Method::POST, format!("{tenant}/users/{nobody}/reset-password"), Some(json!({}))),
+            Action::LicensesManage => (Method::POST, format!("{tenant}/users/{nobody}/licenses"), Some(json!({"subscription_id": nobody}))),
+            Action::OwnSubscriptionsRead => (Method::GET, "/api/v1/subscriptions".into(), None),
         }
     };
     let mut checked = 0;

@@ -308,6 +308,11 @@ impl TestApp {
 
     /// Another user in `org` with `roles`, signed in; answers its token.
     pub async fn user(&self, org: &Org, roles: &[&str]) -> String {
+        self.user_with_email(org, roles).await.1
+    }
+
+    /// Another user in `org` with `roles`, signed in; answers its e-mail and its token.
+    pub async fn user_with_email(&self, org: &Org, roles: &[&str]) -> (String, String) {
         let email = format!("{}@{}", unique("u"), org.email.split('@').nth(1).expect("domain"));
         let (s, b) = self
             .post(
@@ -317,7 +322,8 @@ impl TestApp {
             )
             .await;
         assert_eq!(s, StatusCode::CREATED, "{b}");
-        self.sign_in(&email, PASSWORD).await
+        let token = self.sign_in(&email, PASSWORD).await;
+        (email, token)
     }
 
     pub async fn link(&self, provider: &Org, reseller: &Org) {
@@ -345,6 +351,70 @@ impl TestApp {
         let (s, b) = self.accept(&c.token, &inv).await;
         assert_eq!(s, StatusCode::CREATED, "{b}");
         c
+    }
+
+    /// A customer connected to `partner` by an accepted invitation asking for `roles`.
+    pub async fn customer_granting(&self, partner: &Org, roles: &[&str]) -> Org {
+        let c = self.customer().await;
+        let inv = self.invite(partner, json!({"roles": roles})).await;
+        let (s, b) = self.accept(&c.token, &inv).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        c
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PATCH, path, Some(token), Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// An enabled offer in the operator's catalog; answers its id.
+    pub async fn offer(&self, name: &str) -> String {
+        let (s, b) =
+            self.post("/api/v1/operator/offers", Some(OPERATOR), json!({"name": name, "unit_price_cents": 600, "currency": "EUR"})).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        b["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Places an order of `quantity` seats of one offer; answers the status and the body.
+    pub async fn try_order(&self, token: &str, customer: &str, offer: &str, quantity: i64, reseller: Option<&str>) -> (StatusCode, Value) {
+        let mut body = json!({"items": [{"offer_id": offer, "quantity": quantity}]});
+        if let Some(r) = reseller {
+            body["reseller_id"] = json!(r);
+        }
+        self.post(&format!("/api/v1/customers/{customer}/orders"), Some(token), body).await
+    }
+
+    /// An order that must succeed; answers the id of its one subscription.
+    pub async fn order(&self, token: &str, customer: &str, offer: &str, quantity: i64, reseller: Option<&str>) -> String {
+        let (s, b) = self.try_order(token, customer, offer, quantity, reseller).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        b["subscriptions"][0]["id"].as_str().expect("subscription id").to_owned()
+    }
+
+    /// A user of the customer created by a partner agent through its grants: (id, e-mail,
+    /// temporary password).
+    pub async fn tenant_user(&self, agent: &str, customer: &str, roles: &[&str]) -> (String, String, String) {
+        let email = format!("{}@tenant.example", unique("user"));
+        let (s, b) = self
+            .post(
+                &format!("/api/v1/customers/{customer}/users"),
+                Some(agent),
+                json!({"email": email, "display_name": "Tenant user", "roles": roles}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        let field = |k: &str| b[k].as_str().expect(k).to_owned();
+        (field("id"), field("email"), field("temporary_password"))
+    }
+
+    /// A signed-in user's id, from `GET /me`.
+    pub async fn user_id(&self, token: &str) -> String {
+        let (s, b) = self.get("/api/v1/me", token).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        b["user"]["id"].as_str().expect("id").to_owned()
     }
 
     pub async fn customer_ids(&self, partner: &Org) -> Vec<String> {
