@@ -1,7 +1,7 @@
 //! Invitations from a partner to a customer: creation, the e-mail, and the customer's answer.
 
 use crate::rows::*;
-use crate::{PgStore, audit, bind_rels_grants, db, fenced, n_of, rels_grants_ctes};
+use crate::{PgStore, audit, bind_rels_grants, db, fenced, n_of, record_replaced, rels_grants_ctes};
 use async_trait::async_trait;
 use partnerhub_domain::*;
 use partnerhub_store::*;
@@ -231,13 +231,16 @@ impl InvitationStore for PgStore {
                          RETURNING 1), {}",
                 rels_grants_ctes(4, "EXISTS (SELECT 1 FROM upd)")
             ),
-            "SELECT (SELECT count(*) FROM upd) AS n, (SELECT count(*) FROM rels) AS rels, (SELECT count(*) FROM grs) AS grs",
+            "SELECT (SELECT count(*) FROM upd) AS n, (SELECT count(*) FROM rels) AS rels, (SELECT count(*) FROM grs) AS grs,
+                    (SELECT count(*) FROM ended) AS replaced",
         );
         let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(pt(now)).bind(customer.0).bind(id.0);
         let r = bind_rels_grants(q, &relationships, &grants).fetch_one(&mut *tx).await.map_err(db)?;
         if n_of(&r)? == 0 {
             return Err(StoreError::Conflict { constraint: constraint::INVITATION_NOT_PENDING });
         }
+        let mut change = change;
+        record_replaced(&mut change, get(&r, "replaced")?);
         audit::append(&mut tx, &change).await?;
         tx.commit().await.map_err(db)
     }

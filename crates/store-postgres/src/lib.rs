@@ -28,6 +28,7 @@ mod paging;
 mod relationships;
 mod rows;
 mod sessions;
+mod tenant;
 
 use async_trait::async_trait;
 use partnerhub_domain::*;
@@ -121,10 +122,16 @@ impl PgStore {
     }
 }
 
-/// No commerce tables yet: nothing blocks a removal. The commerce migration adds
-/// `active_subscription` here.
+/// What blocks a removal in every store: an open (active or suspended) subscription of the
+/// customer that the removing partner placed or is partner of record of.
 fn default_blockers() -> Vec<BlockerQuery> {
-    Vec::new()
+    vec![BlockerQuery {
+        kind: "active_subscription",
+        sql: "SELECT s.id, o.name FROM subscriptions s JOIN offers o ON o.id = s.offer_id
+              WHERE (s.partner_of_record = $1 OR s.placed_by = $1) AND s.customer_id = $2 AND s.status <> 'cancelled'
+              ORDER BY s.id"
+            .into(),
+    }]
 }
 
 /// Maps driver errors to store errors, naming the uniqueness rule that refused a write: the
@@ -140,6 +147,10 @@ pub(crate) fn db(e: sqlx::Error) -> StoreError {
             constraint::ACTIVE_RELATIONSHIP,
             constraint::PROVIDER_LINK_EXISTS,
         ];
+        // A primary key is named by PostgreSQL, not by us.
+        if d.constraint() == Some("licenses_pkey") {
+            return StoreError::Conflict { constraint: constraint::LICENSE_EXISTS };
+        }
         return match known.into_iter().find(|k| d.constraint() == Some(*k)) {
             Some(constraint) => StoreError::Conflict { constraint },
             None => StoreError::Database(e.to_string()),
@@ -170,11 +181,16 @@ pub(crate) fn n_of(r: &PgRow) -> StoreResult<i64> {
     r.try_get("n").map_err(db)
 }
 
-/// The relationships and grants of an acceptance or a creation, as two CTEs `rels` and `grs`
-/// over arrays bound from `$base` on (see [`bind_rels_grants`]); both insert only if `gate`
-/// holds, the grants after the relationships (`grs` reads `rels` first), as SQLite inserts
-/// them, so that a refused relationship is the error reported. As in SQLite, a relationship is made only to an organization of kind `customer`,
-/// whose name and creation time it copies.
+/// The relationships and grants of an acceptance or a creation, as three CTEs `rels`, `ended`
+/// and `grs` over arrays bound from `$base` on (see [`bind_rels_grants`]); all act only if
+/// `gate` holds, in that order (each reads the one before), as SQLite inserts them, so that a
+/// refused relationship is the error reported. As in SQLite, a relationship is made only to an
+/// organization of kind `customer`, whose name and creation time it copies.
+///
+/// A new grant replaces the partner's unrevoked grant of the same role in that customer (a
+/// renewal): `ended` ends the old one at the new one's start, or at its own expiry if that came
+/// first, before `grs` inserts, so that `grants_one_live_role` holds. Read
+/// `(SELECT count(*) FROM ended)` for how many were replaced.
 pub(crate) fn rels_grants_ctes(base: usize, gate: &str) -> String {
     let p = |i: usize| format!("${}", base + i);
     format!(
@@ -186,10 +202,16 @@ pub(crate) fn rels_grants_ctes(base: usize, gate: &str) -> String {
              JOIN organizations o ON o.id = t.customer_id AND o.kind = 'customer'
              WHERE {gate}
              RETURNING 1
+         ), ended AS (
+             UPDATE grants g SET revoked_at = least(n.created_at, g.expires_at)
+             FROM unnest({p9}::uuid[], {p10}::uuid[], {p11}::text[], {p12}::timestamptz[]) AS n(partner_org_id, customer_id, role, created_at)
+             WHERE g.partner_org_id = n.partner_org_id AND g.customer_id = n.customer_id AND g.role = n.role AND g.revoked_at IS NULL
+               AND {gate} AND (SELECT count(*) FROM rels) >= 0
+             RETURNING 1
          ), grs AS (
              INSERT INTO grants (id, relationship_id, partner_org_id, customer_id, role, created_at, expires_at, auto_extend)
              SELECT * FROM unnest({}::uuid[], {}::uuid[], {}::uuid[], {}::uuid[], {}::text[], {}::timestamptz[], {}::timestamptz[], {}::boolean[])
-             WHERE {gate} AND (SELECT count(*) FROM rels) >= 0
+             WHERE {gate} AND (SELECT count(*) FROM ended) >= 0
              RETURNING 1
          )",
         p(0),
@@ -207,7 +229,18 @@ pub(crate) fn rels_grants_ctes(base: usize, gate: &str) -> String {
         p(12),
         p(13),
         p(14),
+        p9 = p(9),
+        p10 = p(10),
+        p11 = p(11),
+        p12 = p(12),
     )
+}
+
+/// Records in the change how many grants a renewal replaced (see [`rels_grants_ctes`]), when any.
+pub(crate) fn record_replaced(change: &mut Change, replaced: i64) {
+    if replaced > 0 {
+        change.record("replaced_grants", replaced);
+    }
 }
 
 pub(crate) fn bind_rels_grants<'q>(q: PgQuery<'q>, rels: &[NewRelationship], grants: &[NewGrant]) -> PgQuery<'q> {

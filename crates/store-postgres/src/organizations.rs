@@ -3,6 +3,7 @@
 
 use crate::paging::Keyset;
 use crate::rows::*;
+use crate::tenant;
 use crate::{ORG_INSERT, PgStore, Tx, audit, bind_org, bind_user, db, fenced, n_of, user_insert};
 use async_trait::async_trait;
 use partnerhub_domain::*;
@@ -109,23 +110,10 @@ impl OrganizationStore for PgStore {
 
     async fn delete_user(&self, org: OrganizationId, user: UserId, change: Change) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        // The organization row is locked first (see `update_user`). The user's sessions go
-        // with it by the foreign key's cascade: every session of the user, as in SQLite, where
-        // those of this organization are deleted first and the cascade takes any others.
-        let r = sqlx::query(
-            "WITH l AS MATERIALIZED (SELECT id FROM organizations WHERE id = $2 FOR NO KEY UPDATE),
-                  d AS (DELETE FROM users WHERE id = $1 AND organization_id = (SELECT id FROM l) RETURNING 1)
-             SELECT (SELECT count(*) FROM d) AS n",
-        )
-        .bind(user.0)
-        .bind(org.0)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db)?;
-        if n_of(&r)? == 0 {
-            return Err(StoreError::NotFound);
-        }
-        ensure_a_global_admin(&mut tx, org).await?;
+        // The organization row is locked first (see `update_user`); the user's licenses are
+        // released and its sessions go with it by the foreign key's cascade.
+        let mut change = change;
+        tenant::delete_user(&mut tx, org, user, &mut change).await?;
         audit::append(&mut tx, &change).await?;
         tx.commit().await.map_err(db)
     }
@@ -273,7 +261,7 @@ pub(crate) fn password_ctes() -> String {
 
 /// Who must still hold at least one global admin: every organization, always. Runs after the
 /// change, under the organization row's lock; takes the chain lock when the check passes.
-async fn ensure_a_global_admin(tx: &mut Tx, org: OrganizationId) -> StoreResult<()> {
+pub(crate) async fn ensure_a_global_admin(tx: &mut Tx, org: OrganizationId) -> StoreResult<()> {
     let sql = format!(
         "WITH done AS MATERIALIZED (SELECT count(*) AS n FROM users WHERE organization_id = $1 AND roles LIKE '%\"global_admin\"%')
          SELECT done.n, CASE WHEN done.n > 0 THEN {}::text END AS chain_locked FROM done",

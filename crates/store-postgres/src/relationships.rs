@@ -2,7 +2,9 @@
 //! and the partners of a customer.
 
 use crate::rows::*;
-use crate::{ORG_INSERT, PgStore, audit, bind_org, bind_rels_grants, bind_user, db, fenced, n_of, rels_grants_ctes, user_insert};
+use crate::{
+    ORG_INSERT, PgStore, audit, bind_org, bind_rels_grants, bind_user, db, fenced, n_of, record_replaced, rels_grants_ctes, user_insert,
+};
 use async_trait::async_trait;
 use partnerhub_domain::*;
 use partnerhub_store::*;
@@ -186,8 +188,13 @@ impl RelationshipStore for PgStore {
         let sql = format!("WITH {ORG_INSERT}, {} SELECT count(*) AS n FROM usr", user_insert(8, Some("org")));
         let q = bind_user(bind_org(sqlx::query(sqlx::AssertSqlSafe(sql)), &org), &admin);
         q.fetch_one(&mut *tx).await.map_err(db)?;
-        let sql = fenced(&rels_grants_ctes(1, "true"), "SELECT (SELECT count(*) FROM rels) + (SELECT count(*) FROM grs) + 1 AS n");
-        bind_rels_grants(sqlx::query(sqlx::AssertSqlSafe(sql)), &relationships, &grants).fetch_one(&mut *tx).await.map_err(db)?;
+        let sql = fenced(
+            &rels_grants_ctes(1, "true"),
+            "SELECT (SELECT count(*) FROM rels) + (SELECT count(*) FROM grs) + 1 AS n, (SELECT count(*) FROM ended) AS replaced",
+        );
+        let r = bind_rels_grants(sqlx::query(sqlx::AssertSqlSafe(sql)), &relationships, &grants).fetch_one(&mut *tx).await.map_err(db)?;
+        let mut change = change;
+        record_replaced(&mut change, get(&r, "replaced")?);
         audit::append(&mut tx, &change).await?;
         tx.commit().await.map_err(db)
     }
@@ -217,20 +224,39 @@ impl RelationshipStore for PgStore {
         change: Change,
     ) -> StoreResult<RemovalOutcome> {
         let mut tx = self.begin().await?;
-        // Blockers first, then the removal, as in SQLite. Unlike under SQLite's single writer, a
-        // blocker committed by another transaction after this check does not stop the removal.
+        // The relationship first, locked: an order or a tenant action holding it FOR SHARE
+        // commits before the blockers are read (and its subscription blocks), or waits and
+        // then finds it removed. With it, in the same order by id, the customer's relationships
+        // that name this partner as their reseller, which the removal changes too. FOR NO KEY
+        // UPDATE, not FOR UPDATE: it keeps out FOR SHARE as well, but not the KEY SHARE of a
+        // foreign-key check, which a renewal's grants take on it once they hold the chain lock.
+        sqlx::query(
+            "SELECT id FROM relationships WHERE customer_id = $2 AND state = 'active' AND (partner_org_id = $1 OR indirect_reseller_id = $1)
+             ORDER BY id FOR NO KEY UPDATE",
+        )
+        .bind(partner.0)
+        .bind(customer.0)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        // Then the blockers, as in SQLite; this statement sees every order committed before the lock.
         let blockers = self.blockers_in(&mut tx, partner, customer).await?;
         if !blockers.is_empty() {
             return Err(StoreError::Blocked(blockers));
         }
-        // Every grant of this partner in this customer goes, not only those of this relationship.
+        // Every grant of this partner in this customer goes, not only those of this relationship;
+        // a reseller leaving, the customer's other partners stop naming it.
         let sql = fenced(
             "rel AS (UPDATE relationships SET state = 'removed', removed_at = $1
                      WHERE partner_org_id = $2 AND customer_id = $3 AND state = 'active' RETURNING id),
              g AS (UPDATE grants SET revoked_at = $1
                    WHERE partner_org_id = $2 AND customer_id = $3 AND revoked_at IS NULL AND expires_at > $1
-                     AND EXISTS (SELECT 1 FROM rel) RETURNING 1)",
-            "SELECT (SELECT count(*) FROM rel) AS n, (SELECT array_agg(id) FROM rel) AS rel_ids, (SELECT count(*) FROM g) AS revoked",
+                     AND EXISTS (SELECT 1 FROM rel) RETURNING 1),
+             named AS (UPDATE relationships SET indirect_reseller_id = NULL
+                       WHERE customer_id = $3 AND state = 'active' AND indirect_reseller_id = $2 AND partner_org_id <> $2
+                         AND EXISTS (SELECT 1 FROM rel) RETURNING 1)",
+            "SELECT (SELECT count(*) FROM rel) AS n, (SELECT array_agg(id) FROM rel) AS rel_ids, (SELECT count(*) FROM g) AS revoked,
+                    (SELECT count(*) FROM named) AS unnamed",
         );
         let r =
             sqlx::query(sqlx::AssertSqlSafe(sql)).bind(pt(now)).bind(partner.0).bind(customer.0).fetch_one(&mut *tx).await.map_err(db)?;

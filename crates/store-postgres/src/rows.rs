@@ -139,6 +139,78 @@ pub(crate) fn summary_from(r: &PgRow) -> StoreResult<CustomerSummary> {
     })
 }
 
+pub(crate) const OFFER_COLS: &str = "id, name, unit_price_cents, currency, created_at, disabled_at";
+
+pub(crate) fn offer_from(r: &PgRow) -> StoreResult<Offer> {
+    Ok(Offer {
+        id: OfferId(get(r, "id")?),
+        name: get(r, "name")?,
+        unit_price_cents: get(r, "unit_price_cents")?,
+        currency: get(r, "currency")?,
+        created_at: get(r, "created_at")?,
+        disabled_at: get(r, "disabled_at")?,
+    })
+}
+
+/// The columns of a subscription with its offer and both partners, over `s` (a subscription
+/// row) joined by [`SUBSCRIPTION_JOINS`].
+pub(crate) const SUBSCRIPTION_COLS: &str = "s.id, s.order_id, s.customer_id, s.quantity, s.assigned, s.status, s.created_at, s.updated_at,
+    o.id AS o_id, o.name AS o_name, o.unit_price_cents AS o_unit_price_cents, o.currency AS o_currency,
+    pb.id AS pb_id, pb.name AS pb_name, pb.partner_id AS pb_partner_id, pb.domain AS pb_domain,
+    pr.id AS pr_id, pr.name AS pr_name, pr.partner_id AS pr_partner_id, pr.domain AS pr_domain";
+pub(crate) const SUBSCRIPTION_JOINS: &str = "JOIN offers o ON o.id = s.offer_id
+    JOIN organizations pb ON pb.id = s.placed_by JOIN organizations pr ON pr.id = s.partner_of_record";
+
+fn offer_ref_from(r: &PgRow) -> StoreResult<OfferRef> {
+    Ok(OfferRef {
+        id: OfferId(get(r, "o_id")?),
+        name: get(r, "o_name")?,
+        unit_price_cents: get(r, "o_unit_price_cents")?,
+        currency: get(r, "o_currency")?,
+    })
+}
+
+pub(crate) fn partner_ref_from(r: &PgRow, p: &str) -> StoreResult<PartnerRef> {
+    Ok(PartnerRef {
+        id: OrganizationId(get(r, &format!("{p}id"))?),
+        name: get(r, &format!("{p}name"))?,
+        partner_id: get::<Option<String>>(r, &format!("{p}partner_id"))?.unwrap_or_default(),
+        domain: get(r, &format!("{p}domain"))?,
+    })
+}
+
+pub(crate) fn subscription_from(r: &PgRow) -> StoreResult<Subscription> {
+    let status: String = get(r, "status")?;
+    Ok(Subscription {
+        id: SubscriptionId(get(r, "id")?),
+        order_id: OrderId(get(r, "order_id")?),
+        customer_id: OrganizationId(get(r, "customer_id")?),
+        offer: offer_ref_from(r)?,
+        quantity: get(r, "quantity")?,
+        assigned: get(r, "assigned")?,
+        status: SubscriptionStatus::parse(&status).ok_or_else(|| corrupt("subscription status", &status))?,
+        placed_by: partner_ref_from(r, "pb_")?,
+        partner_of_record: partner_ref_from(r, "pr_")?,
+        created_at: get(r, "created_at")?,
+        updated_at: get(r, "updated_at")?,
+    })
+}
+
+/// A license with the offer of its subscription; `WHERE` follows.
+pub(crate) const LICENSE_SELECT: &str = "SELECT l.subscription_id, l.user_id, l.customer_id, l.assigned_at,
+    o.id AS o_id, o.name AS o_name, o.unit_price_cents AS o_unit_price_cents, o.currency AS o_currency
+    FROM licenses l JOIN subscriptions s ON s.id = l.subscription_id JOIN offers o ON o.id = s.offer_id";
+
+pub(crate) fn license_from(r: &PgRow) -> StoreResult<License> {
+    Ok(License {
+        subscription_id: SubscriptionId(get(r, "subscription_id")?),
+        user_id: UserId(get(r, "user_id")?),
+        customer_id: OrganizationId(get(r, "customer_id")?),
+        offer: offer_ref_from(r)?,
+        assigned_at: get(r, "assigned_at")?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,56 @@
+//! The store conformance suite (written once, in `partnerhub_store::conformance`) against the
+//! PostgreSQL store, each case on a fresh database (see `support`); skipped loudly where no
+//! PostgreSQL answers, outside CI.
+
+#![expect(clippy::panic, clippy::expect_used, reason = "a test fails loudly")]
+
+use partnerhub_store::conformance;
+
+mod support;
+
+async fn run(case: &str) {
+    let Some((store, _db)) = support::fresh().await else {
+        return;
+    };
+    conformance::run(case, &store).await;
+}
+
+macro_rules! cases {
+    ($($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                run(stringify!($case)).await;
+            }
+        )*
+
+        #[test]
+        fn every_case_of_the_suite_runs_here() {
+            let here = [$(stringify!($case)),*];
+            assert_eq!(here.as_slice(), conformance::CASES);
+        }
+    };
+}
+
+cases!(
+    organizations_users_and_uniqueness,
+    sessions_live_until_expiry_and_go_with_their_user,
+    attempts_count_in_fixed_windows,
+    an_invitation_is_accepted_once,
+    concurrent_acceptances_have_one_winner,
+    removal_revokes_every_grant_of_the_pair,
+    customer_lists_page_by_keyset,
+    the_audit_chain_is_whole_and_scoped,
+    every_tenant_method_is_scoped,
+    refused_writes_among_concurrent_ones_change_nothing_else,
+    offers_page_by_name_and_hide_disabled_ones,
+    orders_check_relationships_reseller_links_and_offers,
+    subscriptions_are_seen_by_their_partners_only,
+    subscription_changes_follow_the_state_machine,
+    license_seats_never_pass_the_quantity,
+    open_subscriptions_block_removal,
+    tenant_users_through_the_grants,
+    a_renewal_leaves_one_unrevoked_grant_per_role,
+    a_new_password_ends_every_other_session,
+    partners_page_by_name,
+);
