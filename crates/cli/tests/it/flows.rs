@@ -81,9 +81,8 @@ async fn a_partner_requests_a_relationship_with_an_existing_customer() {
     // The partner saw the admin's password: it is only good for setting a new one.
     let temporary = created["admin"]["temporary_password"].as_str().unwrap();
     let customer_token = app.sign_in("ga@adventure-works.example", temporary).await;
-    let (s, b) = app
-        .post("/api/v1/me/password", Some(&customer_token), json!({"current_password": temporary, "new_password": PASSWORD}))
-        .await;
+    let (s, b) =
+        app.post("/api/v1/me/password", Some(&customer_token), json!({"current_password": temporary, "new_password": PASSWORD})).await;
     assert_eq!(s, StatusCode::NO_CONTENT, "{b}");
 
     let inv = app
