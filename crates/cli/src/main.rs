@@ -1,5 +1,7 @@
-//! The `partnerhub` binary: `serve`, `migrate`, `audit verify`, `openapi`.
+//! The `partnerhub` binary: `serve`, `migrate`, `audit verify`, `openapi`, and `admin` (the
+//! operator's commands against a running server).
 
+mod admin;
 mod demo;
 
 use anyhow::{Context, bail};
@@ -52,6 +54,8 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// The operator's commands against a running server (partners, provider links, offers).
+    Admin(admin::AdminArgs),
 }
 
 #[derive(Subcommand)]
@@ -139,6 +143,13 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Openapi => {
             println!("{}", serde_json::to_string_pretty(&partnerhub_web::openapi())?);
+            Ok(())
+        }
+        Command::Admin(args) => {
+            if let Err(failure) = admin::run(args).await {
+                eprintln!("{failure}");
+                std::process::exit(1);
+            }
             Ok(())
         }
     }
