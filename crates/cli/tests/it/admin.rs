@@ -214,3 +214,94 @@ async fn a_missing_token_an_unreachable_server_and_a_bad_flag_say_so() {
     let usage = admin(&url, OP, &["partners", "create", "--name", "X", "--type", "wholesale"]).await;
     assert_eq!(usage.status.code(), Some(2), "{}", stderr(&usage));
 }
+
+/// `serve --demo`, its stderr up to the `listening on` line.
+fn start_demo(db_url: &str) -> (Running, Vec<String>) {
+    use std::io::{BufRead, BufReader};
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_partnerhub"))
+        .args(["serve", "--demo", "--database", db_url, "--listen", "127.0.0.1:0"])
+        .env("PARTNERHUB_OPERATOR_TOKEN", "op")
+        .env("PARTNERHUB_SECRET", "demo-test-secret")
+        .env("PARTNERHUB_LOG", "warn")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Owned by the guard at once, so a failure below still ends it.
+    let mut running = Running(Server { child, url: String::new() });
+    let stderr = running.0.child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            tx.send(line).ok();
+        }
+    });
+    let mut lines = Vec::new();
+    loop {
+        let line = rx.recv_timeout(std::time::Duration::from_secs(60)).expect("the demo server printed its address");
+        if let Some(url) = line.strip_prefix("listening on ") {
+            running.0.url = url.to_owned();
+            return (running, lines);
+        }
+        lines.push(line);
+    }
+}
+
+/// The demo prints every login it creates, and what it prints is enough to try an order, a
+/// customer user and a license at once.
+#[tokio::test]
+async fn the_demo_logins_reach_orders_customer_users_and_licenses() {
+    let db = TestDb::fresh(backend()).await;
+    let (s, printed) = start_demo(&db.url);
+    let url = s.0.url.as_str();
+    let login = |email: &str| {
+        let line = printed.iter().find(|l| l.split_whitespace().any(|w| w == email)).unwrap_or_else(|| panic!("{email} in {printed:?}"));
+        line.split_whitespace().last().unwrap().to_owned()
+    };
+    let id_after = |word: &str| {
+        let text = printed.join(" ");
+        let at = text.find(word).unwrap_or_else(|| panic!("{word} in {text}")) + word.len();
+        text[at..].trim_start().split(|c: char| !(c.is_ascii_hexdigit() || c == '-')).next().unwrap().to_owned()
+    };
+    for email in ["ga@fabrikam.example", "ga@contoso.example", "ga@northwind.example", "ga@adventure-works.example", "ga@tailspin.example"]
+    {
+        sign_in(url, email, &login(email)).await;
+    }
+
+    let offers = json_of(&ok(admin(url, OP, &["offers", "list", "--json"]).await));
+    let names: Vec<&str> = offers["items"].as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Cloud Storage 1 TB", "Mail Basic", "Office Standard"]);
+
+    let (customer, subscription) = (id_after("customer id"), id_after("subscription"));
+    let agent = sign_in(url, "agent@contoso.example", &login("agent@contoso.example")).await;
+    let c = reqwest::Client::new();
+    let user: Value = c
+        .post(format!("{url}/api/v1/customers/{customer}/users"))
+        .bearer_auth(&agent)
+        .json(&json!({"email": "kim@adventure-works.example", "display_name": "Kim"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let user_id = user["id"].as_str().unwrap_or_else(|| panic!("{user}"));
+    let seat = c
+        .post(format!("{url}/api/v1/customers/{customer}/users/{user_id}/licenses"))
+        .bearer_auth(&agent)
+        .json(&json!({"subscription_id": subscription}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(seat.status(), 201, "{}", seat.text().await.unwrap());
+
+    // The provider orders more for the same customer, naming its reseller.
+    let provider = sign_in(url, "ga@fabrikam.example", &login("ga@fabrikam.example")).await;
+    let order = c
+        .post(format!("{url}/api/v1/customers/{customer}/orders"))
+        .bearer_auth(&provider)
+        .json(&json!({"items": [{"offer_id": offers["items"][0]["id"], "quantity": 2}], "reseller_id": id_after("Contoso (id")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(order.status(), 201, "{}", order.text().await.unwrap());
+}
