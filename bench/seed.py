@@ -3,9 +3,15 @@
 
 Creates P direct partners and C customers, signs them all in, and has every partner create C
 open invitations, so that P*C acceptances each have their own (customer, invitation) pair.
+For commerce, a direct partner of its own (so partner 0's list stays as it was) creates
+ORDER_CUSTOMERS connected customers to order for, and one more that holds SUBSCRIPTIONS
+subscriptions (one order of one item each), from one offer of the operator's.
 Writes:
   OUT/pairs.txt        one "CUSTOMER_BEARER INVITATION_TOKEN" per line
   OUT/partner.token    a bearer of partner 0 (whose list will hold C customers once accepted)
+  OUT/commerce.token   a bearer of the commerce partner
+  OUT/order.txt        the offer id, then one customer id per line to order for
+  OUT/subscriptions.path  the path of the customer's subscription list
 """
 import json, sys, urllib.request, concurrent.futures as cf
 
@@ -46,3 +52,26 @@ with open(f"{out}/pairs.txt", "w") as f:
 with open(f"{out}/partner.token", "w") as f:
     f.write(ptokens[0])
 print(f"seeded {partners} partners, {customers} customers, {partners * customers} invitations")
+
+ORDER_CUSTOMERS, SUBSCRIPTIONS = 16, 20
+call("/api/v1/operator/partners", {"name": "Bench Commerce", "partner_type": "direct", "partner_id": "BCOM",
+     "domain": "bcom.example", "admin": {"email": "ga@bcom.example", "display_name": "A", "password": PW}}, operator)
+ctoken = sign_in("ga@bcom.example")
+offer = call("/api/v1/operator/offers", {"name": "Bench Mail", "unit_price_cents": 600, "currency": "EUR"}, operator)["id"]
+
+def connected(i):
+    return call("/api/v1/customers", {"name": f"Bench Buyer {i:03}", "domain": f"bb{i}.example",
+                "admin": {"email": f"ga@bb{i}.example", "display_name": "B"}}, ctoken)["id"]
+
+with cf.ThreadPoolExecutor(8) as ex:
+    buyers = list(ex.map(connected, range(ORDER_CUSTOMERS + 1)))
+holder = buyers.pop()
+for _ in range(SUBSCRIPTIONS):
+    call(f"/api/v1/customers/{holder}/orders", {"items": [{"offer_id": offer, "quantity": 5}]}, ctoken)
+with open(f"{out}/commerce.token", "w") as f:
+    f.write(ctoken)
+with open(f"{out}/order.txt", "w") as f:
+    f.write("\n".join([offer] + buyers) + "\n")
+with open(f"{out}/subscriptions.path", "w") as f:
+    f.write(f"/api/v1/customers/{holder}/subscriptions")
+print(f"seeded {ORDER_CUSTOMERS} customers to order for, one holding {SUBSCRIPTIONS} subscriptions")
