@@ -3,14 +3,15 @@
 //! licenses, through the grants) is in `tenant.rs`.
 //!
 //! An order locks the relationships it depends on (the placing partner's and, for an indirect
-//! order, the reseller's) `FOR SHARE` and re-checks them in its transaction: a removal, which
-//! locks the relationship before it looks for blockers, either waits for the order (and is then
-//! blocked by its subscriptions) or has already removed it (and the order finds nothing).
+//! order, the reseller's) `FOR SHARE` and re-checks them in its transaction (after their gates,
+//! see `locks`): a removal, which locks the relationship before it looks for blockers, either
+//! waits for the order (and is then blocked by its subscriptions) or has already removed it
+//! (and the order finds nothing).
 
 use crate::paging::Keyset;
 use crate::rows::*;
 use crate::tenant::record_released;
-use crate::{PgStore, audit, db, fenced, n_of};
+use crate::{PgStore, audit, db, fenced, locks, n_of};
 use async_trait::async_trait;
 use partnerhub_domain::*;
 use partnerhub_store::*;
@@ -211,23 +212,24 @@ impl PgStore {
         let mut tx = self.begin().await?;
         let record = order.partner_of_record();
         let offers = order.items.iter().map(|i| i.offer_id.0).collect::<Vec<_>>();
-        // The relationships by id, then the offers (a disabling waits, or is seen), FOR SHARE.
-        let r = sqlx::query(
-            "WITH rels AS MATERIALIZED (
+        // The gates of both pairs, shared, then the relationships by id, FOR SHARE (see
+        // `locks`). The offers are read, not locked: an order that saw an offer enabled while it
+        // was being disabled is as if placed just before (the disabling reads no subscription).
+        let r = sqlx::query(sqlf!(
+            "WITH {}, rels AS MATERIALIZED (
                  SELECT id, partner_org_id FROM relationships
-                 WHERE customer_id = $1 AND state = 'active' AND (partner_org_id = $2 OR partner_org_id = $3)
+                 WHERE customer_id = $1 AND state = 'active' AND (partner_org_id = $2 OR partner_org_id = $3) AND (SELECT n FROM gate) >= 0
                  ORDER BY id FOR SHARE),
-             offs AS MATERIALIZED (
-                 SELECT id FROM offers WHERE id = ANY($4) AND disabled_at IS NULL AND (SELECT count(*) FROM rels) >= 0
-                 ORDER BY id FOR SHARE)
+             offs AS (SELECT id FROM offers WHERE id = ANY($4) AND disabled_at IS NULL)
              SELECT (SELECT id FROM rels WHERE partner_org_id = $2) AS placer_rel,
                     EXISTS (SELECT 1 FROM rels WHERE partner_org_id = $3) AS reseller_rel,
                     EXISTS (SELECT 1 FROM provider_links WHERE provider_id = $2 AND reseller_id = $3 AND state = 'active') AS linked,
-                    (SELECT coalesce(array_agg(id), '{}') FROM offs) AS offers,
+                    (SELECT coalesce(array_agg(id), '{{}}') FROM offs) AS offers,
                     pb.id AS pb_id, pb.name AS pb_name, pb.partner_id AS pb_partner_id, pb.domain AS pb_domain,
                     pr.id AS pr_id, pr.name AS pr_name, pr.partner_id AS pr_partner_id, pr.domain AS pr_domain
              FROM organizations pb, organizations pr WHERE pb.id = $2 AND pr.id = $5",
-        )
+            locks::gate_cte(false, "SELECT $2::uuid AS p, $1::uuid AS c UNION ALL SELECT $3::uuid, $1::uuid")
+        ))
         .bind(order.customer_id.0)
         .bind(order.placed_by.0)
         .bind(order.reseller_of_record.map(|r| r.0))
@@ -303,8 +305,8 @@ impl PgStore {
         })
     }
 
-    /// A change by the placing partner, under its relationship's lock (FOR SHARE) and the
-    /// subscription's. Cancelling releases every license in the same statement as the change.
+    /// A change by the placing partner, under its gate and its relationship's lock (FOR
+    /// SHARE), and the subscription's. Cancelling releases every license in the same statement as the change.
     async fn update_subscription_in(
         &self,
         partner: OrganizationId,
@@ -315,15 +317,17 @@ impl PgStore {
         change: Change,
     ) -> StoreResult<Subscription> {
         let mut tx = self.begin().await?;
-        let r = sqlx::query(
-            "WITH rel AS MATERIALIZED (
-                 SELECT id FROM relationships WHERE partner_org_id = $1 AND customer_id = $2 AND state = 'active' FOR SHARE),
+        let r = sqlx::query(sqlf!(
+            "WITH {}, rel AS MATERIALIZED (
+                 SELECT id FROM relationships
+                 WHERE partner_org_id = $1 AND customer_id = $2 AND state = 'active' AND (SELECT n FROM gate) >= 0 FOR SHARE),
              s AS MATERIALIZED (
                  SELECT id, placed_by, status FROM subscriptions
                  WHERE id = $3 AND customer_id = $2 AND (placed_by = $1 OR partner_of_record = $1) AND EXISTS (SELECT 1 FROM rel)
                  FOR NO KEY UPDATE)
              SELECT s.* FROM s",
-        )
+            locks::gate_cte(false, "SELECT $1::uuid AS p, $2::uuid AS c")
+        ))
         .bind(partner.0)
         .bind(customer.0)
         .bind(id.0)

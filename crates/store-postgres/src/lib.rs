@@ -8,7 +8,9 @@
 //!   writers, the losers re-evaluate the row after the winner commits and change nothing;
 //! - unique indexes (`relationships_one_active`, ...), mapped to `StoreError::Conflict`;
 //! - an advisory lock for the audit chain (see `audit`), the last lock any transaction takes;
-//! - a lock on the organization row while a change could leave it without a global admin.
+//! - a lock on the organization row while a change could leave it without a global admin;
+//! - row locks on what an action relies on (a relationship, its grants) behind a fair
+//!   advisory gate, all taken in one order (see `locks`).
 //!
 //! Round trips are what costs here, so a change is a few statements: the work itself as one
 //! statement of data-modifying CTEs where that is easy, often with the chain lock folded in
@@ -23,6 +25,7 @@ macro_rules! sqlf {
 mod audit;
 mod commerce;
 mod invitations;
+mod locks;
 mod organizations;
 mod paging;
 mod relationships;
@@ -190,7 +193,9 @@ pub(crate) fn n_of(r: &PgRow) -> StoreResult<i64> {
 /// A new grant replaces the partner's unrevoked grant of the same role in that customer (a
 /// renewal): `ended` ends the old one at the new one's start, or at its own expiry if that came
 /// first, before `grs` inserts, so that `grants_one_live_role` holds. Read
-/// `(SELECT count(*) FROM ended)` for how many were replaced.
+/// `(SELECT count(*) FROM ended)` for how many were replaced. The pairs' gates are taken
+/// exclusive, then the old grants locked by id (`old`), as every change of grants does (see
+/// `locks`).
 pub(crate) fn rels_grants_ctes(base: usize, gate: &str) -> String {
     let p = |i: usize| format!("${}", base + i);
     format!(
@@ -202,11 +207,17 @@ pub(crate) fn rels_grants_ctes(base: usize, gate: &str) -> String {
              JOIN organizations o ON o.id = t.customer_id AND o.kind = 'customer'
              WHERE {gate}
              RETURNING 1
+         ), {gates}, old AS MATERIALIZED (
+             SELECT g.id FROM grants g
+             JOIN unnest({p9}::uuid[], {p10}::uuid[], {p11}::text[]) AS n(partner_org_id, customer_id, role)
+               ON g.partner_org_id = n.partner_org_id AND g.customer_id = n.customer_id AND g.role = n.role
+             WHERE g.revoked_at IS NULL AND (SELECT n FROM gate) >= 0
+             ORDER BY g.id FOR NO KEY UPDATE OF g
          ), ended AS (
              UPDATE grants g SET revoked_at = least(n.created_at, g.expires_at)
              FROM unnest({p9}::uuid[], {p10}::uuid[], {p11}::text[], {p12}::timestamptz[]) AS n(partner_org_id, customer_id, role, created_at)
-             WHERE g.partner_org_id = n.partner_org_id AND g.customer_id = n.customer_id AND g.role = n.role AND g.revoked_at IS NULL
-               AND {gate} AND (SELECT count(*) FROM rels) >= 0
+             WHERE g.id IN (SELECT id FROM old)
+               AND g.partner_org_id = n.partner_org_id AND g.customer_id = n.customer_id AND g.role = n.role AND g.revoked_at IS NULL
              RETURNING 1
          ), grs AS (
              INSERT INTO grants (id, relationship_id, partner_org_id, customer_id, role, created_at, expires_at, auto_extend)
@@ -229,6 +240,10 @@ pub(crate) fn rels_grants_ctes(base: usize, gate: &str) -> String {
         p(12),
         p(13),
         p(14),
+        gates = locks::gate_cte(
+            true,
+            &format!("SELECT p, c FROM unnest({}::uuid[], {}::uuid[]) AS t(p, c) WHERE {gate} AND (SELECT count(*) FROM rels) >= 0", p(9), p(10))
+        ),
         p9 = p(9),
         p10 = p(10),
         p11 = p(11),

@@ -3,7 +3,8 @@
 
 use crate::rows::*;
 use crate::{
-    ORG_INSERT, PgStore, audit, bind_org, bind_rels_grants, bind_user, db, fenced, n_of, record_replaced, rels_grants_ctes, user_insert,
+    ORG_INSERT, PgStore, audit, bind_org, bind_rels_grants, bind_user, db, fenced, locks, n_of, record_replaced, rels_grants_ctes,
+    user_insert,
 };
 use async_trait::async_trait;
 use partnerhub_domain::*;
@@ -224,16 +225,24 @@ impl RelationshipStore for PgStore {
         change: Change,
     ) -> StoreResult<RemovalOutcome> {
         let mut tx = self.begin().await?;
-        // The relationship first, locked: an order or a tenant action holding it FOR SHARE
-        // commits before the blockers are read (and its subscription blocks), or waits and
-        // then finds it removed. With it, in the same order by id, the customer's relationships
-        // that name this partner as their reseller, which the removal changes too. FOR NO KEY
-        // UPDATE, not FOR UPDATE: it keeps out FOR SHARE as well, but not the KEY SHARE of a
-        // foreign-key check, which a renewal's grants take on it once they hold the chain lock.
-        sqlx::query(
-            "SELECT id FROM relationships WHERE customer_id = $2 AND state = 'active' AND (partner_org_id = $1 OR indirect_reseller_id = $1)
+        // The relationship first, locked (after its gate, see `locks`): an order or a tenant
+        // action holding it FOR SHARE commits before the blockers are read (and its
+        // subscription blocks), or waits and then finds it removed. With it, by id, the
+        // customer's relationships that name this partner as their reseller, which the removal
+        // changes too (their gates as well). FOR NO KEY UPDATE, not FOR UPDATE: it keeps out
+        // FOR SHARE as well, but not the KEY SHARE of a foreign-key check, which a renewal's
+        // grants take on it once they hold the chain lock.
+        sqlx::query(sqlf!(
+            "WITH {}
+             SELECT id FROM relationships
+             WHERE customer_id = $2 AND state = 'active' AND (partner_org_id = $1 OR indirect_reseller_id = $1) AND (SELECT n FROM gate) >= 0
              ORDER BY id FOR NO KEY UPDATE",
-        )
+            locks::gate_cte(
+                true,
+                "SELECT $1::uuid AS p, $2::uuid AS c
+                 UNION SELECT partner_org_id, customer_id FROM relationships WHERE customer_id = $2 AND state = 'active' AND indirect_reseller_id = $1"
+            )
+        ))
         .bind(partner.0)
         .bind(customer.0)
         .fetch_all(&mut *tx)
@@ -244,14 +253,16 @@ impl RelationshipStore for PgStore {
         if !blockers.is_empty() {
             return Err(StoreError::Blocked(blockers));
         }
-        // Every grant of this partner in this customer goes, not only those of this relationship;
+        // Every grant of this partner in this customer goes, not only those of this relationship,
+        // locked by id first (`gl`, see `locks`);
         // a reseller leaving, the customer's other partners stop naming it.
         let sql = fenced(
             "rel AS (UPDATE relationships SET state = 'removed', removed_at = $1
                      WHERE partner_org_id = $2 AND customer_id = $3 AND state = 'active' RETURNING id),
-             g AS (UPDATE grants SET revoked_at = $1
-                   WHERE partner_org_id = $2 AND customer_id = $3 AND revoked_at IS NULL AND expires_at > $1
-                     AND EXISTS (SELECT 1 FROM rel) RETURNING 1),
+             gl AS MATERIALIZED (SELECT id FROM grants
+                                 WHERE partner_org_id = $2 AND customer_id = $3 AND revoked_at IS NULL AND expires_at > $1
+                                   AND EXISTS (SELECT 1 FROM rel) ORDER BY id FOR NO KEY UPDATE),
+             g AS (UPDATE grants SET revoked_at = $1 WHERE id IN (SELECT id FROM gl) RETURNING 1),
              named AS (UPDATE relationships SET indirect_reseller_id = NULL
                        WHERE customer_id = $3 AND state = 'active' AND indirect_reseller_id = $2 AND partner_org_id <> $2
                          AND EXISTS (SELECT 1 FROM rel) RETURNING 1)",
@@ -291,11 +302,17 @@ impl RelationshipStore for PgStore {
         change: Change,
     ) -> StoreResult<i64> {
         let mut tx = self.begin().await?;
+        // The gate, then the live grants locked by id (see `locks`): a tenant action holding
+        // them FOR SHARE finishes first, and those that come after wait for the revocation.
         let sql = fenced(
-            "live AS (SELECT count(*) AS n FROM relationships WHERE partner_org_id = $2 AND customer_id = $3 AND state = 'active'),
-             g AS (UPDATE grants SET revoked_at = $1
-                   WHERE partner_org_id = $2 AND customer_id = $3 AND revoked_at IS NULL AND expires_at > $1
-                     AND (SELECT n FROM live) > 0 RETURNING 1)",
+            &format!(
+                "{}, live AS (SELECT count(*) AS n FROM relationships WHERE partner_org_id = $2 AND customer_id = $3 AND state = 'active'),
+             gl AS MATERIALIZED (SELECT id FROM grants
+                                 WHERE partner_org_id = $2 AND customer_id = $3 AND revoked_at IS NULL AND expires_at > $1
+                                   AND (SELECT n FROM gate) >= 0 AND (SELECT n FROM live) > 0 ORDER BY id FOR NO KEY UPDATE),
+             g AS (UPDATE grants SET revoked_at = $1 WHERE id IN (SELECT id FROM gl) RETURNING 1)",
+                locks::gate_cte(true, "SELECT $2::uuid AS p, $3::uuid AS c")
+            ),
             "SELECT (SELECT n FROM live) AS n, (SELECT count(*) FROM g) AS revoked",
         );
         let r =

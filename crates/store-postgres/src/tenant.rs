@@ -1,14 +1,13 @@
 //! What a partner does inside a customer's tenant through its grants: the tenant's users and
 //! their licenses. Each change starts with [`admit`] in its own transaction, which locks the
 //! relationship and the live grants it relies on `FOR SHARE`: a removal or a revocation racing
-//! it waits for its commit, or it waits for theirs and then sees them. Lock order, as
-//! everywhere in this store: relationships, grants, the organization, users, subscriptions,
-//! licenses, and the audit chain last.
+//! it waits for its commit, or it waits for theirs and then sees them. Locks are taken in the
+//! order of `locks`.
 
 use crate::organizations::{USER_COLS, ensure_a_global_admin, password_ctes};
 use crate::paging::Keyset;
 use crate::rows::*;
-use crate::{PgStore, Tx, audit, db, fenced, n_of};
+use crate::{PgStore, Tx, audit, db, fenced, locks, n_of};
 use partnerhub_domain::delegation;
 use partnerhub_domain::*;
 use partnerhub_store::*;
@@ -42,9 +41,10 @@ enum UserLock {
 /// relationship the customer does not exist for it (`NotFound`); a target user must be the
 /// tenant's (`NotFound`); then the delegation table decides over the live grants (`Forbidden`).
 /// `action` is what the calling method does; `access.action` must name it. With `lock`, the
-/// relationship and the grants are locked FOR SHARE, then (for a changed user) the
-/// organization, whose last global admin may be at stake, then the user; in one statement
-/// whose CTEs each read the one before, so that they lock in that order.
+/// pair's gate is taken shared (see `locks`), the relationship and the grants are locked FOR
+/// SHARE, then (for a changed user) the organization, whose last global admin may be at stake,
+/// then the user; in one statement whose CTEs each read the one before, so that they lock in
+/// that order.
 async fn admit(
     conn: &mut PgConnection,
     access: &TenantAccess,
@@ -62,9 +62,12 @@ async fn admit(
         Target::Holder(id) => (Some(id), false, "FOR KEY SHARE"),
     };
     let user_lock = if lock { user_lock } else { "" };
+    // A read takes no gate, and answers from one snapshot.
+    let gate = if lock { locks::gate_cte(false, "SELECT $1::uuid AS p, $2::uuid AS c") } else { "gate AS (SELECT 0 AS n)".into() };
     let r = sqlx::query(sqlf!(
-        "WITH rel AS MATERIALIZED (
-             SELECT id FROM relationships WHERE partner_org_id = $1 AND customer_id = $2 AND state = 'active' {share}),
+        "WITH {gate}, rel AS MATERIALIZED (
+             SELECT id FROM relationships
+             WHERE partner_org_id = $1 AND customer_id = $2 AND state = 'active' AND (SELECT n FROM gate) >= 0 {share}),
          g AS MATERIALIZED (
              SELECT role FROM grants
              WHERE partner_org_id = $1 AND customer_id = $2 AND revoked_at IS NULL AND expires_at > $3 AND EXISTS (SELECT 1 FROM rel)

@@ -14,6 +14,9 @@ use uuid::Uuid;
 mod support;
 use support::fresh;
 
+#[path = "pg/races.rs"]
+mod races;
+
 /// Times with nanoseconds, as a clock gives them: the store keeps microseconds.
 fn now() -> OffsetDateTime {
     OffsetDateTime::now_utc()
