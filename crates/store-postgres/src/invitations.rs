@@ -1,7 +1,7 @@
 //! Invitations from a partner to a customer: creation, the e-mail, and the customer's answer.
 
 use crate::rows::*;
-use crate::{PgStore, audit, bind_rels_grants, db, fenced, n_of, record_replaced, rels_grants_ctes};
+use crate::{PgStore, audit, bind_rels_grants, db, fenced, locks, n_of, record_replaced, rels_grants_ctes};
 use async_trait::async_trait;
 use partnerhub_domain::*;
 use partnerhub_store::*;
@@ -221,6 +221,9 @@ impl InvitationStore for PgStore {
         change: Change,
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
+        // A renewal ends grants that tenant actions may hold: the gates first (see `locks`).
+        let pairs = grants.iter().map(|g| (g.partner_org_id, g.customer_id)).collect::<Vec<_>>();
+        locks::take(&mut tx, true, &pairs).await?;
         // The conditional update is the lock: of N concurrent acceptances, one changes the row;
         // the others wait for it, see it accepted and change nothing. The relationships and
         // grants go in the same statement, only when the update did.

@@ -193,9 +193,9 @@ pub(crate) fn n_of(r: &PgRow) -> StoreResult<i64> {
 /// A new grant replaces the partner's unrevoked grant of the same role in that customer (a
 /// renewal): `ended` ends the old one at the new one's start, or at its own expiry if that came
 /// first, before `grs` inserts, so that `grants_one_live_role` holds. Read
-/// `(SELECT count(*) FROM ended)` for how many were replaced. The pairs' gates are taken
-/// exclusive, then the old grants locked by id (`old`), as every change of grants does (see
-/// `locks`).
+/// `(SELECT count(*) FROM ended)` for how many were replaced. The old grants are locked by id
+/// first (`old`), as every change of grants does, after the pairs' gates, which the caller
+/// takes exclusive in an earlier statement where grants may already exist (see `locks`).
 pub(crate) fn rels_grants_ctes(base: usize, gate: &str) -> String {
     let p = |i: usize| format!("${}", base + i);
     format!(
@@ -207,11 +207,11 @@ pub(crate) fn rels_grants_ctes(base: usize, gate: &str) -> String {
              JOIN organizations o ON o.id = t.customer_id AND o.kind = 'customer'
              WHERE {gate}
              RETURNING 1
-         ), {gates}, old AS MATERIALIZED (
+         ), old AS MATERIALIZED (
              SELECT g.id FROM grants g
              JOIN unnest({p9}::uuid[], {p10}::uuid[], {p11}::text[]) AS n(partner_org_id, customer_id, role)
                ON g.partner_org_id = n.partner_org_id AND g.customer_id = n.customer_id AND g.role = n.role
-             WHERE g.revoked_at IS NULL AND (SELECT n FROM gate) >= 0
+             WHERE g.revoked_at IS NULL AND {gate} AND (SELECT count(*) FROM rels) >= 0
              ORDER BY g.id FOR NO KEY UPDATE OF g
          ), ended AS (
              UPDATE grants g SET revoked_at = least(n.created_at, g.expires_at)
@@ -240,10 +240,6 @@ pub(crate) fn rels_grants_ctes(base: usize, gate: &str) -> String {
         p(12),
         p(13),
         p(14),
-        gates = locks::gate_cte(
-            true,
-            &format!("SELECT p, c FROM unnest({}::uuid[], {}::uuid[]) AS t(p, c) WHERE {gate} AND (SELECT count(*) FROM rels) >= 0", p(9), p(10))
-        ),
         p9 = p(9),
         p10 = p(10),
         p11 = p(11),

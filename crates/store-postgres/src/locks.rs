@@ -16,6 +16,25 @@
 //! those fairly: once a revocation waits, newcomers wait behind it. The two-key form of
 //! advisory locks never meets the one-key chain lock.
 
+use crate::db;
+use partnerhub_domain::OrganizationId;
+use partnerhub_store::StoreResult;
+use sqlx::PgConnection;
+
+/// Takes the gates of the (partner, customer) `pairs`, by key, shared or `exclusive`, in a
+/// statement of its own: the next statement's snapshot is taken after the wait, so it sees
+/// what those it waited for committed (a grant a renewal made, for instance).
+pub(crate) async fn take(conn: &mut PgConnection, exclusive: bool, pairs: &[(OrganizationId, OrganizationId)]) -> StoreResult<()> {
+    let sql = format!("WITH {} SELECT n FROM gate", gate_cte(exclusive, "SELECT p, c FROM unnest($1::uuid[], $2::uuid[]) AS t(p, c)"));
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(pairs.iter().map(|(p, _)| p.0).collect::<Vec<_>>())
+        .bind(pairs.iter().map(|(_, c)| c.0).collect::<Vec<_>>())
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
 /// A CTE `gate` (column `n`) that takes the gates of the (partner, customer) pairs that `pairs`
 /// (a SELECT of uuid columns `p` and `c`) answers, by key, shared or `exclusive`. The CTEs
 /// that must run under the gates read `(SELECT n FROM gate)`. Taken inside a statement, a gate

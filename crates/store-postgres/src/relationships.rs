@@ -303,16 +303,15 @@ impl RelationshipStore for PgStore {
     ) -> StoreResult<i64> {
         let mut tx = self.begin().await?;
         // The gate, then the live grants locked by id (see `locks`): a tenant action holding
-        // them FOR SHARE finishes first, and those that come after wait for the revocation.
+        // them FOR SHARE finishes first, those that come after wait for the revocation, and a
+        // renewal that committed meanwhile has its grants revoked too.
+        locks::take(&mut tx, true, &[(partner, customer)]).await?;
         let sql = fenced(
-            &format!(
-                "{}, live AS (SELECT count(*) AS n FROM relationships WHERE partner_org_id = $2 AND customer_id = $3 AND state = 'active'),
+            "live AS (SELECT count(*) AS n FROM relationships WHERE partner_org_id = $2 AND customer_id = $3 AND state = 'active'),
              gl AS MATERIALIZED (SELECT id FROM grants
                                  WHERE partner_org_id = $2 AND customer_id = $3 AND revoked_at IS NULL AND expires_at > $1
-                                   AND (SELECT n FROM gate) >= 0 AND (SELECT n FROM live) > 0 ORDER BY id FOR NO KEY UPDATE),
+                                   AND (SELECT n FROM live) > 0 ORDER BY id FOR NO KEY UPDATE),
              g AS (UPDATE grants SET revoked_at = $1 WHERE id IN (SELECT id FROM gl) RETURNING 1)",
-                locks::gate_cte(true, "SELECT $2::uuid AS p, $3::uuid AS c")
-            ),
             "SELECT (SELECT n FROM live) AS n, (SELECT count(*) FROM g) AS revoked",
         );
         let r =

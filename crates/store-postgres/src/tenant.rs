@@ -62,12 +62,14 @@ async fn admit(
         Target::Holder(id) => (Some(id), false, "FOR KEY SHARE"),
     };
     let user_lock = if lock { user_lock } else { "" };
-    // A read takes no gate, and answers from one snapshot.
-    let gate = if lock { locks::gate_cte(false, "SELECT $1::uuid AS p, $2::uuid AS c") } else { "gate AS (SELECT 0 AS n)".into() };
+    // A read takes no gate, and answers from one snapshot; a change takes it first, so that
+    // it sees the grants a renewal it waited for made.
+    if lock {
+        locks::take(conn, false, &[(access.partner, access.customer)]).await?;
+    }
     let r = sqlx::query(sqlf!(
-        "WITH {gate}, rel AS MATERIALIZED (
-             SELECT id FROM relationships
-             WHERE partner_org_id = $1 AND customer_id = $2 AND state = 'active' AND (SELECT n FROM gate) >= 0 {share}),
+        "WITH rel AS MATERIALIZED (
+             SELECT id FROM relationships WHERE partner_org_id = $1 AND customer_id = $2 AND state = 'active' {share}),
          g AS MATERIALIZED (
              SELECT role FROM grants
              WHERE partner_org_id = $1 AND customer_id = $2 AND revoked_at IS NULL AND expires_at > $3 AND EXISTS (SELECT 1 FROM rel)

@@ -232,3 +232,73 @@ async fn a_tenant_action_racing_a_revocation_never_succeeds_after_it() {
     }
     assert!(matches!(store.verify_audit_chain().await.unwrap(), AuditVerification::Whole { .. }));
 }
+
+/// A bound invitation accepted for a customer already connected: new grants of the same roles.
+async fn renewal(store: &PgStore, p: &Made, c: &Made) -> (InvitationId, Vec<NewGrant>) {
+    let inv = new_invitation(p, Some(c.org), vec![DelegatedRole::UserAdmin, DelegatedRole::GlobalReader]);
+    store.create_invitation(inv.clone(), change("invitation.created", p.org, None, 1)).await.unwrap();
+    let rel = store.active_relationship(p.org, c.org).await.unwrap().unwrap();
+    let (_, mut grants) = acceptance(&inv, c.org);
+    for g in &mut grants {
+        g.relationship_id = rel.id;
+    }
+    (inv.id, grants)
+}
+
+async fn live_roles(store: &PgStore, p: &Made, c: &Made) -> Vec<DelegatedRole> {
+    let t = now();
+    let mut roles: Vec<_> = store.grants(p.org, c.org).await.unwrap().into_iter().filter(|g| g.is_live(t)).map(|g| g.role).collect();
+    roles.sort_by_key(|r| r.as_str());
+    roles
+}
+
+/// Renewals racing each other and racing a revocation: each succeeds, one unrevoked grant per
+/// role remains, and the last to commit (by the audit chain) decides what is live.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn renewals_racing_renewals_and_revocations_end_as_the_last_one_says() {
+    let Some((store, _db)) = fresh().await else { return };
+    let store = Arc::new(store);
+    let p = partner(&store, "Renewing").await;
+    let both = vec![DelegatedRole::GlobalReader, DelegatedRole::UserAdmin];
+    for round in 0..20 {
+        let c = customer(&store, &format!("Renewed {round}")).await;
+        invite_and_accept(&store, &p, &c).await;
+        let (a, b) = (renewal(&store, &p, &c).await, renewal(&store, &p, &c).await);
+        let start = Arc::new(Barrier::new(3));
+        let accepting = [a, b].map(|(inv, grants)| {
+            let (store, start, customer_id) = (store.clone(), start.clone(), c.org);
+            tokio::spawn(async move {
+                start.wait().await;
+                let ch = change("invitation.accepted", customer_id, Some(customer_id), 1);
+                store.accept_invitation(inv, customer_id, now(), vec![], grants, ch).await
+            })
+        });
+        let revoking = {
+            let (store, start, p_org, customer_id) = (store.clone(), start.clone(), p.org, c.org);
+            tokio::spawn(async move {
+                start.wait().await;
+                store.revoke_grants(p_org, customer_id, now(), change("grants.revoked", customer_id, Some(customer_id), 1)).await
+            })
+        };
+        for t in accepting {
+            t.await.unwrap().unwrap_or_else(|e| panic!("round {round}: {e:?}"));
+        }
+        revoking.await.unwrap().unwrap();
+        let unrevoked: i64 = sqlx::query_scalar("SELECT count(*) FROM grants WHERE customer_id = $1 AND revoked_at IS NULL")
+            .bind(c.org.0)
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        let last: String = sqlx::query_scalar(
+            "SELECT action FROM audit_records WHERE customer_id = $1 AND action IN ('invitation.accepted', 'grants.revoked') ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(c.org.0)
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+        let expected = if last == "grants.revoked" { vec![] } else { both.clone() };
+        assert_eq!(live_roles(&store, &p, &c).await, expected, "round {round}: {last} last");
+        assert_eq!(unrevoked, expected.len() as i64, "round {round}");
+    }
+    assert!(matches!(store.verify_audit_chain().await.unwrap(), AuditVerification::Whole { .. }));
+}
