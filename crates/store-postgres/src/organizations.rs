@@ -110,8 +110,9 @@ impl OrganizationStore for PgStore {
 
     async fn delete_user(&self, org: OrganizationId, user: UserId, change: Change) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        // The organization row is locked first (see `update_user`); the user's licenses are
-        // released and its sessions go with it by the foreign key's cascade.
+        // The organization row is locked first (see `update_user`), then the user; the user's
+        // licenses are released and its sessions go with it by the foreign key's cascade.
+        lock_user(&mut tx, org, user, true).await?;
         let mut change = change;
         tenant::delete_user(&mut tx, org, user, &mut change).await?;
         audit::append(&mut tx, &change).await?;
@@ -138,6 +139,7 @@ impl OrganizationStore for PgStore {
         change: Change,
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
+        lock_user(&mut tx, org, user, false).await?;
         let sql = fenced(&password_ctes(), "SELECT (SELECT count(*) FROM u) AS n, (SELECT count(*) FROM s) AS ended");
         let r = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(user.0)
@@ -249,14 +251,33 @@ impl OrganizationStore for PgStore {
 }
 
 /// A new password for user `$1` of organization `$2`: hash `$3`, `password_change_required`
-/// `$4`, and every session of the user ends but `$5` (may be NULL). CTEs `u` (the user, locked
-/// FOR UPDATE first, so that a sign-in in flight, which KEY SHARE locks the user, finishes
-/// before or starts after) and `s` (the sessions ended).
+/// `$4`, and every session of the user ends but `$5` (may be NULL). CTEs `u` (the user) and `s`
+/// (the sessions ended). The user must be locked already (see [`lock_user`]): then a sign-in in
+/// flight, which KEY SHARE locks the user, has committed its session, and this statement sees it.
 pub(crate) fn password_ctes() -> String {
-    "l AS MATERIALIZED (SELECT id FROM users WHERE id = $1 AND organization_id = $2 FOR UPDATE),
+    "l AS MATERIALIZED (SELECT id FROM users WHERE id = $1 AND organization_id = $2),
      u AS (UPDATE users SET password_hash = $3, password_change_required = $4 WHERE id = (SELECT id FROM l) RETURNING id),
      s AS (DELETE FROM sessions WHERE user_id = (SELECT id FROM l) AND ($5::uuid IS NULL OR id <> $5) RETURNING 1)"
         .to_owned()
+}
+
+/// Locks user `user` of `org` FOR UPDATE, after the organization row when `with_org` (see
+/// `update_user`), in a statement of its own, before a change that must see everything its
+/// holders did: a sign-in's session, a license assigned to it (both KEY SHARE lock the user).
+/// A statement that waits for a lock still reads from the snapshot it started with.
+/// `NotFound` when the user is not the organization's.
+pub(crate) async fn lock_user(tx: &mut Tx, org: OrganizationId, user: UserId, with_org: bool) -> StoreResult<()> {
+    let found = sqlx::query(
+        "WITH l AS MATERIALIZED (SELECT id FROM organizations WHERE id = $2 AND $3 FOR NO KEY UPDATE)
+         SELECT id FROM users WHERE id = $1 AND organization_id = $2 AND (SELECT count(*) FROM l) >= 0 FOR UPDATE",
+    )
+    .bind(user.0)
+    .bind(org.0)
+    .bind(with_org)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(db)?;
+    found.map(|_| ()).ok_or(StoreError::NotFound)
 }
 
 /// Who must still hold at least one global admin: every organization, always. Runs after the

@@ -327,14 +327,14 @@ async fn licenses_of(conn: &mut PgConnection, org: OrganizationId, user: UserId)
 }
 
 /// Deletes user `id` of `org` with its sessions (by the foreign key's cascade) and releases its
-/// licenses; keeps a global admin in the organization and takes the chain lock last. Locks the
-/// organization (as `update_user` does), the user, then the subscriptions whose seats come
-/// back, by id, before their licenses: the order in which a cancellation or a release lock
-/// them. `NotFound` when the user is not the organization's.
+/// licenses; keeps a global admin in the organization and takes the chain lock last. The
+/// organization and the user must be locked already, by an earlier statement (see
+/// `organizations::lock_user`), so that this one sees every license assigned before; it locks
+/// the subscriptions whose seats come back, by id, before their licenses: the order in which a
+/// cancellation or a release lock them. `NotFound` when the user is not the organization's.
 pub(crate) async fn delete_user(tx: &mut Tx, org: OrganizationId, id: UserId, change: &mut Change) -> StoreResult<()> {
     let r = sqlx::query(
-        "WITH l AS MATERIALIZED (SELECT id FROM organizations WHERE id = $2 FOR NO KEY UPDATE),
-              u AS MATERIALIZED (SELECT id FROM users WHERE id = $1 AND organization_id = (SELECT id FROM l) FOR UPDATE),
+        "WITH u AS MATERIALIZED (SELECT id FROM users WHERE id = $1 AND organization_id = $2),
               subs AS MATERIALIZED (
                   SELECT id FROM subscriptions WHERE id IN (SELECT subscription_id FROM licenses WHERE user_id = (SELECT id FROM u))
                   ORDER BY id FOR NO KEY UPDATE),

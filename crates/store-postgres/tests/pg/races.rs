@@ -302,3 +302,93 @@ async fn renewals_racing_renewals_and_revocations_end_as_the_last_one_says() {
     }
     assert!(matches!(store.verify_audit_chain().await.unwrap(), AuditVerification::Whole { .. }));
 }
+
+fn in_round(mut c: Change, round: usize) -> Change {
+    c.audit.target = json!({ "round": round });
+    c
+}
+
+/// A customer admin deleting a user while a partner assigns them seats, and a password change
+/// while they sign in: the deletion releases every seat given before it (none is left behind,
+/// none fails the foreign key), and the password change ends every session made before it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deletions_and_password_changes_see_what_committed_before_them() {
+    let Some((store, _db)) = fresh().await else { return };
+    let store = Arc::new(store);
+    let p = partner(&store, "Assigning").await;
+    let c = customer(&store, "Deleting").await;
+    invite_and_accept(&store, &p, &c).await;
+    let o = new_offer(&store, &p).await;
+    let placed = store.place_order(order(&p, c.org, None, o, 100), change("order.created", p.org, Some(c.org), 1)).await.unwrap();
+    let sub = placed.subscriptions[0].id;
+    for round in 0..20 {
+        let u = tenant_user(&c, format!("doomed{round}@deleting.example"));
+        let id = u.id;
+        store.create_user(c.org, u, change("user.created", c.org, None, 0)).await.unwrap();
+        let start = Arc::new(Barrier::new(3));
+        let assigning = {
+            let (store, start, a) = (store.clone(), start.clone(), access(&p, &c, TenantAction::ManageLicenses));
+            tokio::spawn(async move {
+                start.wait().await;
+                store.assign_license(&a, id, sub, change("license.assigned", a.partner, Some(a.customer), 1)).await
+            })
+        };
+        let signing_in = {
+            let (store, start, org) = (store.clone(), start.clone(), c.org);
+            tokio::spawn(async move {
+                start.wait().await;
+                let s = NewSession {
+                    id: SessionId::new(),
+                    token_hash: Uuid::new_v4().as_bytes().to_vec(),
+                    user_id: id,
+                    organization_id: org,
+                    created_at: now(),
+                    expires_at: now() + Duration::hours(1),
+                };
+                store.create_session(s, in_round(change("session.created", org, Some(org), 0), round)).await
+            })
+        };
+        start.wait().await;
+        if round % 2 == 0 {
+            let ch = in_round(change("user.password_changed", c.org, Some(c.org), 0), round);
+            store.set_password(c.org, id, "$argon2id$new".into(), false, None, ch).await.unwrap();
+        } else {
+            store.delete_user(c.org, id, change("user.deleted", c.org, Some(c.org), 0)).await.unwrap();
+        }
+        match assigning.await.unwrap() {
+            Ok(_) | Err(StoreError::NotFound) => {}
+            Err(e) => panic!("round {round}: {e:?}"),
+        }
+        match signing_in.await.unwrap() {
+            Ok(()) => {}
+            // The user went first: the session's foreign key fails, as on SQLite.
+            Err(StoreError::Database(m)) if round % 2 == 1 && m.contains("foreign key") => {}
+            Err(e) => panic!("round {round}: {e:?}"),
+        }
+        let (assigned, rows): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT assigned FROM subscriptions WHERE id = $1), (SELECT count(*) FROM licenses WHERE subscription_id = $1)",
+        )
+        .bind(sub.0)
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+        assert_eq!(assigned, rows, "round {round}");
+        // The session survives the password change only if it came after it, in the chain.
+        if round % 2 == 0 {
+            let order: Vec<String> = sqlx::query_scalar(
+                "SELECT action FROM audit_records WHERE customer_id = $1 AND (body::jsonb -> 'target' ->> 'round')::int = $2 ORDER BY seq",
+            )
+            .bind(c.org.0)
+            .bind(round as i32)
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+            let sessions: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM sessions WHERE user_id = $1").bind(id.0).fetch_one(store.pool()).await.unwrap();
+            let session_last = order.last().map(String::as_str) == Some("session.created");
+            assert_eq!(order.len(), 2, "round {round}");
+            assert_eq!(sessions, i64::from(session_last), "round {round}: {order:?}");
+        }
+    }
+    assert!(matches!(store.verify_audit_chain().await.unwrap(), AuditVerification::Whole { .. }));
+}
