@@ -41,10 +41,10 @@ enum UserLock {
 /// relationship the customer does not exist for it (`NotFound`); a target user must be the
 /// tenant's (`NotFound`); then the delegation table decides over the live grants (`Forbidden`).
 /// `action` is what the calling method does; `access.action` must name it. With `lock`, the
-/// pair's gate is taken shared (see `locks`), the relationship and the grants are locked FOR
-/// SHARE, then (for a changed user) the organization, whose last global admin may be at stake,
-/// then the user; in one statement whose CTEs each read the one before, so that they lock in
-/// that order.
+/// pair's gate is taken shared in a statement of its own (see `locks`); then the relationship
+/// and the grants are locked FOR SHARE, then (for a changed user) the organization, whose last
+/// global admin may be at stake, then the user, in one statement whose CTEs each read the one
+/// before, so that they lock in that order.
 async fn admit(
     conn: &mut PgConnection,
     access: &TenantAccess,
