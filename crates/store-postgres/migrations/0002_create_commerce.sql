@@ -55,6 +55,8 @@ CREATE TABLE subscriptions (
     CHECK (status <> 'cancelled' OR assigned = 0)
 );
 CREATE INDEX subscriptions_customer ON subscriptions (customer_id, id);
+-- An order's subscriptions (without it, every lookup by order reads the whole table).
+CREATE INDEX subscriptions_order ON subscriptions (order_id);
 -- The removal blockers: open subscriptions per partner of record and per placing partner.
 CREATE INDEX subscriptions_open_by_record ON subscriptions (partner_of_record, customer_id) WHERE status <> 'cancelled';
 CREATE INDEX subscriptions_open_by_placer ON subscriptions (placed_by, customer_id) WHERE status <> 'cancelled';

@@ -159,8 +159,11 @@ fn offer_in(c: &Connection, id: OfferId) -> StoreResult<Offer> {
     one(c, &format!("SELECT {OFFER_COLS} FROM offers WHERE id = ?"), params![id.0], offer_from)
 }
 
+/// The filter of [`subscription_in`]: by primary key, within the customer.
+pub(crate) const SUBSCRIPTION_BY_ID: &str = " WHERE s.id = ? AND s.customer_id = ?";
+
 pub(crate) fn subscription_in(c: &Connection, customer: OrganizationId, id: SubscriptionId) -> StoreResult<Subscription> {
-    one(c, &format!("{SUBSCRIPTION_SELECT} WHERE s.id = ? AND s.customer_id = ?"), params![id.0, customer.0], subscription_from)
+    one(c, &format!("{SUBSCRIPTION_SELECT}{SUBSCRIPTION_BY_ID}"), params![id.0, customer.0], subscription_from)
 }
 
 /// A page of subscriptions by id; `filter` uses `?1`, `?2`... for `args`.
@@ -220,8 +223,9 @@ fn place_order_in(c: &Connection, order: &NewOrder, change: &Change) -> StoreRes
         )?;
     }
     write_change(c, change)?;
-    let subscriptions =
-        all(c, &format!("{SUBSCRIPTION_SELECT} WHERE s.order_id = ? ORDER BY s.id"), params![order.id.0], subscription_from)?;
+    // Read back by the ids just inserted, each by primary key: nothing to search for.
+    let mut subscriptions = order.items.iter().map(|i| subscription_in(c, order.customer_id, i.id)).collect::<StoreResult<Vec<_>>>()?;
+    subscriptions.sort_by_key(|s| s.id.0);
     Ok(Order {
         id: order.id,
         customer_id: order.customer_id,

@@ -13,6 +13,8 @@ mod commerce;
 mod db;
 mod invitations;
 mod organizations;
+#[cfg(test)]
+mod plans;
 mod relationships;
 mod rows;
 mod sessions;

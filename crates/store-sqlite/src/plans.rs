@@ -1,0 +1,48 @@
+//! Query plans of the hot paths, checked against the migrated schema: a lookup that falls back
+//! to scanning a table gets slower as the table grows, which no functional test notices.
+
+use crate::commerce::SUBSCRIPTION_BY_ID;
+use crate::rows::SUBSCRIPTION_SELECT;
+use rusqlite::Connection;
+
+/// An empty database with every migration applied, in order.
+fn migrated() -> Connection {
+    let c = Connection::open_in_memory().unwrap();
+    let mut files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+        .collect::<Vec<_>>();
+    files.sort();
+    assert!(!files.is_empty());
+    for f in files {
+        c.execute_batch(&std::fs::read_to_string(f).unwrap()).unwrap();
+    }
+    c
+}
+
+/// The `detail` lines of `EXPLAIN QUERY PLAN sql`, every parameter bound to NULL.
+fn plan(c: &Connection, sql: &str) -> Vec<String> {
+    let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+    let params = vec![rusqlite::types::Value::Null; stmt.parameter_count()];
+    stmt.query_map(rusqlite::params_from_iter(params), |r| r.get::<_, String>(3)).unwrap().collect::<Result<_, _>>().unwrap()
+}
+
+fn assert_no_scan(c: &Connection, sql: &str) -> Vec<String> {
+    let plan = plan(c, sql);
+    assert!(plan.iter().all(|l| !l.starts_with("SCAN")), "{sql}\nscans: {plan:#?}");
+    plan
+}
+
+#[test]
+fn a_placed_order_reads_its_subscriptions_back_by_primary_key() {
+    assert_no_scan(&migrated(), &format!("{SUBSCRIPTION_SELECT}{SUBSCRIPTION_BY_ID}"));
+}
+
+#[test]
+fn a_lookup_of_an_order_s_subscriptions_uses_an_index() {
+    let c = migrated();
+    let plan = assert_no_scan(&c, "SELECT id FROM subscriptions WHERE order_id = ?");
+    assert!(plan.iter().any(|l| l.contains("subscriptions_order")), "{plan:#?}");
+    assert_no_scan(&c, &format!("{SUBSCRIPTION_SELECT} WHERE s.order_id = ? ORDER BY s.id"));
+}
