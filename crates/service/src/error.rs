@@ -56,6 +56,11 @@ impl From<StoreError> for ServiceError {
             StoreError::Conflict { constraint } => match constraint {
                 constraint::ACTIVE_RELATIONSHIP => ServiceError::RelationshipExists,
                 constraint::INVITATION_NOT_PENDING => ServiceError::InvitationNotPending,
+                // A renewal whose relationship a removal ended after the service read it:
+                // accepting again reads the relationships afresh.
+                constraint::RELATIONSHIP_ENDED => {
+                    ServiceError::Conflict("the relationship ended while the invitation was being accepted; accept it again".into())
+                }
                 constraint::DOMAIN_TAKEN => ServiceError::Conflict("that domain is already taken".into()),
                 constraint::EMAIL_TAKEN => ServiceError::Conflict("that e-mail address is already taken".into()),
                 constraint::PARTNER_ID_TAKEN => ServiceError::Conflict("that partner id is already taken".into()),
@@ -85,5 +90,19 @@ impl From<StoreError> for ServiceError {
             },
             StoreError::Database(m) => ServiceError::Internal(m),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_relationship_ended_during_acceptance_says_to_accept_again() {
+        let e = ServiceError::from(StoreError::Conflict { constraint: constraint::RELATIONSHIP_ENDED });
+        assert!(
+            matches!(&e, ServiceError::Conflict(m) if m == "the relationship ended while the invitation was being accepted; accept it again"),
+            "{e:?}"
+        );
     }
 }

@@ -222,25 +222,46 @@ impl InvitationStore for PgStore {
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         // A renewal ends grants that tenant actions may hold: the gates first (see `locks`).
+        // Exclusive, they also keep removals of these pairs out until the commit: a removal
+        // takes its pair's gate before it ends the relationship.
         let pairs = grants.iter().map(|g| (g.partner_org_id, g.customer_id)).collect::<Vec<_>>();
         locks::take(&mut tx, true, &pairs).await?;
         // The conditional update is the lock: of N concurrent acceptances, one changes the row;
         // the others wait for it, see it accepted and change nothing. The relationships and
         // grants go in the same statement, only when the update did.
+        // A renewal's grants name the relationship the service read before this transaction;
+        // `stale` counts those that name one not made here and no longer active for their pair.
+        // This statement's snapshot is taken after the gates, so it sees every removal that
+        // committed before them, and none can commit after them: then nothing is written.
+        // (`$12`, `$13`, `$14`: the grants' relationships, partners and customers, see
+        // `bind_rels_grants`.)
         let sql = fenced(
             &format!(
-                "upd AS (UPDATE invitations SET state = 'accepted', responded_at = $1, accepted_by = $2
+                "stale AS MATERIALIZED (
+                     SELECT count(*) AS n
+                     FROM unnest($12::uuid[], $13::uuid[], $14::uuid[]) AS g(relationship_id, partner_org_id, customer_id)
+                     WHERE g.relationship_id <> ALL($4::uuid[])
+                       AND NOT EXISTS (SELECT 1 FROM relationships r
+                                       WHERE r.id = g.relationship_id AND r.partner_org_id = g.partner_org_id
+                                         AND r.customer_id = g.customer_id AND r.state = 'active')),
+                 upd AS (UPDATE invitations SET state = 'accepted', responded_at = $1, accepted_by = $2
                          WHERE id = $3 AND state = 'pending' AND expires_at > $1 AND (customer_id IS NULL OR customer_id = $2)
+                           AND (SELECT n FROM stale) = 0
                          RETURNING 1), {}",
                 rels_grants_ctes(4, "EXISTS (SELECT 1 FROM upd)")
             ),
             "SELECT (SELECT count(*) FROM upd) AS n, (SELECT count(*) FROM rels) AS rels, (SELECT count(*) FROM grs) AS grs,
-                    (SELECT count(*) FROM ended) AS replaced",
+                    (SELECT count(*) FROM ended) AS replaced, (SELECT n FROM stale) AS stale,
+                    EXISTS (SELECT 1 FROM invitations WHERE id = $3 AND state = 'pending' AND expires_at > $1
+                                                        AND (customer_id IS NULL OR customer_id = $2)) AS open",
         );
         let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(pt(now)).bind(customer.0).bind(id.0);
         let r = bind_rels_grants(q, &relationships, &grants).fetch_one(&mut *tx).await.map_err(db)?;
         if n_of(&r)? == 0 {
-            return Err(StoreError::Conflict { constraint: constraint::INVITATION_NOT_PENDING });
+            // An invitation answered (or expired) says so first, as in SQLite.
+            let ended = get::<i64>(&r, "stale")? > 0 && get::<bool>(&r, "open")?;
+            let constraint = if ended { constraint::RELATIONSHIP_ENDED } else { constraint::INVITATION_NOT_PENDING };
+            return Err(StoreError::Conflict { constraint });
         }
         let mut change = change;
         record_replaced(&mut change, get(&r, "replaced")?);

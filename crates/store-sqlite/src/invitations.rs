@@ -192,6 +192,7 @@ impl InvitationStore for SqliteStore {
                 if n == 0 {
                     return Err(StoreError::Conflict { constraint: constraint::INVITATION_NOT_PENDING });
                 }
+                ensure_relationships_active(c, &relationships, &grants)?;
                 let replaced = insert_relationships(c, &relationships, &grants)?;
                 let mut change = change;
                 if replaced > 0 {
@@ -218,6 +219,24 @@ impl InvitationStore for SqliteStore {
             })
             .await
     }
+}
+
+/// A renewal's grants name the relationship the service read before this transaction; a
+/// removal may have ended it since. Grants go only under a relationship made here or still
+/// active for their partner and customer; otherwise `Conflict(RELATIONSHIP_ENDED)`, and the
+/// savepoint undoes the invitation's update.
+fn ensure_relationships_active(c: &Connection, made: &[NewRelationship], grants: &[NewGrant]) -> StoreResult<()> {
+    for g in grants.iter().filter(|g| !made.iter().any(|r| r.id == g.relationship_id)) {
+        let active = scalar_i64(
+            c,
+            "SELECT count(*) FROM relationships WHERE id = ? AND partner_org_id = ? AND customer_id = ? AND state = 'active'",
+            params![g.relationship_id.0, g.partner_org_id.0, g.customer_id.0],
+        )?;
+        if active == 0 {
+            return Err(StoreError::Conflict { constraint: constraint::RELATIONSHIP_ENDED });
+        }
+    }
+    Ok(())
 }
 
 fn invitation_in(c: &Connection, partner: OrganizationId, id: InvitationId) -> StoreResult<Invitation> {

@@ -49,6 +49,7 @@ cases!(
     open_subscriptions_block_removal,
     tenant_users_through_the_grants,
     a_renewal_leaves_one_unrevoked_grant_per_role,
+    a_renewal_under_an_ended_relationship_is_refused,
     a_new_password_ends_every_other_session,
     partners_page_by_name,
 );

@@ -36,6 +36,7 @@ pub const CASES: &[&str] = &[
     "open_subscriptions_block_removal",
     "tenant_users_through_the_grants",
     "a_renewal_leaves_one_unrevoked_grant_per_role",
+    "a_renewal_under_an_ended_relationship_is_refused",
     "a_new_password_ends_every_other_session",
     "partners_page_by_name",
 ];
@@ -60,6 +61,7 @@ pub async fn run(name: &str, store: &dyn Store) {
         "open_subscriptions_block_removal" => open_subscriptions_block_removal(store).await,
         "tenant_users_through_the_grants" => tenant_users_through_the_grants(store).await,
         "a_renewal_leaves_one_unrevoked_grant_per_role" => a_renewal_leaves_one_unrevoked_grant_per_role(store).await,
+        "a_renewal_under_an_ended_relationship_is_refused" => a_renewal_under_an_ended_relationship_is_refused(store).await,
         "a_new_password_ends_every_other_session" => a_new_password_ends_every_other_session(store).await,
         "partners_page_by_name" => partners_page_by_name(store).await,
         other => panic!("no conformance case {other}"),

@@ -40,7 +40,9 @@ pub trait InvitationStore: Send + Sync {
     async fn invitation_by_token(&self, token_hash: &[u8]) -> StoreResult<InvitationForCustomer>;
     /// Acceptance: the conditional update `pending -> accepted` (still unexpired, for this
     /// customer), the relationships and grants, in one transaction.
-    /// `Conflict(INVITATION_NOT_PENDING)` when another answer won; `Conflict(ACTIVE_RELATIONSHIP)`.
+    /// `Conflict(INVITATION_NOT_PENDING)` when another answer won; `Conflict(ACTIVE_RELATIONSHIP)`;
+    /// `Conflict(RELATIONSHIP_ENDED)` when a grant names a relationship, other than those made
+    /// here, that is not active (for the grant's partner and customer) inside the transaction.
     async fn accept_invitation(
         &self,
         id: InvitationId,

@@ -57,6 +57,9 @@ pub mod constraint {
     pub const PARTNER_ID_TAKEN: &str = "organizations_partner_id";
     pub const EMAIL_TAKEN: &str = "users_email";
     pub const ACTIVE_RELATIONSHIP: &str = "relationships_one_active";
+    /// An acceptance's grants name a relationship that is no longer active (a removal
+    /// committed after the caller read it).
+    pub const RELATIONSHIP_ENDED: &str = "relationship_ended";
     pub const INVITATION_NOT_PENDING: &str = "invitation_not_pending";
     pub const LAST_GLOBAL_ADMIN: &str = "last_global_admin";
     pub const PROVIDER_LINK_EXISTS: &str = "provider_links_pair";

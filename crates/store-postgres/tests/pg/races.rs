@@ -1,5 +1,6 @@
 //! Commerce and delegated administration under real concurrency, which SQLite's single writer
-//! never shows: seats taken at once, orders racing removals, tenant actions racing revocations.
+//! never shows: seats taken at once, orders and renewals racing removals, tenant actions racing
+//! revocations.
 
 use super::*;
 use std::time::Instant;
@@ -300,6 +301,51 @@ async fn renewals_racing_renewals_and_revocations_end_as_the_last_one_says() {
         assert_eq!(live_roles(&store, &p, &c).await, expected, "round {round}: {last} last");
         assert_eq!(unrevoked, expected.len() as i64, "round {round}");
     }
+    assert!(matches!(store.verify_audit_chain().await.unwrap(), AuditVerification::Whole { .. }));
+}
+
+/// Renewals racing the removal of the relationship they renew (read, as the service does,
+/// before either starts): a renewal that commits first has its grants revoked by the removal,
+/// one that comes after answers `RELATIONSHIP_ENDED` and writes nothing; never an unrevoked
+/// grant under a removed relationship.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn renewals_racing_removals_leave_no_grant_under_an_ended_relationship() {
+    let Some((store, _db)) = fresh().await else { return };
+    let store = Arc::new(store);
+    let p = partner(&store, "Renewing").await;
+    let (mut renewals_won, mut removals_won) = (0, 0);
+    for round in 0..20 {
+        let c = customer(&store, &format!("Leaving {round}")).await;
+        invite_and_accept(&store, &p, &c).await;
+        let (inv, grants) = renewal(&store, &p, &c).await;
+        let start = Arc::new(Barrier::new(2));
+        let (s1, b1, s2, b2, p_org, customer_id) = (store.clone(), start.clone(), store.clone(), start.clone(), p.org, c.org);
+        let accepting = tokio::spawn(async move {
+            b1.wait().await;
+            s1.accept_invitation(inv, customer_id, now(), vec![], grants, change("invitation.accepted", customer_id, Some(customer_id), 1))
+                .await
+        });
+        let removing = tokio::spawn(async move {
+            b2.wait().await;
+            s2.remove_relationship(p_org, customer_id, now(), change("relationship.removed", p_org, Some(customer_id), 1)).await
+        });
+        let (accepted, removed) = (accepting.await.unwrap(), removing.await.unwrap());
+        match (&accepted, &removed) {
+            (Ok(()), Ok(_)) => renewals_won += 1,
+            (Err(StoreError::Conflict { constraint: constraint::RELATIONSHIP_ENDED }), Ok(_)) => removals_won += 1,
+            other => panic!("round {round}: {other:?}"),
+        }
+        let unrevoked: i64 = sqlx::query_scalar("SELECT count(*) FROM grants WHERE customer_id = $1 AND revoked_at IS NULL")
+            .bind(c.org.0)
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(unrevoked, 0, "round {round}: {accepted:?}");
+        let state = store.invitation(p.org, inv).await.unwrap().state;
+        let expected = if accepted.is_ok() { InvitationState::Accepted } else { InvitationState::Pending };
+        assert_eq!(state, expected, "round {round}");
+    }
+    println!("renewals first: {renewals_won}, removals first: {removals_won}");
     assert!(matches!(store.verify_audit_chain().await.unwrap(), AuditVerification::Whole { .. }));
 }
 

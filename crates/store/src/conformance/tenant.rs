@@ -1,5 +1,5 @@
 //! Conformance cases of delegated administration and accounts: a customer's users managed
-//! through the grants, renewing grants, new passwords, and the operator's partner list.
+//! through the grants, renewing grants (not under a relationship that ended), new passwords, and the operator's partner list.
 
 use super::*;
 
@@ -162,6 +162,51 @@ pub async fn a_renewal_leaves_one_unrevoked_grant_per_role(store: &dyn Store) {
         store.list_audit(c, &AuditFilter { limit: 5, action: Some("invitation.accepted".into()), ..AuditFilter::default() }).await.unwrap();
     assert_eq!(accepted.items[0].body["details"]["replaced_grants"], 2);
     assert!(accepted.items[1].body["details"].get("replaced_grants").is_none(), "nothing replaced the first time");
+    assert_chain_whole(store).await;
+}
+
+pub async fn a_renewal_under_an_ended_relationship_is_refused(store: &dyn Store) {
+    let (p, pu) = partner(store, "renewer", PartnerType::Direct).await;
+    let (c, _) = org_with_admin(store, OrgKind::Customer, "Left").await;
+    let ended = relate(store, p, pu, c, &[DelegatedRole::UserAdmin], None).await;
+    // The service read the relationship for the renewal; a removal committed before the acceptance.
+    let renewal = invitation(p, pu, Some(c), "renewal");
+    store.create_invitation(renewal.clone(), change(p, "invitation.created")).await.unwrap();
+    let (_, mut stale) = acceptance(&renewal, c);
+    for g in &mut stale {
+        g.relationship_id = ended;
+    }
+    store.remove_relationship(p, c, now(), change(p, "relationship.removed")).await.unwrap();
+    let unchanged = |records, grants| async move {
+        assert_eq!(store.invitation(p, renewal.id).await.unwrap().state, InvitationState::Pending);
+        assert_eq!(store.grants(p, c).await.unwrap(), grants, "no grant made or ended");
+        assert_eq!(audit_records(store).await, records, "nothing recorded");
+    };
+    let before = (audit_records(store).await, store.grants(p, c).await.unwrap());
+    let accept = |grants: Vec<NewGrant>| store.accept_invitation(renewal.id, c, now(), vec![], grants, change(c, "invitation.accepted"));
+    assert_eq!(conflict(accept(stale.clone()).await), constraint::RELATIONSHIP_ENDED);
+    unchanged(before.0, before.1).await;
+    assert!(store.active_relationship(p, c).await.unwrap().is_none());
+
+    // Connected again meanwhile: a new relationship does not revive the ended one, nor do its
+    // live grants end.
+    relate(store, p, pu, c, &[DelegatedRole::UserAdmin], None).await;
+    let before = (audit_records(store).await, store.grants(p, c).await.unwrap());
+    assert_eq!(conflict(accept(stale.clone()).await), constraint::RELATIONSHIP_ENDED);
+    unchanged(before.0, before.1.clone()).await;
+    assert_eq!(before.1.iter().filter(|g| g.is_live(now())).count(), 1);
+
+    // Named after the current relationship (the service reads it again), the renewal goes through.
+    let current = store.active_relationship(p, c).await.unwrap().unwrap().id;
+    let mut renewed = stale.clone();
+    for g in &mut renewed {
+        g.id = GrantId::new();
+        g.relationship_id = current;
+    }
+    store.accept_invitation(renewal.id, c, now(), vec![], renewed, change(c, "invitation.accepted")).await.unwrap();
+    assert_eq!(store.grants(p, c).await.unwrap().iter().filter(|g| g.is_live(now())).count(), renewal.roles.len());
+    // An answered invitation says so first, whatever its grants name.
+    assert_eq!(conflict(accept(stale).await), constraint::INVITATION_NOT_PENDING);
     assert_chain_whole(store).await;
 }
 
