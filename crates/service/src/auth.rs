@@ -56,12 +56,13 @@ impl PasswordHasher {
         .map_err(|e| ServiceError::Internal(e.to_string()))
     }
 
-    pub async fn verify(&self, hash: String, password: String) -> bool {
-        tokio::task::spawn_blocking(move || {
+    /// Does `password` match `hash`? `Err` only when the work could not run (overloaded).
+    pub async fn verify(&self, hash: String, password: String) -> ServiceResult<bool> {
+        Ok(tokio::task::spawn_blocking(move || {
             PasswordHash::new(&hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
         })
         .await
-        .unwrap_or(false)
+        .unwrap_or(false))
     }
 }
 
@@ -142,9 +143,9 @@ impl Service {
         };
         let hasher = self.config.password_hasher;
         let ok = match &creds {
-            Some(c) => hasher.verify(c.password_hash.clone(), password.to_owned()).await,
+            Some(c) => hasher.verify(c.password_hash.clone(), password.to_owned()).await?,
             None => {
-                hasher.verify(dummy_hash().to_owned(), password.to_owned()).await;
+                hasher.verify(dummy_hash().to_owned(), password.to_owned()).await?;
                 false
             }
         };
@@ -193,7 +194,7 @@ impl Service {
         let creds = self.store.credentials(&p.user.email).await?.filter(|c| c.user_id == p.user.id).ok_or(ServiceError::Unauthenticated)?;
         let mut v = Validator::default();
         let new_password = v.check(Password::parse("new_password", new));
-        if !self.config.password_hasher.verify(creds.password_hash, current.to_owned()).await {
+        if !self.config.password_hasher.verify(creds.password_hash, current.to_owned()).await? {
             self.store.count_attempt(&key, SIGN_IN_WINDOW_SECS, self.now()).await?;
             v.push("current_password", "is not your current password");
         } else if new == current {

@@ -38,6 +38,21 @@ pub enum ServiceError {
     NoResellerRelationship,
     #[error("too many attempts")]
     RateLimited { retry_after_secs: u64 },
+    /// Bounded work (password hashing) is full: try again shortly.
+    #[error("the server is busy; try again in {retry_after_secs} seconds")]
+    Overloaded { retry_after_secs: u64 },
+    /// The user has TOTP and the sign-in gave no valid code.
+    #[error("this account needs a TOTP code (or a recovery code) in `totp`")]
+    MfaRequired,
+    /// `--require-mfa` and the user has no TOTP yet: only enrolment is allowed.
+    #[error("this server requires multi-factor authentication for your roles: enrol a TOTP first (POST /api/v1/me/mfa/totp)")]
+    MfaEnrollmentRequired,
+    /// The same `Idempotency-Key` came with a different body.
+    #[error("this Idempotency-Key was used with a different request")]
+    IdempotencyKeyReused,
+    /// The first request with this `Idempotency-Key` is still running.
+    #[error("a request with this Idempotency-Key is still running")]
+    IdempotencyKeyInFlight,
     #[error("no SMTP relay is configured")]
     EmailNotConfigured,
     #[error("the SMTP relay refused the message: {0}")]

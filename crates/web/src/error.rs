@@ -113,6 +113,24 @@ impl IntoResponse for ApiError {
                         format!("try again in {retry_after_secs} seconds"),
                     )
                 }
+                S::Overloaded { retry_after_secs } => {
+                    retry_after = Some(retry_after_secs);
+                    problem(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "Overloaded", e.to_string())
+                }
+                S::MfaRequired => problem(StatusCode::UNAUTHORIZED, "mfa_required", "MFA required", e.to_string()),
+                S::MfaEnrollmentRequired => {
+                    problem(StatusCode::FORBIDDEN, "mfa_enrollment_required", "MFA enrolment required", e.to_string())
+                }
+                S::IdempotencyKeyReused => {
+                    let mut p =
+                        problem(StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused", "Idempotency key reused", e.to_string());
+                    p.errors = Some(vec![FieldErrorResponse {
+                        field: "Idempotency-Key".into(),
+                        message: "was used with a different body".into(),
+                    }]);
+                    p
+                }
+                S::IdempotencyKeyInFlight => problem(StatusCode::CONFLICT, "conflict", "Conflict", e.to_string()),
                 S::EmailNotConfigured => {
                     problem(StatusCode::SERVICE_UNAVAILABLE, "email_not_configured", "E-mail not configured", e.to_string())
                 }
@@ -137,6 +155,15 @@ impl IntoResponse for ApiError {
         res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if let Some(s) = retry_after {
             res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        // RFC 6750: every 401 says which scheme to use.
+        if status == StatusCode::UNAUTHORIZED {
+            let challenge = if p.code == "unauthenticated" {
+                "Bearer realm=\"partnerhub\""
+            } else {
+                "Bearer realm=\"partnerhub\", error=\"invalid_request\""
+            };
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
         }
         res
     }
