@@ -94,6 +94,9 @@ struct ServeArgs {
     /// Lifetime of a sign-in token, in hours.
     #[arg(long, env = "PARTNERHUB_SESSION_TTL_HOURS", default_value_t = 12, value_parser = clap::value_parser!(u16).range(1..=720))]
     session_ttl_hours: u16,
+    /// How long a temporary password (customer creation, user creation, reset) can sign in.
+    #[arg(long, env = "PARTNERHUB_TEMPORARY_PASSWORD_TTL_HOURS", default_value_t = 72, value_parser = clap::value_parser!(u16).range(1..=720))]
+    temporary_password_ttl_hours: u16,
 }
 
 /// Opens and migrates the database the URL names: one store implementation per backend.
@@ -176,6 +179,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         session_ttl: time::Duration::hours(i64::from(args.session_ttl_hours)),
         smtp: args.smtp_url.map(|url| SmtpConfig { url, from: args.smtp_from }),
         password_hasher: PasswordHasher::default(),
+        temporary_password_ttl: time::Duration::hours(i64::from(args.temporary_password_ttl_hours)),
     };
     let service = Service::new(store, Arc::new(SystemClock), config)?;
     if args.demo {

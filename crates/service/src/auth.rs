@@ -149,7 +149,9 @@ impl Service {
                 false
             }
         };
-        let Some(creds) = creds.filter(|_| ok) else {
+        // A temporary password nobody changed in time is dead: its holder asks for a new one.
+        let expired = |c: &Credentials| c.password_change_required && c.password_set_at + self.config.temporary_password_ttl <= self.now();
+        let Some(creds) = creds.filter(|c| ok && !expired(c)) else {
             let now = self.now();
             self.store.count_attempt(&email_key, SIGN_IN_WINDOW_SECS, now).await?;
             self.store.count_attempt(&ip_key, SIGN_IN_WINDOW_SECS, now).await?;

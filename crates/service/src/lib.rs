@@ -59,6 +59,8 @@ pub struct ServiceConfig {
     pub smtp: Option<SmtpConfig>,
     /// argon2id cost; OWASP's minimum by default.
     pub password_hasher: PasswordHasher,
+    /// How long a temporary password (customer creation, user creation, reset) signs in.
+    pub temporary_password_ttl: Duration,
 }
 
 /// The application: a store, a clock and configuration. Cheap to clone.

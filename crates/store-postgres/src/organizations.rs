@@ -44,7 +44,10 @@ impl OrganizationStore for PgStore {
     }
 
     async fn credentials(&self, email: &str) -> StoreResult<Option<Credentials>> {
-        let r = sqlx::query("SELECT id, organization_id, password_hash FROM users WHERE email = $1")
+        let r = sqlx::query(
+            "SELECT id, organization_id, password_hash, password_change_required, coalesce(password_set_at, created_at) AS password_set_at
+             FROM users WHERE email = $1",
+        )
             .bind(email)
             .fetch_optional(&self.pool)
             .await
@@ -54,6 +57,8 @@ impl OrganizationStore for PgStore {
                 user_id: UserId(r.try_get("id").map_err(db)?),
                 organization_id: OrganizationId(r.try_get("organization_id").map_err(db)?),
                 password_hash: r.try_get("password_hash").map_err(db)?,
+                password_change_required: r.try_get("password_change_required").map_err(db)?,
+                password_set_at: r.try_get("password_set_at").map_err(db)?,
             })
         })
         .transpose()
@@ -147,6 +152,7 @@ impl OrganizationStore for PgStore {
             .bind(password_hash)
             .bind(change_required)
             .bind(keep.map(|k| k.0))
+            .bind(pt(change.audit.at))
             .fetch_one(&mut *tx)
             .await
             .map_err(db)?;
@@ -251,12 +257,12 @@ impl OrganizationStore for PgStore {
 }
 
 /// A new password for user `$1` of organization `$2`: hash `$3`, `password_change_required`
-/// `$4`, and every session of the user ends but `$5` (may be NULL). CTEs `u` (the user) and `s`
+/// `$4`, set at `$6`, and every session of the user ends but `$5` (may be NULL). CTEs `u` (the user) and `s`
 /// (the sessions ended). The user must be locked already (see [`lock_user`]): then a sign-in in
 /// flight, which KEY SHARE locks the user, has committed its session, and this statement sees it.
 pub(crate) fn password_ctes() -> String {
     "l AS MATERIALIZED (SELECT id FROM users WHERE id = $1 AND organization_id = $2),
-     u AS (UPDATE users SET password_hash = $3, password_change_required = $4 WHERE id = (SELECT id FROM l) RETURNING id),
+     u AS (UPDATE users SET password_hash = $3, password_change_required = $4, password_set_at = $6 WHERE id = (SELECT id FROM l) RETURNING id),
      s AS (DELETE FROM sessions WHERE user_id = (SELECT id FROM l) AND ($5::uuid IS NULL OR id <> $5) RETURNING 1)"
         .to_owned()
 }

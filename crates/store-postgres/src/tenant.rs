@@ -204,6 +204,7 @@ impl PgStore {
             .bind(password_hash)
             .bind(true)
             .bind(None::<Uuid>)
+            .bind(pt(change.audit.at))
             .fetch_one(&mut *tx)
             .await
             .map_err(db)?;

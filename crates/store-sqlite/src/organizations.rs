@@ -40,11 +40,19 @@ impl OrganizationStore for SqliteStore {
 
     async fn credentials(&self, email: &str) -> StoreResult<Option<Credentials>> {
         self.db.read(|c| {
-            c.prepare_cached("SELECT id, organization_id, password_hash FROM users WHERE email = ?")
-                .and_then(|mut s| {
-                    s.query_row(params![email], |r| {
-                        Ok(Credentials { user_id: UserId(r.get(0)?), organization_id: OrganizationId(r.get(1)?), password_hash: r.get(2)? })
+            c.prepare_cached(
+                "SELECT id, organization_id, password_hash, password_change_required, coalesce(password_set_at, created_at) FROM users WHERE email = ?",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![email], |r| {
+                    Ok(Credentials {
+                        user_id: UserId(r.get(0)?),
+                        organization_id: OrganizationId(r.get(1)?),
+                        password_hash: r.get(2)?,
+                        password_change_required: r.get(3)?,
+                        password_set_at: from_ts(r.get(4)?),
                     })
+                })
                     .optional()
                 })
                 .map_err(err)
@@ -121,8 +129,8 @@ impl OrganizationStore for SqliteStore {
             .write(move |c| {
                 let n = exec(
                     c,
-                    "UPDATE users SET password_hash = ?, password_change_required = ? WHERE id = ? AND organization_id = ?",
-                    params![password_hash, change_required, user.0, org.0],
+                    "UPDATE users SET password_hash = ?, password_change_required = ?, password_set_at = ? WHERE id = ? AND organization_id = ?",
+                    params![password_hash, change_required, ts(change.audit.at), user.0, org.0],
                 )?;
                 if n == 0 {
                     return Err(StoreError::NotFound);

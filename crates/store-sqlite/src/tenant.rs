@@ -118,8 +118,8 @@ pub(crate) fn reset_password(c: &Connection, access: &TenantAccess, id: UserId, 
     admit(c, access, TenantAction::ResetPassword, Target::User(id), &[])?;
     exec(
         c,
-        "UPDATE users SET password_hash = ?, password_change_required = 1 WHERE id = ? AND organization_id = ?",
-        params![password_hash, id.0, access.customer.0],
+        "UPDATE users SET password_hash = ?, password_change_required = 1, password_set_at = ? WHERE id = ? AND organization_id = ?",
+        params![password_hash, ts(change.audit.at), id.0, access.customer.0],
     )?;
     // Whoever signed in with the old password is out.
     exec(c, "DELETE FROM sessions WHERE user_id = ?", params![id.0])?;

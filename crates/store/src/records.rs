@@ -97,6 +97,10 @@ pub struct Credentials {
     pub user_id: UserId,
     pub organization_id: OrganizationId,
     pub password_hash: String,
+    /// The password is a temporary one (see `User::password_change_required`).
+    pub password_change_required: bool,
+    /// When the password was set: a temporary one expires a set time after.
+    pub password_set_at: time::OffsetDateTime,
 }
 
 impl std::fmt::Debug for Credentials {

@@ -10,6 +10,7 @@
 
 mod support;
 
+mod accounts;
 mod admin;
 mod audit;
 mod authz;

@@ -232,6 +232,7 @@ impl TestApp {
             session_ttl: time::Duration::hours(12),
             smtp: opts.smtp,
             password_hasher: PasswordHasher::default(),
+            temporary_password_ttl: time::Duration::hours(72),
         };
         let service = Service::new(store.clone(), Arc::new(clock.clone()) as Arc<dyn Clock>, config).expect("service");
         let app = partnerhub_web::router(service);

@@ -1,0 +1,76 @@
+//! Accounts (issue 7): temporary passwords that expire and only set a new one, the password
+//! change and policy, sessions (sign-out, listing, a bound per user, ending on a lost role),
+//! and sign-in limits counted before any password is verified.
+
+use crate::support::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// A customer created by a partner: (customer id, admin e-mail, temporary password).
+async fn created_customer(app: &TestApp, partner: &Org) -> (String, String, String) {
+    let name = unique("created");
+    let email = format!("ga@{name}.example");
+    let (s, b) = app
+        .post(
+            "/api/v1/customers",
+            Some(&partner.token),
+            json!({"name": format!("Customer {name}"), "domain": format!("{name}.example"), "admin": {"email": email, "display_name": "Grace"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    (b["id"].as_str().unwrap().to_owned(), email, b["admin"]["temporary_password"].as_str().unwrap().to_owned())
+}
+
+async fn try_sign_in(app: &TestApp, email: &str, password: &str) -> (StatusCode, Value) {
+    app.post("/api/v1/auth/token", None, json!({"email": email, "password": password})).await
+}
+
+/// Hole 1: the partner that created a customer keeps the admin's temporary password. It
+/// only lets its holder set a new one, dies once changed, and dies unused after 72 hours.
+#[tokio::test]
+async fn a_temporary_password_only_sets_a_new_one_and_expires() {
+    let app = TestApp::spawn().await;
+    let partner = app.partner("direct").await;
+
+    // Used in time, it signs in, but that session may only change it (or read /me, sign out).
+    let (_, email, temporary) = created_customer(&app, &partner).await;
+    let (s, b) = try_sign_in(&app, &email, &temporary).await;
+    assert_eq!((s, b["password_change_required"].as_bool()), (StatusCode::OK, Some(true)), "{b}");
+    let token = b["access_token"].as_str().unwrap().to_owned();
+    let (s, _) = app.get("/api/v1/me", &token).await;
+    assert_eq!(s, StatusCode::OK);
+    for (method, path) in [(Method::GET, "/api/v1/users"), (Method::GET, "/api/v1/partners")] {
+        let (s, b) = app.call(method, path, Some(&token), None).await;
+        assert_eq!((s, code(&b)), (StatusCode::FORBIDDEN, "password_change_required"), "{path}");
+    }
+    let (s, b) = app.post("/api/v1/me/password", Some(&token), json!({"current_password": temporary, "new_password": PASSWORD})).await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{b}");
+    let (s, _) = app.get("/api/v1/users", &token).await;
+    assert_eq!(s, StatusCode::OK);
+    // Once changed, the password the partner saw is dead.
+    let (s, b) = try_sign_in(&app, &email, &temporary).await;
+    assert_eq!((s, code(&b)), (StatusCode::UNAUTHORIZED, "unauthenticated"));
+    app.sign_in(&email, PASSWORD).await;
+
+    // Unused, it dies after 72 hours (`--temporary-password-ttl-hours`), though it is right.
+    let (_, email, temporary) = created_customer(&app, &partner).await;
+    app.clock.advance(time::Duration::hours(71));
+    let (s, b) = try_sign_in(&app, &email, &temporary).await;
+    assert_eq!(s, StatusCode::OK, "still good before its time: {b}");
+    app.clock.advance(time::Duration::hours(2));
+    let (s, b) = try_sign_in(&app, &email, &temporary).await;
+    assert_eq!((s, code(&b)), (StatusCode::UNAUTHORIZED, "unauthenticated"), "{b}");
+
+    // A reset makes a new one, which counts its 72 hours from then.
+    let partner = Org { token: app.sign_in(&partner.email, PASSWORD).await, ..partner };
+    let (ga_email, ga_token) = app.user_with_email(&partner, &["global_admin"]).await;
+    let uid = app.user_id(&ga_token).await;
+    let (s, b) = app.post(&format!("/api/v1/users/{uid}/reset-password"), Some(&partner.token), json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let reset = b["temporary_password"].as_str().unwrap().to_owned();
+    app.clock.advance(time::Duration::hours(71));
+    assert_eq!(try_sign_in(&app, &ga_email, &reset).await.0, StatusCode::OK);
+    app.clock.advance(time::Duration::hours(2));
+    assert_eq!(try_sign_in(&app, &ga_email, &reset).await.0, StatusCode::UNAUTHORIZED);
+    app.verify_audit().await;
+}
