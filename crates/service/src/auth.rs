@@ -13,11 +13,15 @@ use sha2::{Digest, Sha256};
 use std::sync::OnceLock;
 use subtle::ConstantTimeEq;
 
-/// Failed sign-ins allowed per e-mail address in a window, then 429 until it ends.
-const SIGN_IN_FAILURES_PER_EMAIL: i64 = 5;
-/// Failed sign-ins allowed per client address in a window (many accounts, one attacker).
-const SIGN_IN_FAILURES_PER_IP: i64 = 50;
-const SIGN_IN_WINDOW_SECS: i64 = 15 * 60;
+/// Sign-ins of one account from one client: 5 per 15 minutes, then locked for the rest of the
+/// window; each further lockout of the same pair lasts twice as long, up to a day. Per pair,
+/// so an attacker locks out only itself, never the owner signing in from elsewhere.
+pub(crate) const SIGN_IN_PER_PAIR: Limit = Limit { limit: 5, window_secs: 15 * 60, max_lock_secs: 24 * 3600 };
+/// Failed sign-ins of one client, whatever the account (one client trying many accounts).
+pub(crate) const SIGN_IN_PER_CLIENT: Limit = Limit { limit: 50, window_secs: 15 * 60, max_lock_secs: 0 };
+/// Password changes of one user proving a wrong current password (a stolen token must not
+/// become a way to guess the password).
+const PASSWORD_CHANGE_PER_USER: Limit = Limit { limit: 5, window_secs: 15 * 60, max_lock_secs: 0 };
 /// Unknown invitation tokens allowed per client address in a window (guessing links).
 pub(crate) const INVITE_FAILURES_PER_IP: i64 = 30;
 pub(crate) const INVITE_WINDOW_SECS: i64 = 10 * 60;
@@ -123,6 +127,17 @@ impl Service {
         Ok(())
     }
 
+    /// Counts an attempt against `key` before the work it guards (count first, then verify):
+    /// 429 once the count is past the limit, so N concurrent attempts do at most the limit's work.
+    pub(crate) async fn count_first(&self, key: &str, limit: &Limit) -> ServiceResult<()> {
+        let now = self.now();
+        let (n, end) = self.store.hit(key, limit, now).await?;
+        if n > limit.limit {
+            return Err(ServiceError::RateLimited { retry_after_secs: (end - now).whole_seconds().max(1) as u64 });
+        }
+        Ok(())
+    }
+
     /// Signs in with e-mail and password; answers a new bearer token and its lifetime.
     pub async fn sign_in(&self, email: &str, password: &str, client: &str) -> ServiceResult<(String, i64)> {
         let s = self.open_session(email, password, client).await?;
@@ -132,11 +147,14 @@ impl Service {
     /// Signs in, and says whether the password is a temporary one that must be changed
     /// before the session may do anything else.
     pub async fn open_session(&self, email: &str, password: &str, client: &str) -> ServiceResult<SignedIn> {
-        // Keyed by a hash: any text a client sends is a safe key, and no address is kept here.
-        let email_key = format!("sign-in:email:{}", hex::encode(Sha256::digest(email.trim().to_lowercase().as_bytes())));
+        // Keyed by a hash: any text a client sends is a safe key. Counted before the password
+        // is verified, in one atomic statement each: concurrent attempts cannot all pass a
+        // check made before any of them counted.
+        let account = email.trim().to_lowercase();
+        let pair_key = format!("sign-in:pair:{}", hex::encode(Sha256::digest(format!("{account}\n{client}").as_bytes())));
         let ip_key = format!("sign-in:ip:{client}");
-        self.check_rate(&email_key, SIGN_IN_FAILURES_PER_EMAIL).await?;
-        self.check_rate(&ip_key, SIGN_IN_FAILURES_PER_IP).await?;
+        self.count_first(&pair_key, &SIGN_IN_PER_PAIR).await?;
+        self.count_first(&ip_key, &SIGN_IN_PER_CLIENT).await?;
         let creds = match Email::parse("email", email) {
             Ok(e) => self.store.credentials(e.as_str()).await?,
             Err(_) => None,
@@ -152,12 +170,12 @@ impl Service {
         // A temporary password nobody changed in time is dead: its holder asks for a new one.
         let expired = |c: &Credentials| c.password_change_required && c.password_set_at + self.config.temporary_password_ttl <= self.now();
         let Some(creds) = creds.filter(|c| ok && !expired(c)) else {
-            let now = self.now();
-            self.store.count_attempt(&email_key, SIGN_IN_WINDOW_SECS, now).await?;
-            self.store.count_attempt(&ip_key, SIGN_IN_WINDOW_SECS, now).await?;
+            // Counted already.
             return Err(ServiceError::Unauthenticated);
         };
-        self.store.clear_attempts(&email_key).await?;
+        // A success clears its pair, and was no failure of its client.
+        self.store.clear_attempts(&pair_key).await?;
+        self.store.uncount(&ip_key, self.now()).await?;
         let user = self.store.user(creds.organization_id, creds.user_id).await?;
         let org = self.store.organization(creds.organization_id).await?;
         let token = random_token();
@@ -192,12 +210,11 @@ impl Service {
         // A stolen token must not become a way to guess the password: failures count as
         // sign-in failures do.
         let key = format!("password-change:user:{}", p.user.id);
-        self.check_rate(&key, SIGN_IN_FAILURES_PER_EMAIL).await?;
+        self.count_first(&key, &PASSWORD_CHANGE_PER_USER).await?;
         let creds = self.store.credentials(&p.user.email).await?.filter(|c| c.user_id == p.user.id).ok_or(ServiceError::Unauthenticated)?;
         let mut v = Validator::default();
         let new_password = v.check(Password::parse("new_password", new));
         if !self.config.password_hasher.verify(creds.password_hash, current.to_owned()).await? {
-            self.store.count_attempt(&key, SIGN_IN_WINDOW_SECS, self.now()).await?;
             v.push("current_password", "is not your current password");
         } else if new == current {
             v.push("new_password", "must differ from the current password");

@@ -94,4 +94,47 @@ impl SessionStore for PgStore {
         sqlx::query("DELETE FROM rate_limits WHERE key = $1").bind(key).execute(&self.pool).await.map_err(db)?;
         Ok(())
     }
+
+    async fn hit(&self, key: &str, limit: &Limit, now: OffsetDateTime) -> StoreResult<(i64, OffsetDateTime)> {
+        // $2 now, $3 window (s), $4 limit, $5 longest lockout (s), $6 remembered (s). An
+        // UPSERT's SET reads the row as it was, so `window_end` is written out for `forget_at`.
+        let window_end = "CASE WHEN rate_limits.window_end <= $2::timestamptz THEN $2::timestamptz + $3::bigint * interval '1 second'
+                WHEN rate_limits.attempts + 1 = $4::bigint
+                  THEN rate_limits.window_end + (greatest(rate_limits.lock_secs, $3::bigint) - $3::bigint) * interval '1 second'
+                ELSE rate_limits.window_end END";
+        let sql = format!(
+            "INSERT INTO rate_limits (key, window_end, attempts, lock_secs, forget_at)
+             VALUES ($1, $2::timestamptz + $3::bigint * interval '1 second', 1, $3::bigint, $2::timestamptz + ($3::bigint + $6::bigint) * interval '1 second')
+             ON CONFLICT (key) DO UPDATE SET
+               attempts = CASE WHEN rate_limits.window_end <= $2::timestamptz THEN 1 ELSE rate_limits.attempts + 1 END,
+               window_end = {window_end},
+               lock_secs = CASE WHEN coalesce(rate_limits.forget_at, rate_limits.window_end) <= $2::timestamptz THEN $3::bigint
+                 WHEN rate_limits.window_end > $2::timestamptz AND rate_limits.attempts + 1 = $4::bigint
+                   THEN least(greatest(rate_limits.lock_secs, $3::bigint) * 2, greatest($5::bigint, $3::bigint))
+                 ELSE greatest(rate_limits.lock_secs, $3::bigint) END,
+               forget_at = ({window_end}) + $6::bigint * interval '1 second'
+             RETURNING attempts, window_end"
+        );
+        let r = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(key)
+            .bind(pt(now))
+            .bind(limit.window_secs)
+            .bind(limit.limit)
+            .bind(limit.max_lock_secs)
+            .bind(limit.remember_secs())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok((r.try_get(0).map_err(db)?, r.try_get(1).map_err(db)?))
+    }
+
+    async fn uncount(&self, key: &str, now: OffsetDateTime) -> StoreResult<()> {
+        sqlx::query("UPDATE rate_limits SET attempts = attempts - 1 WHERE key = $1 AND window_end > $2 AND attempts > 0")
+            .bind(key)
+            .bind(pt(now))
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
 }

@@ -82,4 +82,41 @@ impl SessionStore for SqliteStore {
         let key = key.to_owned();
         self.db.write(move |c| exec(c, "DELETE FROM rate_limits WHERE key = ?", params![key]).map(|_| ())).await
     }
+
+    async fn hit(&self, key: &str, limit: &Limit, now: OffsetDateTime) -> StoreResult<(i64, OffsetDateTime)> {
+        let (key, l) = (key.to_owned(), *limit);
+        // ?2 now (µs), ?3 window (s), ?4 limit, ?5 longest lockout (s), ?6 remembered (s).
+        // An UPSERT's SET reads the row as it was, so `window_end` is written out for `forget_at`.
+        let window_end = "CASE WHEN rate_limits.window_end <= ?2 THEN ?2 + ?3 * 1000000
+                WHEN rate_limits.attempts + 1 = ?4 THEN rate_limits.window_end + (max(rate_limits.lock_secs, ?3) - ?3) * 1000000
+                ELSE rate_limits.window_end END";
+        let sql = format!(
+            "INSERT INTO rate_limits (key, window_end, attempts, lock_secs, forget_at) VALUES (?1, ?2 + ?3 * 1000000, 1, ?3, ?2 + (?3 + ?6) * 1000000)
+             ON CONFLICT (key) DO UPDATE SET
+               attempts = CASE WHEN rate_limits.window_end <= ?2 THEN 1 ELSE rate_limits.attempts + 1 END,
+               window_end = {window_end},
+               lock_secs = CASE WHEN coalesce(rate_limits.forget_at, rate_limits.window_end) <= ?2 THEN ?3
+                 WHEN rate_limits.window_end > ?2 AND rate_limits.attempts + 1 = ?4 THEN min(max(rate_limits.lock_secs, ?3) * 2, max(?5, ?3))
+                 ELSE max(rate_limits.lock_secs, ?3) END,
+               forget_at = ({window_end}) + ?6 * 1000000
+             RETURNING attempts, window_end"
+        );
+        self.db
+            .write(move |c| {
+                one(c, &sql, params![key, ts(now), l.window_secs, l.limit, l.max_lock_secs, l.remember_secs()], |r| {
+                    Ok((r.get(0).map_err(err)?, from_ts(r.get(1).map_err(err)?)))
+                })
+            })
+            .await
+    }
+
+    async fn uncount(&self, key: &str, now: OffsetDateTime) -> StoreResult<()> {
+        let key = key.to_owned();
+        self.db
+            .write(move |c| {
+                exec(c, "UPDATE rate_limits SET attempts = attempts - 1 WHERE key = ? AND window_end > ? AND attempts > 0", params![key, ts(now)])
+                    .map(|_| ())
+            })
+            .await
+    }
 }

@@ -16,4 +16,31 @@ pub trait SessionStore: Send + Sync {
     /// Attempts counted against `key` in the current window, and when it ends.
     async fn attempts(&self, key: &str, now: OffsetDateTime) -> StoreResult<(i64, OffsetDateTime)>;
     async fn clear_attempts(&self, key: &str) -> StoreResult<()>;
+    /// Counts one attempt against `key` FIRST, in one atomic statement, before the work it
+    /// guards is done, so N concurrent attempts see N distinct counts: answers the count
+    /// (the attempt may go on while it is at most `limit.limit`) and when the key frees up.
+    /// The attempt that reaches the limit locks the key until its window ends, stretched to
+    /// the key's current lockout length, which then doubles up to `limit.max_lock_secs`
+    /// (remembered that long after the window ends).
+    async fn hit(&self, key: &str, limit: &Limit, now: OffsetDateTime) -> StoreResult<(i64, OffsetDateTime)>;
+    /// Takes one attempt back from `key`'s current window (an attempt counted first that
+    /// turned out to be no failure).
+    async fn uncount(&self, key: &str, now: OffsetDateTime) -> StoreResult<()>;
+}
+
+/// A counted-first limit: `limit` attempts per window of `window_secs`; each further lockout
+/// of the same key lasts twice as long as the one before, up to `max_lock_secs` (a limit with
+/// `max_lock_secs <= window_secs` never grows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    pub limit: i64,
+    pub window_secs: i64,
+    pub max_lock_secs: i64,
+}
+
+impl Limit {
+    /// How long after its window a key's lockout length is remembered.
+    pub fn remember_secs(&self) -> i64 {
+        if self.max_lock_secs > self.window_secs { self.max_lock_secs } else { 0 }
+    }
 }

@@ -74,3 +74,65 @@ async fn a_temporary_password_only_sets_a_new_one_and_expires() {
     assert_eq!(try_sign_in(&app, &ga_email, &reset).await.0, StatusCode::UNAUTHORIZED);
     app.verify_audit().await;
 }
+
+/// Hole 4: 100 concurrent wrong passwords for one account verify at most the limit (5): each
+/// attempt is counted by one atomic statement before any password is checked. A 401 is a
+/// verified wrong password; the rest must be refused before verifying (429).
+#[tokio::test]
+async fn concurrent_wrong_passwords_verify_at_most_the_limit() {
+    let app = TestApp::spawn().await;
+    let partner = app.partner("direct").await;
+    let attempts = (0..100).map(|i| {
+        let (client, url, email) = (app.client.clone(), app.url.clone(), partner.email.clone());
+        tokio::spawn(async move {
+            let res = client
+                .post(format!("{url}/api/v1/auth/token"))
+                .json(&json!({"email": email, "password": format!("wrong password number {i}")}))
+                .send()
+                .await
+                .unwrap();
+            (res.status(), res.headers().contains_key("retry-after"))
+        })
+    });
+    let answers: Vec<(StatusCode, bool)> = futures::future::join_all(attempts).await.into_iter().map(Result::unwrap).collect();
+    let verified = answers.iter().filter(|(s, _)| *s == StatusCode::UNAUTHORIZED).count();
+    let refused = answers.iter().filter(|(s, retry)| *s == StatusCode::TOO_MANY_REQUESTS && *retry).count();
+    assert_eq!((verified, refused), (5, 95), "{answers:?}");
+    app.verify_audit().await;
+}
+
+/// Hole 4: a lockout is per (account, client), so an attacker locks out only itself; each
+/// further lockout of the pair lasts twice as long (15, 30, 60 minutes...); the owner signs
+/// in from elsewhere all along, and a success clears its own pair.
+#[tokio::test]
+async fn a_lockout_holds_the_attacker_only_and_grows() {
+    let app = TestApp::spawn().await;
+    let partner = app.partner("direct").await;
+    let (svc, email) = (&app.service, partner.email.as_str());
+    let (attacker, owner) = ("203.0.113.9", "198.51.100.7");
+    let retry_after = |r: Result<_, partnerhub_service::ServiceError>| match r {
+        Err(partnerhub_service::ServiceError::RateLimited { retry_after_secs }) => retry_after_secs,
+        Err(e) => panic!("expected 429, got {e:?}"),
+        Ok(_) => panic!("expected 429, signed in"),
+    };
+    for (round, lock_minutes) in [(1, 15u64), (2, 30), (3, 60)] {
+        for _ in 0..5 {
+            let r = svc.open_session(email, "not the password at all", attacker).await;
+            assert!(matches!(r, Err(partnerhub_service::ServiceError::Unauthenticated)), "round {round}");
+        }
+        // Locked, even with the right password, for the lockout of this round.
+        let retry = retry_after(svc.open_session(email, PASSWORD, attacker).await);
+        assert!(retry > (lock_minutes - 1) * 60 && retry <= lock_minutes * 60, "round {round}: retry after {retry}s");
+        // The owner is not locked out from another client.
+        let (s, _) = (svc.open_session(email, PASSWORD, owner).await.is_ok(), ());
+        assert!(s, "round {round}: the owner signs in from elsewhere");
+        app.clock.advance(time::Duration::seconds(retry as i64));
+    }
+    // A success clears the pair: the next failures start from zero and the lockouts shrink back.
+    svc.open_session(email, PASSWORD, attacker).await.unwrap();
+    for _ in 0..5 {
+        assert!(matches!(svc.open_session(email, "nope nope nope", attacker).await, Err(partnerhub_service::ServiceError::Unauthenticated)));
+    }
+    assert!(retry_after(svc.open_session(email, PASSWORD, attacker).await) <= 15 * 60);
+    app.verify_audit().await;
+}

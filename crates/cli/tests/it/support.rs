@@ -191,6 +191,8 @@ pub struct TestApp {
     pub store: Arc<dyn Store>,
     pub raw: Raw,
     pub db: TestDb,
+    /// The service under the server, for what HTTP cannot say (another client address).
+    pub service: Service,
 }
 
 /// An organization created through the API, with a signed-in global admin.
@@ -235,11 +237,11 @@ impl TestApp {
             temporary_password_ttl: time::Duration::hours(72),
         };
         let service = Service::new(store.clone(), Arc::new(clock.clone()) as Arc<dyn Clock>, config).expect("service");
-        let app = partnerhub_web::router(service);
+        let app = partnerhub_web::router(service.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await;
         });
-        Self { url, client: reqwest::Client::new(), clock, store, raw, db }
+        Self { url, client: reqwest::Client::new(), clock, store, raw, db, service }
     }
 
     pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
