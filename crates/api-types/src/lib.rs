@@ -139,6 +139,18 @@ pub struct OrganizationResponse {
     pub partner_id: Option<String>,
 }
 
+/// One of the signed-in user's sessions (`GET /api/v1/me/sessions`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SessionResponse {
+    pub id: Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    /// The session this request came with.
+    pub current: bool,
+}
+
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct MeResponse {
     pub user: UserResponse,

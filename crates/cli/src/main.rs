@@ -182,6 +182,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         temporary_password_ttl: time::Duration::hours(i64::from(args.temporary_password_ttl_hours)),
     };
     let service = Service::new(store, Arc::new(SystemClock), config)?;
+    partnerhub_service::spawn_purge(service.clone());
     if args.demo {
         demo::seed(&service).await?;
     }

@@ -238,6 +238,69 @@ impl Service {
     }
 }
 
+/// The signed-in user acting on their own sessions: not with a temporary password, whose
+/// session may only change it (and read `/me`, and sign out).
+fn own(caller: &Caller) -> ServiceResult<&Principal> {
+    let p = caller.principal()?;
+    if p.user.password_change_required { Err(ServiceError::PasswordChangeRequired) } else { Ok(p) }
+}
+
+impl Service {
+    /// Signs out: this bearer token is dead on every node. Allowed with a temporary password.
+    pub async fn sign_out(&self, caller: &Caller) -> ServiceResult<()> {
+        let p = caller.principal()?;
+        self.end(caller, p, p.session_id).await
+    }
+
+    /// The caller's live sessions, newest first, and which one is this request's.
+    pub async fn list_sessions(&self, caller: &Caller) -> ServiceResult<(Vec<SessionInfo>, SessionId)> {
+        let p = own(caller)?;
+        Ok((self.store.list_sessions(p.user.id, self.now()).await?, p.session_id))
+    }
+
+    /// Ends one of the caller's own sessions (another's is `NotFound`).
+    pub async fn end_session(&self, caller: &Caller, id: SessionId) -> ServiceResult<()> {
+        let p = own(caller)?;
+        self.end(caller, p, id).await
+    }
+
+    async fn end(&self, caller: &Caller, p: &Principal, id: SessionId) -> ServiceResult<()> {
+        let change = self.change(
+            caller,
+            "session.ended",
+            serde_json::json!({"type": "session", "id": id}),
+            None,
+            serde_json::json!({"user_id": p.user.id, "current": id == p.session_id}),
+            vec![p.organization.id],
+        );
+        Ok(self.store.end_session(p.user.id, id, change).await?)
+    }
+
+    /// Deletes expired sessions and finished rate-limit windows (see [`spawn_purge`]).
+    pub async fn purge_expired(&self) -> ServiceResult<u64> {
+        Ok(self.store.purge_expired(self.now()).await?)
+    }
+}
+
+/// How often every `serve` process purges (a purge is idempotent; several nodes may run it).
+pub const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
+/// Runs [`Service::purge_expired`] now and then every [`PURGE_EVERY`], for as long as the
+/// process lives; a failed purge is logged and tried again next time.
+pub fn spawn_purge(service: Service) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(PURGE_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            match service.purge_expired().await {
+                Ok(n) => tracing::debug!(rows = n, "purged expired sessions and rate-limit windows"),
+                Err(e) => tracing::warn!(error = %e, "purging expired sessions failed"),
+            }
+        }
+    })
+}
+
 /// A new sign-in session.
 pub struct SignedIn {
     pub token: String,

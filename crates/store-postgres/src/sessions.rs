@@ -3,7 +3,7 @@
 use crate::rows::*;
 use crate::{PgStore, audit, db, fenced, n_of};
 use async_trait::async_trait;
-use partnerhub_domain::SessionId;
+use partnerhub_domain::{SessionId, UserId};
 use partnerhub_store::*;
 use sqlx::Row;
 use time::OffsetDateTime;
@@ -12,13 +12,18 @@ use time::OffsetDateTime;
 impl SessionStore for PgStore {
     async fn create_session(&self, s: NewSession, change: Change) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        // Expired sessions of this user go as a new one comes, so the table does not grow forever.
-        // The user row is KEY SHARE locked first, as the insert's foreign-key check would lock
-        // it: then that check, which runs after the chain lock, waits for nobody; and sessions
-        // are locked after their user, as a deletion of the user locks them.
+        // Expired sessions of this user go as a new one comes, and so do the oldest live ones
+        // past the bound (this one counts). The user row is locked first, in a statement of its
+        // own, FOR NO KEY UPDATE: concurrent sign-ins of one user take turns (each then sees
+        // the sessions the one before committed, so the bound holds), while the KEY SHARE
+        // locks of others (licenses, foreign keys) do not wait; the insert's foreign-key check,
+        // which runs after the chain lock, waits for nobody; and sessions are locked after
+        // their user, as a deletion of the user locks them.
+        sqlx::query("SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE").bind(s.user_id.0).fetch_optional(&mut *tx).await.map_err(db)?;
         let sql = fenced(
-            "u AS MATERIALIZED (SELECT id FROM users WHERE id = $3 FOR KEY SHARE),
-             d AS (DELETE FROM sessions WHERE user_id = (SELECT id FROM u) AND expires_at <= $5 RETURNING 1),
+            "u AS MATERIALIZED (SELECT id FROM users WHERE id = $3),
+             d AS (DELETE FROM sessions WHERE user_id = (SELECT id FROM u) AND (expires_at <= $5 OR id NOT IN
+                     (SELECT id FROM sessions WHERE user_id = $3 AND expires_at > $5 ORDER BY created_at DESC, id DESC LIMIT $7)) RETURNING 1),
              i AS (INSERT INTO sessions (token_hash, id, user_id, organization_id, created_at, expires_at)
                    SELECT $1, $2, $3, $4, $5, $6 FROM (SELECT count(*) FROM d) AS expired
                    RETURNING 1)",
@@ -31,6 +36,7 @@ impl SessionStore for PgStore {
             .bind(s.organization_id.0)
             .bind(pt(s.created_at))
             .bind(pt(s.expires_at))
+            .bind(MAX_SESSIONS_PER_USER - 1)
             .fetch_one(&mut *tx)
             .await
             .map_err(db)?;
@@ -39,6 +45,47 @@ impl SessionStore for PgStore {
         }
         audit::append(&mut tx, &change).await?;
         tx.commit().await.map_err(db)
+    }
+
+    async fn list_sessions(&self, user: UserId, now: OffsetDateTime) -> StoreResult<Vec<SessionInfo>> {
+        let rows = sqlx::query(
+            "SELECT id, created_at, expires_at FROM sessions WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC, id DESC",
+        )
+        .bind(user.0)
+        .bind(pt(now))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                Ok(SessionInfo {
+                    id: SessionId(r.try_get("id").map_err(db)?),
+                    created_at: r.try_get("created_at").map_err(db)?,
+                    expires_at: r.try_get("expires_at").map_err(db)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn end_session(&self, user: UserId, id: SessionId, change: Change) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        let sql = fenced("d AS (DELETE FROM sessions WHERE id = $1 AND user_id = $2 RETURNING 1)", "SELECT (SELECT count(*) FROM d) AS n");
+        let r = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.0).bind(user.0).fetch_one(&mut *tx).await.map_err(db)?;
+        if n_of(&r)? == 0 {
+            return Err(StoreError::NotFound);
+        }
+        audit::append(&mut tx, &change).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn purge_expired(&self, now: OffsetDateTime) -> StoreResult<u64> {
+        let s = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(pt(now)).execute(&self.pool).await.map_err(db)?;
+        let r = sqlx::query("DELETE FROM rate_limits WHERE coalesce(forget_at, window_end) <= $1")
+            .bind(pt(now))
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(s.rows_affected() + r.rows_affected())
     }
 
     async fn principal(&self, token_hash: &[u8], now: OffsetDateTime) -> StoreResult<Option<Principal>> {

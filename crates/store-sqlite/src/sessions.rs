@@ -2,9 +2,9 @@
 
 use crate::db::err;
 use crate::rows::*;
-use crate::{SqliteStore, exec, one, write_change};
+use crate::{SqliteStore, all, exec, one, write_change};
 use async_trait::async_trait;
-use partnerhub_domain::SessionId;
+use partnerhub_domain::{SessionId, UserId};
 use partnerhub_store::*;
 use rusqlite::params;
 use time::OffsetDateTime;
@@ -14,14 +14,58 @@ impl SessionStore for SqliteStore {
     async fn create_session(&self, s: NewSession, change: Change) -> StoreResult<()> {
         self.db
             .write(move |c| {
-                // Expired sessions of this user go as a new one comes, so the table does not grow forever.
-                exec(c, "DELETE FROM sessions WHERE user_id = ? AND expires_at <= ?", params![s.user_id.0, ts(s.created_at)])?;
+                // Expired sessions of this user go as a new one comes, and so do the oldest live
+                // ones past the bound (this one counts).
+                exec(
+                    c,
+                    "DELETE FROM sessions WHERE user_id = ?1 AND (expires_at <= ?2 OR id NOT IN
+                       (SELECT id FROM sessions WHERE user_id = ?1 AND expires_at > ?2 ORDER BY created_at DESC, id DESC LIMIT ?3))",
+                    params![s.user_id.0, ts(s.created_at), MAX_SESSIONS_PER_USER - 1],
+                )?;
                 exec(
                     c,
                     "INSERT INTO sessions (token_hash, id, user_id, organization_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
                     params![s.token_hash, s.id.0, s.user_id.0, s.organization_id.0, ts(s.created_at), ts(s.expires_at)],
                 )?;
                 write_change(c, &change)
+            })
+            .await
+    }
+
+    async fn list_sessions(&self, user: UserId, now: OffsetDateTime) -> StoreResult<Vec<SessionInfo>> {
+        self.db.read(|c| {
+            all(
+                c,
+                "SELECT id, created_at, expires_at FROM sessions WHERE user_id = ? AND expires_at > ? ORDER BY created_at DESC, id DESC",
+                params![user.0, ts(now)],
+                |r| {
+                    Ok(SessionInfo {
+                        id: SessionId(r.get(0).map_err(err)?),
+                        created_at: from_ts(r.get(1).map_err(err)?),
+                        expires_at: from_ts(r.get(2).map_err(err)?),
+                    })
+                },
+            )
+        })
+    }
+
+    async fn end_session(&self, user: UserId, id: SessionId, change: Change) -> StoreResult<()> {
+        self.db
+            .write(move |c| {
+                if exec(c, "DELETE FROM sessions WHERE id = ? AND user_id = ?", params![id.0, user.0])? == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                write_change(c, &change)
+            })
+            .await
+    }
+
+    async fn purge_expired(&self, now: OffsetDateTime) -> StoreResult<u64> {
+        self.db
+            .write(move |c| {
+                let s = exec(c, "DELETE FROM sessions WHERE expires_at <= ?", params![ts(now)])?;
+                let r = exec(c, "DELETE FROM rate_limits WHERE coalesce(forget_at, window_end) <= ?", params![ts(now)])?;
+                Ok((s + r) as u64)
             })
             .await
     }

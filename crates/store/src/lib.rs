@@ -20,7 +20,7 @@ pub use commerce::CommerceStore;
 pub use invitations::InvitationStore;
 pub use organizations::OrganizationStore;
 pub use relationships::RelationshipStore;
-pub use sessions::{Limit, SessionStore};
+pub use sessions::{Limit, MAX_SESSIONS_PER_USER, SessionInfo, SessionStore};
 
 #[cfg(feature = "conformance")]
 pub mod conformance;

@@ -2,12 +2,34 @@
 
 use crate::*;
 use async_trait::async_trait;
+use partnerhub_domain::{SessionId, UserId};
 use time::OffsetDateTime;
+
+/// Sessions one user may hold; a sign-in past it ends the oldest.
+pub const MAX_SESSIONS_PER_USER: i64 = 10;
+
+/// A session as its user sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionInfo {
+    pub id: SessionId,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
 
 /// Sessions and rate limits.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
+    /// A new session; in the same transaction the user's expired sessions end, and so do the
+    /// oldest beyond [`MAX_SESSIONS_PER_USER`] counting this one.
     async fn create_session(&self, session: NewSession, change: Change) -> StoreResult<()>;
+    /// The user's live sessions at `now`, newest first.
+    async fn list_sessions(&self, user: UserId, now: OffsetDateTime) -> StoreResult<Vec<SessionInfo>>;
+    /// Ends session `id` of `user` (sign-out, or revoking one); `NotFound` if it is not theirs.
+    async fn end_session(&self, user: UserId, id: SessionId, change: Change) -> StoreResult<()>;
+    /// Deletes expired sessions and rate-limit windows that are over (and no longer
+    /// remembered); idempotent, and several processes may run it at once. Answers how many
+    /// rows went.
+    async fn purge_expired(&self, now: OffsetDateTime) -> StoreResult<u64>;
     /// The signed-in user behind a session token hash, if the session is live at `now`.
     async fn principal(&self, token_hash: &[u8], now: OffsetDateTime) -> StoreResult<Option<Principal>>;
     /// Counts one attempt against `key` in a fixed window; answers how many attempts the

@@ -39,7 +39,7 @@ async fn a_temporary_password_only_sets_a_new_one_and_expires() {
     let token = b["access_token"].as_str().unwrap().to_owned();
     let (s, _) = app.get("/api/v1/me", &token).await;
     assert_eq!(s, StatusCode::OK);
-    for (method, path) in [(Method::GET, "/api/v1/users"), (Method::GET, "/api/v1/partners")] {
+    for (method, path) in [(Method::GET, "/api/v1/users"), (Method::GET, "/api/v1/partners"), (Method::GET, "/api/v1/me/sessions")] {
         let (s, b) = app.call(method, path, Some(&token), None).await;
         assert_eq!((s, code(&b)), (StatusCode::FORBIDDEN, "password_change_required"), "{path}");
     }
@@ -134,5 +134,81 @@ async fn a_lockout_holds_the_attacker_only_and_grows() {
         assert!(matches!(svc.open_session(email, "nope nope nope", attacker).await, Err(partnerhub_service::ServiceError::Unauthenticated)));
     }
     assert!(retry_after(svc.open_session(email, PASSWORD, attacker).await) <= 15 * 60);
+    app.verify_audit().await;
+}
+
+/// Hole 9: sign-out, listing and ending one's own sessions, and at most 10 per user.
+#[tokio::test]
+async fn sessions_sign_out_list_revoke_and_stay_bounded() {
+    let app = TestApp::spawn().await;
+    let partner = app.partner("direct").await;
+    let (email, first) = app.user_with_email(&partner, &["sales_agent"]).await;
+    let mut tokens = vec![first];
+    for _ in 0..10 {
+        app.clock.advance(time::Duration::seconds(1));
+        tokens.push(app.sign_in(&email, PASSWORD).await);
+    }
+    // The 11th sign-in ended the oldest: ten remain, newest first, this one marked current.
+    let (s, _) = app.get("/api/v1/me", &tokens[0]).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "the oldest session ended");
+    let newest = tokens.last().unwrap().clone();
+    let (s, b) = app.get("/api/v1/me/sessions", &newest).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let items = b["items"].as_array().unwrap();
+    assert_eq!((items.len(), b["total"].as_i64()), (10, Some(10)));
+    assert_eq!(items.iter().map(|i| i["current"].as_bool().unwrap()).collect::<Vec<_>>(), [&[true][..], &[false; 9]].concat());
+    assert!(items[0]["created_at"].as_str().unwrap() > items[9]["created_at"].as_str().unwrap());
+
+    // Ending one: that token is dead, the others live; another user's session is not found.
+    let second_newest = items[1]["id"].as_str().unwrap().to_owned();
+    let (s, _) = app.delete(&format!("/api/v1/me/sessions/{second_newest}"), &newest).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(app.get("/api/v1/me", &tokens[9]).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.get("/api/v1/me", &tokens[8]).await.0, StatusCode::OK);
+    let (_, theirs) = app.get("/api/v1/me/sessions", &partner.token).await;
+    let theirs = theirs["items"][0]["id"].as_str().unwrap().to_owned();
+    let (s, b) = app.delete(&format!("/api/v1/me/sessions/{theirs}"), &newest).await;
+    assert_eq!((s, code(&b)), (StatusCode::NOT_FOUND, "not_found"));
+    assert_eq!(app.get("/api/v1/me", &partner.token).await.0, StatusCode::OK);
+
+    // Signing out kills this token only.
+    let (s, _) = app.call(Method::DELETE, "/api/v1/auth/token", Some(&newest), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(app.get("/api/v1/me", &newest).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.call(Method::DELETE, "/api/v1/auth/token", Some(&newest), None).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.get("/api/v1/me", &tokens[8]).await.0, StatusCode::OK);
+
+    // A session with a temporary password may sign out too.
+    let (_, temp_email, temporary) = created_customer(&app, &partner).await;
+    let temp = app.sign_in(&temp_email, &temporary).await;
+    assert_eq!(app.call(Method::DELETE, "/api/v1/auth/token", Some(&temp), None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(app.get("/api/v1/me", &temp).await.0, StatusCode::UNAUTHORIZED);
+    app.verify_audit().await;
+}
+
+/// Hole 9: expired sessions and finished rate-limit windows are purged (what `serve` runs
+/// every 10 minutes); live ones and remembered lockouts stay.
+#[tokio::test]
+async fn the_purge_removes_expired_sessions_and_finished_windows() {
+    let app = TestApp::spawn().await;
+    let partner = app.partner("direct").await;
+    let _ = try_sign_in(&app, &partner.email, "wrong wrong wrong").await;
+    let before = app.raw.i64("SELECT count(*) FROM rate_limits").await;
+    assert!(before >= 1);
+    assert_eq!(app.service.purge_expired().await.unwrap(), 0, "nothing is over yet");
+    let other = app.user(&partner, &["sales_agent"]).await;
+    app.clock.advance(time::Duration::hours(11));
+    let live = app.sign_in(&partner.email, PASSWORD).await;
+    app.clock.advance(time::Duration::hours(2));
+    assert_eq!(app.raw.i64("SELECT count(*) FROM sessions").await, 3);
+    assert!(app.service.purge_expired().await.unwrap() >= 1);
+    assert_eq!(app.raw.i64("SELECT count(*) FROM sessions").await, 1, "only the live session is left");
+    assert_eq!(app.get("/api/v1/me", &live).await.0, StatusCode::OK);
+    assert_eq!(app.get("/api/v1/me", &other).await.0, StatusCode::UNAUTHORIZED);
+    // The sign-in pair's lockout length is remembered for a day after its window; then it goes.
+    app.clock.advance(time::Duration::hours(25));
+    app.service.purge_expired().await.unwrap();
+    assert_eq!(app.raw.i64("SELECT count(*) FROM rate_limits").await, 0);
+    assert_eq!(app.service.purge_expired().await.unwrap(), 0, "a purge is idempotent");
     app.verify_audit().await;
 }

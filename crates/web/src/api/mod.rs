@@ -6,6 +6,7 @@ mod customers;
 mod invitations;
 mod licenses;
 mod links;
+mod me;
 mod offers;
 mod operator;
 mod orders;
@@ -36,7 +37,9 @@ pub(crate) fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(offers::create_offer, offers::list_operator_offers))
         .routes(routes!(offers::disable_offer))
         .routes(routes!(offers::list_offers))
-        .routes(routes!(auth::create_token))
+        .routes(routes!(auth::create_token, me::delete_token))
+        .routes(routes!(me::list_sessions))
+        .routes(routes!(me::end_session))
         .routes(routes!(auth::get_me))
         .routes(routes!(auth::change_password))
         .routes(routes!(auth::signup))
