@@ -89,6 +89,35 @@ pub(crate) fn temporary_password() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// The weakest guessability zxcvbn may score a new password (0 to 4): 3 is "safely
+/// unguessable: moderate protection from offline slow-hash scenarios".
+const MIN_PASSWORD_SCORE: u8 = 3;
+
+/// Refuses (on `field`) a password zxcvbn finds easy to guess: common and breached passwords,
+/// dictionary words, keyboard patterns, dates, and the user's own e-mail, name and
+/// organization (`inputs`), with zxcvbn's advice.
+pub(crate) fn check_strength(v: &mut Validator, field: &str, password: &str, inputs: &[&str]) {
+    let mut words: Vec<&str> = inputs.to_vec();
+    // The e-mail's local part and domain labels on their own, as a guesser would try them.
+    for input in inputs {
+        words.extend(input.split(['@', '.', ' ', '-', '_']).filter(|w| w.len() >= 3));
+    }
+    let estimate = zxcvbn::zxcvbn(password, &words);
+    if u8::from(estimate.score()) >= MIN_PASSWORD_SCORE {
+        return;
+    }
+    let mut advice = String::from("is too easy to guess");
+    if let Some(f) = estimate.feedback() {
+        if let Some(w) = f.warning() {
+            advice.push_str(&format!(": {w}"));
+        }
+        for s in f.suggestions() {
+            advice.push_str(&format!(" {s}"));
+        }
+    }
+    v.push(field, advice);
+}
+
 /// A hash to verify against when the e-mail is unknown, so that sign-in takes as long for
 /// an unknown user as for a wrong password (no user enumeration by timing).
 fn dummy_hash() -> &'static str {
@@ -214,6 +243,9 @@ impl Service {
         let creds = self.store.credentials(&p.user.email).await?.filter(|c| c.user_id == p.user.id).ok_or(ServiceError::Unauthenticated)?;
         let mut v = Validator::default();
         let new_password = v.check(Password::parse("new_password", new));
+        if new_password.is_some() {
+            check_strength(&mut v, "new_password", new, &[&p.user.email, &p.user.display_name, &p.organization.name]);
+        }
         if !self.config.password_hasher.verify(creds.password_hash, current.to_owned()).await? {
             v.push("current_password", "is not your current password");
         } else if new == current {

@@ -68,10 +68,15 @@ struct ParsedAdmin {
     password: Password,
 }
 
-fn parse_admin(v: &mut Validator, email: &str, name: &str, password: &str) -> Option<ParsedAdmin> {
+fn parse_admin(v: &mut Validator, email: &str, name: &str, password: &str, org_name: &str) -> Option<ParsedAdmin> {
+    let email_in = email;
     let email = v.check(Email::parse("admin.email", email));
+    let name_in = name;
     let name = v.check(DisplayName::parse("admin.display_name", name));
     let password = v.check(Password::parse("admin.password", password));
+    if let Some(p) = &password {
+        crate::auth::check_strength(v, "admin.password", p.expose(), &[email_in, name_in, org_name]);
+    }
     Some(ParsedAdmin { email: email?, name: name?, password: password? })
 }
 
@@ -121,7 +126,7 @@ impl Service {
         }
         let partner_id = v.check(PartnerPublicId::parse("partner_id", &input.partner_id));
         let domain = v.check(DomainName::parse("domain", &input.domain));
-        let admin = parse_admin(&mut v, &input.admin_email, &input.admin_display_name, &input.admin_password);
+        let admin = parse_admin(&mut v, &input.admin_email, &input.admin_display_name, &input.admin_password, &input.name);
         v.finish()?;
         let (Some(name), Some(partner_type), Some(partner_id), Some(domain), Some(admin)) = (name, partner_type, partner_id, domain, admin)
         else {
@@ -144,7 +149,7 @@ impl Service {
         let mut v = Validator::default();
         let name = v.check(DisplayName::parse("organization.name", &input.name));
         let domain = v.check(DomainName::parse("organization.domain", &input.domain));
-        let admin = parse_admin(&mut v, &input.admin_email, &input.admin_display_name, &input.admin_password);
+        let admin = parse_admin(&mut v, &input.admin_email, &input.admin_display_name, &input.admin_password, &input.name);
         v.finish()?;
         let (Some(name), Some(domain), Some(admin)) = (name, domain, admin) else {
             return Err(ServiceError::Internal("validator passed with missing fields".into()));
@@ -174,6 +179,9 @@ impl Service {
         let email = v.check(Email::parse("email", &input.email));
         let name = v.check(DisplayName::parse("display_name", &input.display_name));
         let password = v.check(Password::parse("password", &input.password));
+        if password.is_some() {
+            crate::auth::check_strength(&mut v, "password", &input.password, &[&input.email, &input.display_name, &p.organization.name]);
+        }
         // As `PATCH` refuses: a user of one's own organization holds at least one role.
         let roles = if input.roles.is_empty() {
             v.push("roles", "a user needs at least one role");

@@ -212,3 +212,32 @@ async fn the_purge_removes_expired_sessions_and_finished_windows() {
     assert_eq!(app.service.purge_expired().await.unwrap(), 0, "a purge is idempotent");
     app.verify_audit().await;
 }
+
+/// A password policy (zxcvbn, score 3 or more, with the user's own e-mail, name and
+/// organization as known words): common ones and ones made of the user's own details are
+/// refused with 422 on the field given, with advice.
+#[tokio::test]
+async fn easy_to_guess_passwords_are_refused() {
+    let app = TestApp::spawn().await;
+    let partner = app.partner("direct").await;
+    let signup = |password: &str| {
+        json!({"organization": {"name": "Contoso Pharmaceuticals", "domain": format!("{}.example", unique("contoso"))},
+               "admin": {"email": "grace.hopper@contoso.example", "display_name": "Grace Hopper", "password": password}})
+    };
+    for weak in ["password1234", "qwertyuiopasdf", "123456789012", "contosopharmaceuticals"] {
+        let (s, b) = app.post("/api/v1/signup", None, signup(weak)).await;
+        assert_eq!((s, b["errors"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("admin.password")), "{weak}: {b}");
+    }
+    let (s, b) = app
+        .post("/api/v1/users", Some(&partner.token), json!({"email": "sam@x.example", "display_name": "Sam", "password": "iloveyou2024", "roles": ["sales_agent"]}))
+        .await;
+    assert_eq!((s, b["errors"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("password")), "{b}");
+    let (s, b) =
+        app.post("/api/v1/me/password", Some(&partner.token), json!({"current_password": PASSWORD, "new_password": "password12345"})).await;
+    assert_eq!((s, b["errors"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("new_password")), "{b}");
+    // The suite's own password, and a strong one, pass.
+    assert_eq!(app.post("/api/v1/signup", None, signup(PASSWORD)).await.0, StatusCode::CREATED);
+    let (s, b) =
+        app.post("/api/v1/me/password", Some(&partner.token), json!({"current_password": PASSWORD, "new_password": "violet kettle umbra 42 drift"})).await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{b}");
+}
