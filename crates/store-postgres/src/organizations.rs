@@ -48,10 +48,10 @@ impl OrganizationStore for PgStore {
             "SELECT id, organization_id, password_hash, password_change_required, coalesce(password_set_at, created_at) AS password_set_at
              FROM users WHERE email = $1",
         )
-            .bind(email)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)?;
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
         r.map(|r| {
             Ok(Credentials {
                 user_id: UserId(r.try_get("id").map_err(db)?),

@@ -158,8 +158,12 @@ impl SessionStore for SqliteStore {
         let key = key.to_owned();
         self.db
             .write(move |c| {
-                exec(c, "UPDATE rate_limits SET attempts = attempts - 1 WHERE key = ? AND window_end > ? AND attempts > 0", params![key, ts(now)])
-                    .map(|_| ())
+                exec(
+                    c,
+                    "UPDATE rate_limits SET attempts = attempts - 1 WHERE key = ? AND window_end > ? AND attempts > 0",
+                    params![key, ts(now)],
+                )
+                .map(|_| ())
             })
             .await
     }

@@ -131,7 +131,10 @@ async fn a_lockout_holds_the_attacker_only_and_grows() {
     // A success clears the pair: the next failures start from zero and the lockouts shrink back.
     svc.open_session(email, PASSWORD, attacker).await.unwrap();
     for _ in 0..5 {
-        assert!(matches!(svc.open_session(email, "nope nope nope", attacker).await, Err(partnerhub_service::ServiceError::Unauthenticated)));
+        assert!(matches!(
+            svc.open_session(email, "nope nope nope", attacker).await,
+            Err(partnerhub_service::ServiceError::Unauthenticated)
+        ));
     }
     assert!(retry_after(svc.open_session(email, PASSWORD, attacker).await) <= 15 * 60);
     app.verify_audit().await;
@@ -229,7 +232,11 @@ async fn easy_to_guess_passwords_are_refused() {
         assert_eq!((s, b["errors"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("admin.password")), "{weak}: {b}");
     }
     let (s, b) = app
-        .post("/api/v1/users", Some(&partner.token), json!({"email": "sam@x.example", "display_name": "Sam", "password": "iloveyou2024", "roles": ["sales_agent"]}))
+        .post(
+            "/api/v1/users",
+            Some(&partner.token),
+            json!({"email": "sam@x.example", "display_name": "Sam", "password": "iloveyou2024", "roles": ["sales_agent"]}),
+        )
         .await;
     assert_eq!((s, b["errors"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("password")), "{b}");
     let (s, b) =
@@ -237,7 +244,12 @@ async fn easy_to_guess_passwords_are_refused() {
     assert_eq!((s, b["errors"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("new_password")), "{b}");
     // The suite's own password, and a strong one, pass.
     assert_eq!(app.post("/api/v1/signup", None, signup(PASSWORD)).await.0, StatusCode::CREATED);
-    let (s, b) =
-        app.post("/api/v1/me/password", Some(&partner.token), json!({"current_password": PASSWORD, "new_password": "violet kettle umbra 42 drift"})).await;
+    let (s, b) = app
+        .post(
+            "/api/v1/me/password",
+            Some(&partner.token),
+            json!({"current_password": PASSWORD, "new_password": "violet kettle umbra 42 drift"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::NO_CONTENT, "{b}");
 }
