@@ -94,6 +94,9 @@ struct ServeArgs {
     /// Lifetime of a sign-in token, in hours.
     #[arg(long, env = "PARTNERHUB_SESSION_TTL_HOURS", default_value_t = 12, value_parser = clap::value_parser!(u16).range(1..=720))]
     session_ttl_hours: u16,
+    /// Partner users holding global_admin or admin_agent must enrol TOTP before anything else.
+    #[arg(long, env = "PARTNERHUB_REQUIRE_MFA")]
+    require_mfa: bool,
 }
 
 /// Opens and migrates the database the URL names: one store implementation per backend.
@@ -176,6 +179,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         session_ttl: time::Duration::hours(i64::from(args.session_ttl_hours)),
         smtp: args.smtp_url.map(|url| SmtpConfig { url, from: args.smtp_from }),
         password_hasher: PasswordHasher::default(),
+        require_mfa: args.require_mfa,
     };
     let service = Service::new(store, Arc::new(SystemClock), config)?;
     if args.demo {

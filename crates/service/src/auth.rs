@@ -102,8 +102,8 @@ impl Service {
     /// The caller behind a bearer token, read from the database on every request, so a
     /// deleted user or an expired session stops working at once.
     pub async fn authenticate(&self, bearer: &str) -> ServiceResult<Caller> {
-        let principal = self.store.principal(&hash_token(bearer), self.now()).await?;
-        principal.map(Caller::User).ok_or(ServiceError::Unauthenticated)
+        let principal = self.store.principal(&hash_token(bearer), self.now()).await?.ok_or(ServiceError::Unauthenticated)?;
+        Ok(Caller::User(self.with_mfa_policy(principal).await?))
     }
 
     /// Is this bearer the operator token? Compared in constant time.
@@ -125,13 +125,13 @@ impl Service {
 
     /// Signs in with e-mail and password; answers a new bearer token and its lifetime.
     pub async fn sign_in(&self, email: &str, password: &str, client: &str) -> ServiceResult<(String, i64)> {
-        let s = self.open_session(email, password, client).await?;
+        let s = self.open_session(email, password, None, client).await?;
         Ok((s.token, s.expires_in))
     }
 
     /// Signs in, and says whether the password is a temporary one that must be changed
     /// before the session may do anything else.
-    pub async fn open_session(&self, email: &str, password: &str, client: &str) -> ServiceResult<SignedIn> {
+    pub async fn open_session(&self, email: &str, password: &str, totp: Option<&str>, client: &str) -> ServiceResult<SignedIn> {
         // Keyed by a hash: any text a client sends is a safe key, and no address is kept here.
         let email_key = format!("sign-in:email:{}", hex::encode(Sha256::digest(email.trim().to_lowercase().as_bytes())));
         let ip_key = format!("sign-in:ip:{client}");
@@ -143,7 +143,10 @@ impl Service {
         };
         let hasher = self.config.password_hasher;
         let ok = match &creds {
-            Some(c) => hasher.verify(c.password_hash.clone(), password.to_owned()).await?,
+            Some(c) => {
+                hasher.verify(c.password_hash.clone(), password.to_owned()).await?
+                    && self.check_second_factor(c.organization_id, c.user_id, totp).await?
+            }
             None => {
                 hasher.verify(dummy_hash().to_owned(), password.to_owned()).await?;
                 false

@@ -9,6 +9,7 @@ pub mod drafts;
 mod error;
 mod invitations;
 mod mail;
+mod mfa;
 mod organizations;
 mod tenant;
 
@@ -18,6 +19,7 @@ pub use customers::NewCustomerInput;
 pub use error::ServiceError;
 pub use invitations::{AcceptOutcome, InvitationView, NewInvitationInput};
 pub use mail::SmtpConfig;
+pub use mfa::TotpEnrolment;
 pub use organizations::{NewPartnerInput, NewUserInput, SignupInput};
 pub use tenant::NewTenantUserInput;
 
@@ -59,6 +61,9 @@ pub struct ServiceConfig {
     pub smtp: Option<SmtpConfig>,
     /// argon2id cost; OWASP's minimum by default.
     pub password_hasher: PasswordHasher,
+    /// `--require-mfa`: partner users holding `global_admin` or `admin_agent` must enrol TOTP
+    /// before they may do anything else.
+    pub require_mfa: bool,
 }
 
 /// The application: a store, a clock and configuration. Cheap to clone.
@@ -147,6 +152,11 @@ impl Caller {
         let p = self.principal()?;
         if p.user.password_change_required {
             return Err(ServiceError::PasswordChangeRequired);
+        }
+        // `--require-mfa` and no TOTP yet: only `/me`, enrolment, the password change and
+        // sign-out, none of which come here.
+        if p.user.mfa_enrollment_required {
+            return Err(ServiceError::MfaEnrollmentRequired);
         }
         if allowed(p.organization.kind, &p.user.roles, action) { Ok(p) } else { Err(ServiceError::Forbidden) }
     }

@@ -208,6 +208,8 @@ pub struct Options {
     /// An extra kind of removal blocker `(kind, SQL with ? for partner and customer)`, as the
     /// commerce tables will add.
     pub blocker: Option<(&'static str, &'static str)>,
+    /// `--require-mfa`.
+    pub require_mfa: bool,
 }
 
 impl TestApp {
@@ -232,6 +234,7 @@ impl TestApp {
             session_ttl: time::Duration::hours(12),
             smtp: opts.smtp,
             password_hasher: PasswordHasher::default(),
+            require_mfa: opts.require_mfa,
         };
         let service = Service::new(store.clone(), Arc::new(clock.clone()) as Arc<dyn Clock>, config).expect("service");
         let app = partnerhub_web::router(service);
