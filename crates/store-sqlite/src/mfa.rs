@@ -6,8 +6,15 @@ use crate::{SqliteStore, exec, one, write_change};
 use async_trait::async_trait;
 use partnerhub_domain::*;
 use partnerhub_store::*;
-use rusqlite::params;
+use rusqlite::{Connection, params};
 use time::OffsetDateTime;
+
+/// `NotFound` unless `user` is a user of `org`, as PostgreSQL's lock of the user row answers.
+fn user_in(c: &Connection, org: OrganizationId, user: UserId) -> StoreResult<()> {
+    let found: i64 =
+        one(c, "SELECT count(*) FROM users WHERE id = ? AND organization_id = ?", params![user.0, org.0], |r| r.get(0).map_err(err))?;
+    if found == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+}
 
 #[async_trait]
 impl MfaStore for SqliteStore {
@@ -38,12 +45,7 @@ impl MfaStore for SqliteStore {
     ) -> StoreResult<()> {
         self.db
             .write(move |c| {
-                let found = one(c, "SELECT count(*) FROM users WHERE id = ? AND organization_id = ?", params![user.0, org.0], |r| {
-                    r.get::<_, i64>(0).map_err(err)
-                })?;
-                if found == 0 {
-                    return Err(StoreError::NotFound);
-                }
+                user_in(c, org, user)?;
                 // A pending enrolment is replaced; an active one is kept (and refused).
                 let n = exec(
                     c,
@@ -65,6 +67,7 @@ impl MfaStore for SqliteStore {
     async fn confirm_totp(&self, org: OrganizationId, user: UserId, t: TotpConfirmation, change: Change) -> StoreResult<()> {
         self.db
             .write(move |c| {
+                user_in(c, org, user)?;
                 let n = exec(
                     c,
                     "UPDATE totp_secrets SET confirmed_at = ?1, last_used_step = ?2
@@ -101,6 +104,7 @@ impl MfaStore for SqliteStore {
         let code_hash = code_hash.to_vec();
         self.db
             .write(move |c| {
+                user_in(c, org, user)?;
                 let n = exec(
                     c,
                     "DELETE FROM totp_recovery_codes WHERE user_id = ?1 AND code_hash = ?2
@@ -119,6 +123,7 @@ impl MfaStore for SqliteStore {
     async fn remove_totp(&self, org: OrganizationId, user: UserId, change: Change) -> StoreResult<()> {
         self.db
             .write(move |c| {
+                user_in(c, org, user)?;
                 let n = exec(c, "DELETE FROM totp_secrets WHERE user_id = ? AND organization_id = ?", params![user.0, org.0])?;
                 if n == 0 {
                     return Err(StoreError::NotFound);

@@ -51,13 +51,14 @@ pub trait MfaStore: Send + Sync {
     /// Activates the pending enrolment whose secret is `c.sealed_secret`, with `c.step` as its
     /// last used step, and stores `c.recovery_code_hashes` as the user's only recovery codes.
     /// `Conflict(TOTP_NOT_PENDING)` when that enrolment is no longer pending (confirmed,
-    /// replaced or removed meanwhile).
+    /// replaced or removed meanwhile); `NotFound` when the user is not in `org`.
     async fn confirm_totp(&self, org: OrganizationId, user: UserId, c: TotpConfirmation, change: Change) -> StoreResult<()>;
     /// Records `step` as used if it is later than the last used one, in one atomic statement:
     /// `false` when it is not (a replayed code, or a concurrent use of the same code).
     async fn use_totp_step(&self, user: UserId, step: i64) -> StoreResult<bool>;
     /// Consumes one unused recovery code of an active TOTP: `false` when there is none with
-    /// that hash (the audit record is then not written).
+    /// that hash (the audit record is then not written); `NotFound` when the user is not in
+    /// `org`.
     async fn use_recovery_code(&self, org: OrganizationId, user: UserId, code_hash: &[u8], change: Change) -> StoreResult<bool>;
     /// Removes the user's TOTP and recovery codes; `NotFound` when there is none.
     async fn remove_totp(&self, org: OrganizationId, user: UserId, change: Change) -> StoreResult<()>;
