@@ -217,7 +217,9 @@ impl Service {
         self.check_rate(&key, MFA_FAILURES_PER_USER).await?;
         if !self.second_factor_holds(p.organization.id, p.user.id, code).await? {
             self.store.count_attempt(&key, MFA_WINDOW_SECS, self.now()).await?;
-            return Err(ValidationErrors::one("code", "is neither a current code of your authenticator app nor an unused recovery code").into());
+            return Err(
+                ValidationErrors::one("code", "is neither a current code of your authenticator app nor an unused recovery code").into()
+            );
         }
         self.store.clear_attempts(&key).await?;
         let change = self.mfa_change(caller.actor(), &p.organization, p.user.id, "user.mfa_disabled");

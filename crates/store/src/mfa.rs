@@ -46,8 +46,14 @@ pub trait MfaStore: Send + Sync {
     /// Starts an enrolment with a new sealed secret, replacing a pending one;
     /// `Conflict(TOTP_ACTIVE)` when the user already has an active TOTP; `NotFound` when the
     /// user is not in `org`.
-    async fn start_totp(&self, org: OrganizationId, user: UserId, sealed_secret: Vec<u8>, now: OffsetDateTime, change: Change)
-    -> StoreResult<()>;
+    async fn start_totp(
+        &self,
+        org: OrganizationId,
+        user: UserId,
+        sealed_secret: Vec<u8>,
+        now: OffsetDateTime,
+        change: Change,
+    ) -> StoreResult<()>;
     /// Activates the pending enrolment whose secret is `c.sealed_secret`, with `c.step` as its
     /// last used step, and stores `c.recovery_code_hashes` as the user's only recovery codes.
     /// `Conflict(TOTP_NOT_PENDING)` when that enrolment is no longer pending (confirmed,
