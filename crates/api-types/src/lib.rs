@@ -89,7 +89,7 @@ pub struct ProviderLinkResponse {
 pub struct TokenRequest {
     pub email: String,
     pub password: String,
-    /// Reserved for TOTP (not yet enforced).
+    /// A current TOTP code or an unused recovery code: required once the user has TOTP.
     #[serde(default)]
     pub totp: Option<String>,
 }
@@ -499,4 +499,25 @@ pub struct AuditRecordResponse {
     pub details: Value,
     /// SHA-256 of the previous record's hash and this record, hex.
     pub hash: String,
+}
+
+/// A TOTP secret being enrolled: not active until confirmed with a code.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TotpEnrolmentResponse {
+    /// Base32, for typing into an authenticator app.
+    pub secret: String,
+    /// `otpauth://totp/...`, for a QR code.
+    pub otpauth_uri: String,
+}
+
+/// A code of the authenticator app (or, to remove TOTP, an unused recovery code).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TotpCodeRequest {
+    pub code: String,
+}
+
+/// The recovery codes of a confirmed TOTP, shown this once; each signs in once.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RecoveryCodesResponse {
+    pub recovery_codes: Vec<String>,
 }

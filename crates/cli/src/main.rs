@@ -97,6 +97,9 @@ struct ServeArgs {
     /// How long a temporary password (customer creation, user creation, reset) can sign in.
     #[arg(long, env = "PARTNERHUB_TEMPORARY_PASSWORD_TTL_HOURS", default_value_t = 72, value_parser = clap::value_parser!(u16).range(1..=720))]
     temporary_password_ttl_hours: u16,
+    /// Partner users holding global_admin or admin_agent must enrol TOTP before anything else.
+    #[arg(long, env = "PARTNERHUB_REQUIRE_MFA")]
+    require_mfa: bool,
 }
 
 /// Opens and migrates the database the URL names: one store implementation per backend.
@@ -180,6 +183,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         smtp: args.smtp_url.map(|url| SmtpConfig { url, from: args.smtp_from }),
         password_hasher: PasswordHasher::default(),
         temporary_password_ttl: time::Duration::hours(i64::from(args.temporary_password_ttl_hours)),
+        require_mfa: args.require_mfa,
     };
     let service = Service::new(store, Arc::new(SystemClock), config)?;
     partnerhub_service::spawn_purge(service.clone());

@@ -135,8 +135,8 @@ impl Service {
     /// The caller behind a bearer token, read from the database on every request, so a
     /// deleted user or an expired session stops working at once.
     pub async fn authenticate(&self, bearer: &str) -> ServiceResult<Caller> {
-        let principal = self.store.principal(&hash_token(bearer), self.now()).await?;
-        principal.map(Caller::User).ok_or(ServiceError::Unauthenticated)
+        let principal = self.store.principal(&hash_token(bearer), self.now()).await?.ok_or(ServiceError::Unauthenticated)?;
+        Ok(Caller::User(self.with_mfa_policy(principal).await?))
     }
 
     /// Is this bearer the operator token? Compared in constant time.
@@ -169,13 +169,13 @@ impl Service {
 
     /// Signs in with e-mail and password; answers a new bearer token and its lifetime.
     pub async fn sign_in(&self, email: &str, password: &str, client: &str) -> ServiceResult<(String, i64)> {
-        let s = self.open_session(email, password, client).await?;
+        let s = self.open_session(email, password, None, client).await?;
         Ok((s.token, s.expires_in))
     }
 
     /// Signs in, and says whether the password is a temporary one that must be changed
     /// before the session may do anything else.
-    pub async fn open_session(&self, email: &str, password: &str, client: &str) -> ServiceResult<SignedIn> {
+    pub async fn open_session(&self, email: &str, password: &str, totp: Option<&str>, client: &str) -> ServiceResult<SignedIn> {
         // Keyed by a hash: any text a client sends is a safe key. Counted before the password
         // is verified, in one atomic statement each: concurrent attempts cannot all pass a
         // check made before any of them counted.
@@ -190,7 +190,22 @@ impl Service {
         };
         let hasher = self.config.password_hasher;
         let ok = match &creds {
-            Some(c) => hasher.verify(c.password_hash.clone(), password.to_owned()).await?,
+            Some(c) => {
+                if !hasher.verify(c.password_hash.clone(), password.to_owned()).await? {
+                    false
+                } else {
+                    match self.check_second_factor(c.organization_id, c.user_id, totp).await {
+                        // The right password without its code is no failure: the client asks
+                        // again with the code, which is counted then.
+                        Err(ServiceError::MfaRequired) => {
+                            self.store.uncount(&pair_key, self.now()).await?;
+                            self.store.uncount(&ip_key, self.now()).await?;
+                            return Err(ServiceError::MfaRequired);
+                        }
+                        other => other?,
+                    }
+                }
+            }
             None => {
                 hasher.verify(dummy_hash().to_owned(), password.to_owned()).await?;
                 false
@@ -274,7 +289,13 @@ impl Service {
 /// session may only change it (and read `/me`, and sign out).
 fn own(caller: &Caller) -> ServiceResult<&Principal> {
     let p = caller.principal()?;
-    if p.user.password_change_required { Err(ServiceError::PasswordChangeRequired) } else { Ok(p) }
+    if p.user.password_change_required {
+        Err(ServiceError::PasswordChangeRequired)
+    } else if p.user.mfa_enrollment_required {
+        Err(ServiceError::MfaEnrollmentRequired)
+    } else {
+        Ok(p)
+    }
 }
 
 impl Service {

@@ -9,6 +9,7 @@ pub mod drafts;
 mod error;
 mod invitations;
 mod mail;
+mod mfa;
 mod organizations;
 mod tenant;
 
@@ -18,6 +19,7 @@ pub use customers::NewCustomerInput;
 pub use error::ServiceError;
 pub use invitations::{AcceptOutcome, InvitationView, NewInvitationInput};
 pub use mail::SmtpConfig;
+pub use mfa::TotpEnrolment;
 pub use organizations::{NewPartnerInput, NewUserInput, SignupInput};
 pub use tenant::NewTenantUserInput;
 
@@ -61,6 +63,9 @@ pub struct ServiceConfig {
     pub password_hasher: PasswordHasher,
     /// How long a temporary password (customer creation, user creation, reset) signs in.
     pub temporary_password_ttl: Duration,
+    /// `--require-mfa`: partner users holding `global_admin` or `admin_agent` must enrol TOTP
+    /// before they may do anything else.
+    pub require_mfa: bool,
 }
 
 /// The application: a store, a clock and configuration. Cheap to clone.
@@ -149,6 +154,11 @@ impl Caller {
         let p = self.principal()?;
         if p.user.password_change_required {
             return Err(ServiceError::PasswordChangeRequired);
+        }
+        // `--require-mfa` and no TOTP yet: only `/me`, enrolment, the password change and
+        // sign-out, none of which come here.
+        if p.user.mfa_enrollment_required {
+            return Err(ServiceError::MfaEnrollmentRequired);
         }
         if allowed(p.organization.kind, &p.user.roles, action) { Ok(p) } else { Err(ServiceError::Forbidden) }
     }

@@ -26,6 +26,7 @@ mod audit;
 mod commerce;
 mod invitations;
 mod locks;
+mod mfa;
 mod organizations;
 mod paging;
 mod relationships;

@@ -59,6 +59,7 @@ pub(crate) fn user_from(r: &PgRow) -> StoreResult<User> {
         display_name: get(r, "display_name")?,
         roles: names(&roles)?.iter().map(|n| Role::parse(n).ok_or_else(|| corrupt("role", n))).collect::<StoreResult<_>>()?,
         password_change_required: get(r, "password_change_required")?,
+        mfa_enrollment_required: false,
         created_at: get(r, "created_at")?,
     })
 }

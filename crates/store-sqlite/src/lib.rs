@@ -12,6 +12,7 @@ mod audit;
 mod commerce;
 mod db;
 mod invitations;
+mod mfa;
 mod organizations;
 #[cfg(test)]
 mod plans;

@@ -52,4 +52,5 @@ cases!(
     a_renewal_under_an_ended_relationship_is_refused,
     a_new_password_ends_every_other_session,
     partners_page_by_name,
+    totp_steps_and_recovery_codes_are_used_once,
 );

@@ -11,9 +11,11 @@ use time::{Duration, OffsetDateTime};
 
 mod commerce;
 mod fixtures;
+mod mfa;
 mod tenant;
 use commerce::*;
 use fixtures::*;
+use mfa::*;
 use tenant::*;
 
 /// Every case, by name, for runners that iterate.
@@ -39,6 +41,7 @@ pub const CASES: &[&str] = &[
     "a_renewal_under_an_ended_relationship_is_refused",
     "a_new_password_ends_every_other_session",
     "partners_page_by_name",
+    "totp_steps_and_recovery_codes_are_used_once",
 ];
 
 pub async fn run(name: &str, store: &dyn Store) {
@@ -64,6 +67,7 @@ pub async fn run(name: &str, store: &dyn Store) {
         "a_renewal_under_an_ended_relationship_is_refused" => a_renewal_under_an_ended_relationship_is_refused(store).await,
         "a_new_password_ends_every_other_session" => a_new_password_ends_every_other_session(store).await,
         "partners_page_by_name" => partners_page_by_name(store).await,
+        "totp_steps_and_recovery_codes_are_used_once" => totp_steps_and_recovery_codes_are_used_once(store).await,
         other => panic!("no conformance case {other}"),
     }
 }

@@ -12,12 +12,14 @@ pub use records::*;
 mod audit;
 mod commerce;
 mod invitations;
+mod mfa;
 mod organizations;
 mod relationships;
 mod sessions;
 pub use audit::AuditStore;
 pub use commerce::CommerceStore;
 pub use invitations::InvitationStore;
+pub use mfa::{MfaStore, Totp, TotpConfirmation};
 pub use organizations::OrganizationStore;
 pub use relationships::RelationshipStore;
 pub use sessions::{Limit, MAX_SESSIONS_PER_USER, SessionInfo, SessionStore};
@@ -79,6 +81,10 @@ pub mod constraint {
     pub const NO_SEATS: &str = "no_seats_left";
     /// The user already holds a license of that subscription.
     pub const LICENSE_EXISTS: &str = "licenses_pair";
+    /// A TOTP enrolment while the user already has an active one (remove it first).
+    pub const TOTP_ACTIVE: &str = "totp_active";
+    /// A TOTP confirmation whose enrolment was confirmed, replaced or removed meanwhile.
+    pub const TOTP_NOT_PENDING: &str = "totp_not_pending";
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -86,7 +92,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// What the whole service needs from a database: every role, and running it.
 #[async_trait]
 pub trait Store:
-    OrganizationStore + SessionStore + RelationshipStore + InvitationStore + CommerceStore + AuditStore + Send + Sync + 'static
+    OrganizationStore + SessionStore + RelationshipStore + InvitationStore + CommerceStore + AuditStore + MfaStore + Send + Sync + 'static
 {
     // ---- running ----
     /// Is the database answering?

@@ -56,6 +56,9 @@ pub struct User {
     pub roles: Vec<Role>,
     /// Signed in with a temporary password: only the password change is allowed.
     pub password_change_required: bool,
+    /// `--require-mfa` holds this user to enrolling TOTP first (see `Caller::require`): set by
+    /// the service when it authenticates a request; stores always answer `false`.
+    pub mfa_enrollment_required: bool,
     pub created_at: OffsetDateTime,
 }
 
@@ -82,6 +85,7 @@ impl NewUser {
             display_name: self.display_name.clone(),
             roles: self.roles.clone(),
             password_change_required: self.password_change_required,
+            mfa_enrollment_required: false,
             created_at: self.created_at,
         }
     }

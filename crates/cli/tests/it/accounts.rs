@@ -117,26 +117,26 @@ async fn a_lockout_holds_the_attacker_only_and_grows() {
     };
     for (round, lock_minutes) in [(1, 15u64), (2, 30), (3, 60)] {
         for _ in 0..5 {
-            let r = svc.open_session(email, "not the password at all", attacker).await;
+            let r = svc.open_session(email, "not the password at all", None, attacker).await;
             assert!(matches!(r, Err(partnerhub_service::ServiceError::Unauthenticated)), "round {round}");
         }
         // Locked, even with the right password, for the lockout of this round.
-        let retry = retry_after(svc.open_session(email, PASSWORD, attacker).await);
+        let retry = retry_after(svc.open_session(email, PASSWORD, None, attacker).await);
         assert!(retry > (lock_minutes - 1) * 60 && retry <= lock_minutes * 60, "round {round}: retry after {retry}s");
         // The owner is not locked out from another client.
-        let (s, _) = (svc.open_session(email, PASSWORD, owner).await.is_ok(), ());
+        let (s, _) = (svc.open_session(email, PASSWORD, None, owner).await.is_ok(), ());
         assert!(s, "round {round}: the owner signs in from elsewhere");
         app.clock.advance(time::Duration::seconds(retry as i64));
     }
     // A success clears the pair: the next failures start from zero and the lockouts shrink back.
-    svc.open_session(email, PASSWORD, attacker).await.unwrap();
+    svc.open_session(email, PASSWORD, None, attacker).await.unwrap();
     for _ in 0..5 {
         assert!(matches!(
-            svc.open_session(email, "nope nope nope", attacker).await,
+            svc.open_session(email, "nope nope nope", None, attacker).await,
             Err(partnerhub_service::ServiceError::Unauthenticated)
         ));
     }
-    assert!(retry_after(svc.open_session(email, PASSWORD, attacker).await) <= 15 * 60);
+    assert!(retry_after(svc.open_session(email, PASSWORD, None, attacker).await) <= 15 * 60);
     app.verify_audit().await;
 }
 

@@ -19,6 +19,7 @@ mod errors;
 mod flows;
 mod isolation;
 mod licenses;
+mod mfa;
 mod openapi;
 mod orders;
 mod own_tenant;

@@ -210,6 +210,8 @@ pub struct Options {
     /// An extra kind of removal blocker `(kind, SQL with ? for partner and customer)`, as the
     /// commerce tables will add.
     pub blocker: Option<(&'static str, &'static str)>,
+    /// `--require-mfa`.
+    pub require_mfa: bool,
 }
 
 impl TestApp {
@@ -235,6 +237,7 @@ impl TestApp {
             smtp: opts.smtp,
             password_hasher: PasswordHasher::default(),
             temporary_password_ttl: time::Duration::hours(72),
+            require_mfa: opts.require_mfa,
         };
         let service = Service::new(store.clone(), Arc::new(clock.clone()) as Arc<dyn Clock>, config).expect("service");
         let app = partnerhub_web::router(service.clone());

@@ -17,7 +17,7 @@ pub async fn create_token(
     ClientIp(ip): ClientIp,
     AppJson(req): AppJson<TokenRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
-    let session = s.service.open_session(&req.email, &req.password, &ip).await?;
+    let session = s.service.open_session(&req.email, &req.password, req.totp.as_deref(), &ip).await?;
     Ok(Json(TokenResponse {
         access_token: session.token,
         token_type: "Bearer".into(),

@@ -7,6 +7,7 @@ mod invitations;
 mod licenses;
 mod links;
 mod me;
+mod mfa;
 mod offers;
 mod operator;
 mod orders;
@@ -43,6 +44,8 @@ pub(crate) fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(auth::get_me))
         .routes(routes!(auth::change_password))
         .routes(routes!(auth::signup))
+        .routes(routes!(mfa::start_totp, mfa::remove_totp))
+        .routes(routes!(mfa::confirm_totp))
         .routes(routes!(users::list_users, users::create_user))
         .routes(routes!(users::update_user, users::delete_user))
         .routes(routes!(users::reset_user_password))
