@@ -12,7 +12,7 @@ mod mail;
 mod organizations;
 mod tenant;
 
-pub use auth::{PasswordHasher, SignedIn, hash_token};
+pub use auth::{HashGate, PasswordHasher, SignedIn, hash_token};
 pub use commerce::{NewOfferInput, NewOrderInput, OrderItemInput, SubscriptionPatchInput};
 pub use customers::NewCustomerInput;
 pub use error::ServiceError;

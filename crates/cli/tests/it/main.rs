@@ -10,6 +10,7 @@
 
 mod support;
 
+mod abuse;
 mod admin;
 mod audit;
 mod authz;
