@@ -3,7 +3,7 @@
 //! invitation sending hold.
 
 use crate::crash::start_with;
-use crate::support::{TestDb, backend};
+use crate::support::{Options, TestApp, TestDb, backend, code};
 use reqwest::StatusCode;
 use serde_json::json;
 use std::sync::Arc;
@@ -26,7 +26,9 @@ async fn three_hundred_concurrent_sign_ins_keep_memory_flat_and_overflow_answers
         return;
     }
     let db = TestDb::fresh(backend()).await;
-    let mut server = start_with(&db.url, &[("PARTNERHUB_SECRET", "abuse-test-secret")]);
+    // Each sign-in from its own client address (through a trusted proxy), so that no
+    // per-client sign-in limit answers before the hashing does.
+    let mut server = start_with(&db.url, &[("PARTNERHUB_SECRET", "abuse-test-secret"), ("PARTNERHUB_TRUSTED_PROXIES", "127.0.0.1/32")]);
     let pid = server.child.id();
     let baseline = rss_kib(pid);
     let peak = Arc::new(AtomicU64::new(baseline));
@@ -46,7 +48,7 @@ async fn three_hundred_concurrent_sign_ins_keep_memory_flat_and_overflow_answers
         tokio::spawn(async move {
             let res = client
                 .post(format!("{url}/api/v1/auth/token"))
-                .header("X-Forwarded-For", format!("198.51.100.{}", i % 250))
+                .header("X-Forwarded-For", format!("198.51.{}.{}", i / 250, i % 250))
                 .json(&json!({"email": format!("nobody{i}@unknown.example"), "password": "not the password at all"}))
                 .send()
                 .await
@@ -86,4 +88,52 @@ async fn three_hundred_concurrent_sign_ins_keep_memory_flat_and_overflow_answers
     let bound_kib: u64 = (64 + cores * 2 * 19) * 1024;
     assert!(peak < bound_kib, "peak RSS {peak} KiB exceeds {bound_kib} KiB");
     assert!(after < bound_kib, "RSS after the burst {after} KiB exceeds {bound_kib} KiB");
+}
+
+/// Unknown invitation tokens previewed from one client address until its limit (30 per 10
+/// minutes) answers 429.
+async fn exhaust_preview_limit(app: &TestApp, xff: &str) {
+    for i in 0..30 {
+        let (s, b) = preview_from(app, &format!("unknown-{i}"), xff).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "attempt {i}: {b}");
+    }
+    let (s, b) = preview_from(app, "unknown-30", xff).await;
+    assert_eq!((s, code(&b)), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"), "{b}");
+}
+
+async fn preview_from(app: &TestApp, token: &str, xff: &str) -> (StatusCode, serde_json::Value) {
+    let res = app
+        .client
+        .post(format!("{}/api/v1/invitations/preview", app.url))
+        .header("X-Forwarded-For", xff)
+        .json(&json!({"token": token}))
+        .send()
+        .await
+        .unwrap();
+    let s = res.status();
+    (s, res.json().await.unwrap_or_default())
+}
+
+/// Behind a trusted proxy, each client has its own limits: the client is the right-most
+/// `X-Forwarded-For` address that is not a trusted proxy, so a client limited at
+/// 203.0.113.7 cannot escape by putting another address first, and 203.0.113.8 is not
+/// limited by it.
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_client_is_limited_alone() {
+    let app = TestApp::spawn_with(Options { trusted_proxies: Some("127.0.0.1/32"), ..Options::default() }).await;
+    exhaust_preview_limit(&app, "203.0.113.7").await;
+    let (s, b) = preview_from(&app, "unknown-forged", "198.51.100.1, 203.0.113.7").await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "a forged left-most address changes nothing: {b}");
+    let (s, b) = preview_from(&app, "unknown-other", "203.0.113.8").await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "another client behind the proxy is not limited: {b}");
+}
+
+/// Without `--trusted-proxies`, `X-Forwarded-For` is ignored: a client cannot pick a fresh
+/// address per request to escape its limit.
+#[tokio::test]
+async fn without_trusted_proxies_forwarded_for_is_ignored() {
+    let app = TestApp::spawn().await;
+    exhaust_preview_limit(&app, "203.0.113.7").await;
+    let (s, b) = preview_from(&app, "unknown-other", "203.0.113.8").await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{b}");
 }

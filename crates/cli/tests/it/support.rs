@@ -208,6 +208,9 @@ pub struct Options {
     /// An extra kind of removal blocker `(kind, SQL with ? for partner and customer)`, as the
     /// commerce tables will add.
     pub blocker: Option<(&'static str, &'static str)>,
+    /// `--trusted-proxies`: e.g. `"127.0.0.1/32"` lets a test name its client address with
+    /// `X-Forwarded-For`.
+    pub trusted_proxies: Option<&'static str>,
 }
 
 impl TestApp {
@@ -234,7 +237,8 @@ impl TestApp {
             password_hasher: PasswordHasher::default(),
         };
         let service = Service::new(store.clone(), Arc::new(clock.clone()) as Arc<dyn Clock>, config).expect("service");
-        let app = partnerhub_web::router(service);
+        let trusted_proxies = partnerhub_web::TrustedProxies::parse(opts.trusted_proxies.unwrap_or_default()).expect("trusted proxies");
+        let app = partnerhub_web::router_with(service, partnerhub_web::WebConfig { trusted_proxies });
         tokio::spawn(async move {
             let _ = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await;
         });
