@@ -8,6 +8,7 @@ mod customers;
 pub mod drafts;
 mod error;
 mod invitations;
+mod limits;
 mod mail;
 mod organizations;
 mod tenant;
@@ -17,6 +18,7 @@ pub use commerce::{NewOfferInput, NewOrderInput, OrderItemInput, SubscriptionPat
 pub use customers::NewCustomerInput;
 pub use error::ServiceError;
 pub use invitations::{AcceptOutcome, InvitationView, NewInvitationInput};
+pub use limits::Limited;
 pub use mail::SmtpConfig;
 pub use organizations::{NewPartnerInput, NewUserInput, SignupInput};
 pub use tenant::NewTenantUserInput;

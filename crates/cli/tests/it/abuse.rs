@@ -3,9 +3,9 @@
 //! invitation sending hold.
 
 use crate::crash::start_with;
-use crate::support::{Options, TestApp, TestDb, backend, code};
+use crate::support::{Options, PASSWORD, TestApp, TestDb, backend, code, unique};
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -132,8 +132,103 @@ async fn behind_a_trusted_proxy_the_forwarded_client_is_limited_alone() {
 /// address per request to escape its limit.
 #[tokio::test]
 async fn without_trusted_proxies_forwarded_for_is_ignored() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(Options { trusted_proxies: Some(""), ..Options::default() }).await;
     exhaust_preview_limit(&app, "203.0.113.7").await;
     let (s, b) = preview_from(&app, "unknown-other", "203.0.113.8").await;
     assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{b}");
+}
+
+/// A POST from client address `xff` (the test client is a trusted proxy by default):
+/// (status, body, Retry-After).
+async fn post_from(app: &TestApp, path: &str, token: Option<&str>, xff: &str, body: Value) -> (StatusCode, Value, Option<u64>) {
+    let mut req = app.client.post(format!("{}{path}", app.url)).header("X-Forwarded-For", xff).json(&body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let res = req.send().await.unwrap();
+    let retry_after = res.headers().get("retry-after").and_then(|v| v.to_str().ok()?.parse().ok());
+    let s = res.status();
+    (s, res.json().await.unwrap_or_default(), retry_after)
+}
+
+fn assert_limited((s, b, retry_after): &(StatusCode, Value, Option<u64>)) {
+    assert_eq!((*s, code(b)), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"), "{b}");
+    assert!(retry_after.is_some_and(|r| (1..=3600).contains(&r)), "Retry-After {retry_after:?}");
+}
+
+fn signup_body() -> Value {
+    let name = unique("signup");
+    json!({"organization": {"name": format!("Org {name}"), "domain": format!("{name}.example")},
+           "admin": {"email": format!("ga@{name}.example"), "display_name": "G", "password": PASSWORD}})
+}
+
+fn customer_body() -> Value {
+    let name = unique("made");
+    json!({"name": format!("Customer {name}"), "domain": format!("{name}.example"),
+           "admin": {"email": format!("ga@{name}.example"), "display_name": "G"}})
+}
+
+/// Hole 5: one client signs up at most 10 organizations an hour; other clients are not
+/// held back, and the next hour the client may sign up again.
+#[tokio::test]
+async fn sign_up_is_limited_to_ten_an_hour_per_client() {
+    let app = TestApp::spawn().await;
+    for i in 0..10 {
+        let (s, b, _) = post_from(&app, "/api/v1/signup", None, "203.0.113.20", signup_body()).await;
+        assert_eq!(s, StatusCode::CREATED, "sign-up {i}: {b}");
+    }
+    let before = app.raw.i64("SELECT count(*) FROM organizations").await;
+    assert_limited(&post_from(&app, "/api/v1/signup", None, "203.0.113.20", signup_body()).await);
+    assert_eq!(app.raw.i64("SELECT count(*) FROM organizations").await, before, "a refused sign-up creates nothing");
+    let (s, b, _) = post_from(&app, "/api/v1/signup", None, "203.0.113.21", signup_body()).await;
+    assert_eq!(s, StatusCode::CREATED, "another client: {b}");
+    app.clock.advance(time::Duration::hours(1));
+    let (s, b, _) = post_from(&app, "/api/v1/signup", None, "203.0.113.20", signup_body()).await;
+    assert_eq!(s, StatusCode::CREATED, "the window ended: {b}");
+}
+
+/// Hole 5: a partner creates at most 30 customers an hour from one client, and at most 200
+/// an hour in all.
+#[tokio::test]
+async fn customer_creation_is_limited_per_client_and_per_organization() {
+    let app = TestApp::spawn().await;
+    let partner = app.partner("direct").await;
+    let create = |xff: &'static str| post_from(&app, "/api/v1/customers", Some(&partner.token), xff, customer_body());
+    for i in 0..30 {
+        let (s, b, _) = create("203.0.113.30").await;
+        assert_eq!(s, StatusCode::CREATED, "customer {i}: {b}");
+    }
+    assert_limited(&create("203.0.113.30").await);
+    assert_eq!(create("203.0.113.31").await.0, StatusCode::CREATED, "another client of the partner");
+    // The organization's hour holds 32 attempts now; as if 168 more came from elsewhere:
+    app.raw.exec("UPDATE rate_limits SET attempts = 199 WHERE key LIKE 'customers:org:%'").await.unwrap();
+    assert_eq!(create("203.0.113.32").await.0, StatusCode::CREATED, "the 200th of the hour");
+    assert_limited(&create("203.0.113.33").await);
+    let other = app.partner("direct").await;
+    let (s, b, _) = post_from(&app, "/api/v1/customers", Some(&other.token), "203.0.113.34", customer_body()).await;
+    assert_eq!(s, StatusCode::CREATED, "another partner is not held back: {b}");
+    app.clock.advance(time::Duration::hours(1));
+    assert_eq!(create("203.0.113.30").await.0, StatusCode::CREATED, "the window ended");
+}
+
+/// Hole 5: an invitation is sent at most 60 times an hour from one client, and a partner
+/// sends at most 500 an hour in all (counted first: a sending that then fails counts too).
+#[tokio::test]
+async fn invitation_sending_is_limited_per_client_and_per_organization() {
+    let app = TestApp::spawn().await;
+    let partner = app.partner("direct").await;
+    let inv = app.invite(&partner, json!({})).await;
+    let path = format!("/api/v1/invitations/{}/send", inv["id"].as_str().unwrap());
+    let send = |xff: &'static str| post_from(&app, &path, Some(&partner.token), xff, json!({"to": "ga@customer.example"}));
+    for i in 0..60 {
+        let (s, b, _) = send("203.0.113.40").await;
+        // No SMTP relay in this test: 503, after the attempt was counted.
+        assert_eq!((s, code(&b)), (StatusCode::SERVICE_UNAVAILABLE, "email_not_configured"), "sending {i}");
+    }
+    assert_limited(&send("203.0.113.40").await);
+    assert_eq!(send("203.0.113.41").await.0, StatusCode::SERVICE_UNAVAILABLE, "another client of the partner");
+    app.raw.exec("UPDATE rate_limits SET attempts = 500 WHERE key LIKE 'invitation-send:org:%'").await.unwrap();
+    assert_limited(&send("203.0.113.42").await);
+    app.clock.advance(time::Duration::hours(1));
+    assert_eq!(send("203.0.113.40").await.0, StatusCode::SERVICE_UNAVAILABLE, "the window ended");
 }
