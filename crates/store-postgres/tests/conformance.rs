@@ -54,4 +54,5 @@ cases!(
     a_renewal_under_an_ended_relationship_is_refused,
     a_new_password_ends_every_other_session,
     partners_page_by_name,
+    idempotency_keys_claim_replay_and_expire,
 );

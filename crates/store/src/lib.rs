@@ -11,12 +11,14 @@ pub use records::*;
 
 mod audit;
 mod commerce;
+mod idempotency;
 mod invitations;
 mod organizations;
 mod relationships;
 mod sessions;
 pub use audit::AuditStore;
 pub use commerce::CommerceStore;
+pub use idempotency::{IDEMPOTENCY_STALE_CLAIM_SECS, IDEMPOTENCY_TTL_SECS, IdempotencyClaim, IdempotencyStore, KeptResponse};
 pub use invitations::InvitationStore;
 pub use organizations::OrganizationStore;
 pub use relationships::RelationshipStore;
@@ -86,7 +88,16 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// What the whole service needs from a database: every role, and running it.
 #[async_trait]
 pub trait Store:
-    OrganizationStore + SessionStore + RelationshipStore + InvitationStore + CommerceStore + AuditStore + Send + Sync + 'static
+    OrganizationStore
+    + SessionStore
+    + RelationshipStore
+    + InvitationStore
+    + CommerceStore
+    + AuditStore
+    + IdempotencyStore
+    + Send
+    + Sync
+    + 'static
 {
     // ---- running ----
     /// Is the database answering?
