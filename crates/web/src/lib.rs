@@ -5,6 +5,7 @@ pub mod api;
 pub mod client;
 mod error;
 mod extract;
+pub mod idempotency;
 mod metrics;
 mod pages;
 
@@ -75,6 +76,7 @@ pub fn router_with(service: Service, web: WebConfig) -> Router {
             }),
         )
         .fallback(|| async { ApiError::NotFound })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::idempotency))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn(api::security_headers))

@@ -17,6 +17,7 @@ mod authz;
 mod crash;
 mod errors;
 mod flows;
+mod idempotency;
 mod isolation;
 mod licenses;
 mod openapi;
