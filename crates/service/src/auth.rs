@@ -349,7 +349,6 @@ pub struct SignedIn {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "tests")]
 mod hasher_tests {
     use super::*;
 

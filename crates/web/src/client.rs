@@ -101,7 +101,6 @@ impl FromRequestParts<AppState> for ClientIp {
 }
 
 #[cfg(test)]
-#[expect(clippy::unwrap_used, reason = "tests")]
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
