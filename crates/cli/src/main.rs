@@ -100,6 +100,10 @@ struct ServeArgs {
     /// Partner users holding global_admin or admin_agent must enrol TOTP before anything else.
     #[arg(long, env = "PARTNERHUB_REQUIRE_MFA")]
     require_mfa: bool,
+    /// Proxies whose X-Forwarded-For names the client: CIDRs or addresses, comma-separated
+    /// (e.g. 10.0.0.0/8,127.0.0.1/32). Unset, X-Forwarded-For is ignored.
+    #[arg(long, env = "PARTNERHUB_TRUSTED_PROXIES", value_delimiter = ',', value_parser = partnerhub_web::client::parse_net)]
+    trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// Opens and migrates the database the URL names: one store implementation per backend.
@@ -192,7 +196,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
-    let app = partnerhub_web::router(service);
+    let web = partnerhub_web::WebConfig { trusted_proxies: partnerhub_web::TrustedProxies::new(args.trusted_proxies) };
+    let app = partnerhub_web::router_with(service, web);
     eprintln!("listening on http://{addr}");
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown()).await?;
     Ok(())

@@ -2,7 +2,7 @@
 //! with rate limits kept in the database, and resolving a bearer token to a caller.
 
 use crate::{Caller, Service, ServiceError, ServiceResult};
-use argon2::password_hash::{PasswordHash, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -26,18 +26,93 @@ const PASSWORD_CHANGE_PER_USER: Limit = Limit { limit: 5, window_secs: 15 * 60, 
 pub(crate) const INVITE_FAILURES_PER_IP: i64 = 30;
 pub(crate) const INVITE_WINDOW_SECS: i64 = 10 * 60;
 
-/// argon2id with a memory cost in KiB, an iteration count and parallelism.
-#[derive(Debug, Clone, Copy)]
+/// argon2id with a memory cost in KiB, an iteration count and parallelism, run under a
+/// [`HashGate`]: as many hashes at once as the machine has cores, a bounded queue behind
+/// them, and `Overloaded` past it, so memory stays flat however many sign-ins arrive.
+#[derive(Debug, Clone)]
 pub struct PasswordHasher {
     pub m_kib: u32,
     pub t: u32,
     pub p: u32,
+    pub gate: HashGate,
 }
 
 impl Default for PasswordHasher {
     /// OWASP's password storage cheat sheet: m=19456 KiB, t=2, p=1 at the least.
     fn default() -> Self {
-        Self { m_kib: 19_456, t: 2, p: 1 }
+        Self { m_kib: 19_456, t: 2, p: 1, gate: HashGate::default() }
+    }
+}
+
+/// Bounds password hashing: `workers` threads of its own hash (each holding `m_kib` of
+/// memory while it works), at most `queue` more hashes wait for one, and any further one is
+/// refused at once. Dedicated threads rather than the blocking pool: a pool of hundreds of
+/// threads would each keep an allocator arena of argon2's size. Clones share the workers;
+/// the threads end when the last clone goes.
+#[derive(Clone)]
+pub struct HashGate {
+    jobs: std::sync::mpsc::SyncSender<Job>,
+    workers: usize,
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+impl std::fmt::Debug for HashGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HashGate").field("workers", &self.workers).finish_non_exhaustive()
+    }
+}
+
+impl HashGate {
+    /// Hashes queued per core past the ones running.
+    pub const QUEUE_PER_WORKER: usize = 8;
+
+    pub fn new(workers: usize, queue: usize) -> Self {
+        let workers = workers.max(1);
+        let (jobs, rx) = std::sync::mpsc::sync_channel::<Job>(queue);
+        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+        for i in 0..workers {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new().name(format!("password-hash-{i}")).spawn(move || {
+                loop {
+                    // The lock is held only to take a job, never while one runs.
+                    let job = match rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return, // every sender is gone
+                    }
+                }
+            });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a password hashing thread");
+            }
+        }
+        Self { jobs, workers }
+    }
+
+    /// Runs `work` on a hashing thread; `Overloaded` (retry in 1 s) at once when every
+    /// thread is busy and the queue is full.
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> ServiceResult<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = tx.send(work());
+        });
+        self.jobs.try_send(job).map_err(|e| match e {
+            std::sync::mpsc::TrySendError::Full(_) => ServiceError::Overloaded { retry_after_secs: 1 },
+            std::sync::mpsc::TrySendError::Disconnected(_) => ServiceError::Internal("no password hashing thread".into()),
+        })?;
+        rx.await.map_err(|_| ServiceError::Internal("a password hashing thread failed".into()))
+    }
+}
+
+impl Default for HashGate {
+    /// One worker per core, 8 queued per core.
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        Self::new(cores, cores * Self::QUEUE_PER_WORKER)
     }
 }
 
@@ -47,27 +122,73 @@ impl PasswordHasher {
         Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
     }
 
-    /// Hashes off the async runtime: argon2 takes tens of milliseconds by design.
+    /// Hashes off the async runtime, under the gate: argon2 takes tens of milliseconds and
+    /// `m_kib` of memory by design.
     pub async fn hash(&self, password: &Password) -> ServiceResult<String> {
         let argon = self.argon()?;
         let pw = password.expose().to_owned();
-        tokio::task::spawn_blocking(move || {
-            let salt = SaltString::generate(&mut rand::rngs::OsRng);
-            argon2::PasswordHasher::hash_password(&argon, pw.as_bytes(), &salt).map(|h| h.to_string())
-        })
-        .await
-        .map_err(|e| ServiceError::Internal(e.to_string()))?
-        .map_err(|e| ServiceError::Internal(e.to_string()))
+        let params = argon.params().clone();
+        self.gate
+            .run(move || {
+                let salt = SaltString::generate(&mut rand::rngs::OsRng);
+                argon2_phc(Algorithm::Argon2id, Version::V0x13, params, pw.as_bytes(), salt.as_salt()).map(|h| h.to_string())
+            })
+            .await?
+            .map_err(|e| ServiceError::Internal(e.to_string()))
     }
 
     /// Does `password` match `hash`? `Err` only when the work could not run (overloaded).
     pub async fn verify(&self, hash: String, password: String) -> ServiceResult<bool> {
-        Ok(tokio::task::spawn_blocking(move || {
-            PasswordHash::new(&hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
-        })
-        .await
-        .unwrap_or(false))
+        self.gate.run(move || verify_phc(&hash, password.as_bytes())).await
     }
+}
+
+thread_local! {
+    /// argon2's memory, kept by each hashing thread from one hash to the next: a fresh
+    /// `m_kib` per hash makes the allocator's arenas grow and stay grown.
+    static BLOCKS: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// argon2 of `password` as a PHC string, computed in this thread's kept memory (what
+/// `argon2::PasswordHasher::hash_password` does, with the memory given).
+fn argon2_phc<'a>(
+    algorithm: Algorithm,
+    version: Version,
+    params: Params,
+    password: &[u8],
+    salt: argon2::password_hash::Salt<'a>,
+) -> argon2::password_hash::Result<PasswordHash<'a>> {
+    let mut salt_buf = [0u8; 64];
+    let salt_bytes = salt.decode_b64(&mut salt_buf)?;
+    let output_len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+    let blocks = params.block_count();
+    let argon = Argon2::new(algorithm, version, params.clone());
+    let output = BLOCKS.with_borrow_mut(|memory| {
+        if memory.len() < blocks {
+            memory.resize(blocks, argon2::Block::default());
+        }
+        argon2::password_hash::Output::init_with(output_len, |out| {
+            Ok(argon.hash_password_into_with_memory(password, salt_bytes, out, &mut memory[..blocks])?)
+        })
+    })?;
+    Ok(PasswordHash {
+        algorithm: algorithm.ident(),
+        version: Some(version.into()),
+        params: argon2::password_hash::ParamsString::try_from(&params)?,
+        salt: Some(salt),
+        hash: Some(output),
+    })
+}
+
+/// Does `password` match the PHC string `hash`? (`PasswordVerifier`, in kept memory; the
+/// outputs are compared in constant time.)
+fn verify_phc(hash: &str, password: &[u8]) -> bool {
+    let Ok(parsed) = PasswordHash::new(hash) else { return false };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else { return false };
+    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm) else { return false };
+    let Ok(version) = parsed.version.map(Version::try_from).transpose() else { return false };
+    let Ok(params) = Params::try_from(&parsed) else { return false };
+    argon2_phc(algorithm, version.unwrap_or_default(), params, password, salt).ok().and_then(|h| h.hash).is_some_and(|out| out == expected)
 }
 
 /// SHA-256 of a token: what the database keeps instead of the token.
@@ -188,7 +309,7 @@ impl Service {
             Ok(e) => self.store.credentials(e.as_str()).await?,
             Err(_) => None,
         };
-        let hasher = self.config.password_hasher;
+        let hasher = &self.config.password_hasher;
         let ok = match &creds {
             Some(c) => {
                 if !hasher.verify(c.password_hash.clone(), password.to_owned()).await? {
@@ -331,7 +452,8 @@ impl Service {
 
     /// Deletes expired sessions and finished rate-limit windows (see [`spawn_purge`]).
     pub async fn purge_expired(&self) -> ServiceResult<u64> {
-        Ok(self.store.purge_expired(self.now()).await?)
+        let now = self.now();
+        Ok(self.store.purge_expired(now).await? + self.store.purge_idempotency_keys(now).await?)
     }
 }
 
@@ -347,7 +469,7 @@ pub fn spawn_purge(service: Service) -> tokio::task::JoinHandle<()> {
         loop {
             every.tick().await;
             match service.purge_expired().await {
-                Ok(n) => tracing::debug!(rows = n, "purged expired sessions and rate-limit windows"),
+                Ok(n) => tracing::debug!(rows = n, "purged expired sessions, rate-limit windows and idempotency keys"),
                 Err(e) => tracing::warn!(error = %e, "purging expired sessions failed"),
             }
         }
@@ -360,4 +482,48 @@ pub struct SignedIn {
     pub expires_in: i64,
     /// The password is a temporary one: this session may only change it (and read `/me`).
     pub password_change_required: bool,
+}
+
+#[cfg(test)]
+mod hasher_tests {
+    use super::*;
+
+    fn fast() -> PasswordHasher {
+        PasswordHasher { m_kib: 64, t: 1, p: 1, gate: HashGate::new(2, 4) }
+    }
+
+    #[tokio::test]
+    async fn hashes_verify_and_agree_with_argon2s_own() {
+        let h = fast();
+        let pw = Password::parse("password", "correct horse battery staple").unwrap();
+        let phc = h.hash(&pw).await.unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{phc}");
+        assert!(h.verify(phc.clone(), "correct horse battery staple".into()).await.unwrap());
+        assert!(!h.verify(phc.clone(), "correct horse battery stapler".into()).await.unwrap());
+        assert!(!h.verify("not a hash".into(), "x".into()).await.unwrap());
+        // Hashes made by argon2's own hasher (every stored one) still verify, and ours verify there.
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        let theirs = argon2::PasswordHasher::hash_password(&Argon2::default(), b"pw", &salt).unwrap().to_string();
+        assert!(h.verify(theirs, "pw".into()).await.unwrap());
+        let parsed = PasswordHash::new(&phc).unwrap();
+        assert!(argon2::PasswordVerifier::verify_password(&Argon2::default(), b"correct horse battery staple", &parsed).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_answers_overloaded_at_once() {
+        let gate = HashGate::new(1, 1);
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let g = gate.clone();
+        // One job holds the worker, one waits in the queue: the third is refused.
+        let running = tokio::spawn(async move { g.run(move || release_rx.recv().ok()).await });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let g = gate.clone();
+        let queued = tokio::spawn(async move { g.run(|| 2).await });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(matches!(gate.run(|| 3).await, Err(ServiceError::Overloaded { retry_after_secs: 1 })));
+        release_tx.send(()).unwrap();
+        assert!(running.await.unwrap().is_ok());
+        assert_eq!(queued.await.unwrap().unwrap(), 2);
+        assert_eq!(gate.run(|| 4).await.unwrap(), 4, "room again once the work is done");
+    }
 }

@@ -24,6 +24,7 @@ macro_rules! sqlf {
 
 mod audit;
 mod commerce;
+mod idempotency;
 mod invitations;
 mod locks;
 mod mfa;

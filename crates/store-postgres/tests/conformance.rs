@@ -55,4 +55,5 @@ cases!(
     a_new_password_ends_every_other_session,
     partners_page_by_name,
     totp_steps_and_recovery_codes_are_used_once,
+    idempotency_keys_claim_replay_and_expire,
 );

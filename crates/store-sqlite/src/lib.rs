@@ -11,6 +11,7 @@
 mod audit;
 mod commerce;
 mod db;
+mod idempotency;
 mod invitations;
 mod mfa;
 mod organizations;

@@ -42,6 +42,7 @@ pub const CASES: &[&str] = &[
     "a_new_password_ends_every_other_session",
     "partners_page_by_name",
     "totp_steps_and_recovery_codes_are_used_once",
+    "idempotency_keys_claim_replay_and_expire",
 ];
 
 pub async fn run(name: &str, store: &dyn Store) {
@@ -68,6 +69,7 @@ pub async fn run(name: &str, store: &dyn Store) {
         "a_new_password_ends_every_other_session" => a_new_password_ends_every_other_session(store).await,
         "partners_page_by_name" => partners_page_by_name(store).await,
         "totp_steps_and_recovery_codes_are_used_once" => totp_steps_and_recovery_codes_are_used_once(store).await,
+        "idempotency_keys_claim_replay_and_expire" => idempotency_keys_claim_replay_and_expire(store).await,
         other => panic!("no conformance case {other}"),
     }
 }
@@ -459,4 +461,48 @@ pub async fn refused_writes_among_concurrent_ones_change_nothing_else(store: &dy
     }
     let AuditVerification::Whole { records } = store.verify_audit_chain().await.unwrap() else { panic!("chain broken") };
     assert_eq!(records, 1 + 8, "one record per write that stood");
+}
+
+/// A key is claimed once, per caller; the same request is answered again once completed, and
+/// is in flight until then; another request under the key is a mismatch; a stale claim (60 s)
+/// may be claimed again by the same request, a released one at once; after 24 hours the key
+/// is free and purged. Of concurrent claims, exactly one wins.
+pub async fn idempotency_keys_claim_replay_and_expire(store: &dyn Store) {
+    use IdempotencyClaim::*;
+    let t0 = now();
+    let (a, b) = (b"request a".as_slice(), b"request b".as_slice());
+    assert_eq!(store.claim_idempotency_key("alice", "k1", a, t0).await.unwrap(), Claimed);
+    assert_eq!(store.claim_idempotency_key("alice", "k1", a, t0).await.unwrap(), InFlight);
+    assert_eq!(store.claim_idempotency_key("alice", "k1", b, t0).await.unwrap(), Mismatch);
+    assert_eq!(store.claim_idempotency_key("bob", "k1", b, t0).await.unwrap(), Claimed, "keys are per caller");
+    let answer = KeptResponse { status: 201, content_type: Some("application/json".into()), body: b"{\"id\":1}".to_vec() };
+    store.complete_idempotency_key("alice", "k1", a, answer.clone()).await.unwrap();
+    assert_eq!(store.claim_idempotency_key("alice", "k1", a, t0 + Duration::seconds(5)).await.unwrap(), Replay(answer.clone()));
+    assert_eq!(store.claim_idempotency_key("alice", "k1", b, t0 + Duration::seconds(5)).await.unwrap(), Mismatch);
+    // A completed key is never re-claimed as stale, and a later completion does not overwrite it.
+    assert_eq!(store.claim_idempotency_key("alice", "k1", a, t0 + Duration::hours(1)).await.unwrap(), Replay(answer.clone()));
+    store.complete_idempotency_key("alice", "k1", a, KeptResponse { status: 200, content_type: None, body: vec![] }).await.unwrap();
+    assert_eq!(store.claim_idempotency_key("alice", "k1", a, t0 + Duration::hours(1)).await.unwrap(), Replay(answer.clone()));
+
+    // A stale claim: the same request may take it after 60 s, another request may not.
+    assert_eq!(store.claim_idempotency_key("alice", "k2", a, t0).await.unwrap(), Claimed);
+    assert_eq!(store.claim_idempotency_key("alice", "k2", a, t0 + Duration::seconds(59)).await.unwrap(), InFlight);
+    assert_eq!(store.claim_idempotency_key("alice", "k2", b, t0 + Duration::seconds(61)).await.unwrap(), Mismatch);
+    assert_eq!(store.claim_idempotency_key("alice", "k2", a, t0 + Duration::seconds(61)).await.unwrap(), Claimed);
+    assert_eq!(store.claim_idempotency_key("alice", "k2", a, t0 + Duration::seconds(62)).await.unwrap(), InFlight);
+    // A released claim (a 5xx) is free at once, for any request.
+    store.release_idempotency_key("alice", "k2", a).await.unwrap();
+    assert_eq!(store.claim_idempotency_key("alice", "k2", b, t0 + Duration::seconds(63)).await.unwrap(), Claimed);
+
+    // After 24 hours the key is free for anything, and the purge takes what is older.
+    let later = t0 + Duration::hours(24) + Duration::seconds(1);
+    assert_eq!(store.claim_idempotency_key("alice", "k1", b, later).await.unwrap(), Claimed);
+    let purge_at = t0 + Duration::hours(24) + Duration::seconds(70);
+    assert_eq!(store.purge_idempotency_keys(purge_at).await.unwrap(), 2, "bob's k1 and alice's k2");
+    assert_eq!(store.claim_idempotency_key("alice", "k1", a, purge_at).await.unwrap(), Mismatch, "the fresh claim stays");
+
+    let claims = futures::future::join_all((0..16).map(|_| store.claim_idempotency_key("carol", "race", a, t0))).await;
+    let won = claims.iter().filter(|c| matches!(c, Ok(Claimed))).count();
+    assert_eq!(won, 1, "{claims:?}");
+    assert!(claims.iter().all(|c| matches!(c, Ok(Claimed) | Ok(InFlight))), "{claims:?}");
 }

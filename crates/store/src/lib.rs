@@ -11,6 +11,7 @@ pub use records::*;
 
 mod audit;
 mod commerce;
+mod idempotency;
 mod invitations;
 mod mfa;
 mod organizations;
@@ -18,6 +19,7 @@ mod relationships;
 mod sessions;
 pub use audit::AuditStore;
 pub use commerce::CommerceStore;
+pub use idempotency::{IDEMPOTENCY_STALE_CLAIM_SECS, IDEMPOTENCY_TTL_SECS, IdempotencyClaim, IdempotencyStore, KeptResponse};
 pub use invitations::InvitationStore;
 pub use mfa::{MfaStore, Totp, TotpConfirmation};
 pub use organizations::OrganizationStore;
@@ -92,7 +94,17 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// What the whole service needs from a database: every role, and running it.
 #[async_trait]
 pub trait Store:
-    OrganizationStore + SessionStore + RelationshipStore + InvitationStore + CommerceStore + AuditStore + MfaStore + Send + Sync + 'static
+    OrganizationStore
+    + SessionStore
+    + RelationshipStore
+    + InvitationStore
+    + CommerceStore
+    + AuditStore
+    + IdempotencyStore
+    + MfaStore
+    + Send
+    + Sync
+    + 'static
 {
     // ---- running ----
     /// Is the database answering?

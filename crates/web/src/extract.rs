@@ -1,17 +1,16 @@
 //! Extractors whose rejections have the same problem+json shape as every other error:
-//! JSON bodies, path ids, query strings, the bearer token and the client address.
+//! JSON bodies, path ids, query strings and the bearer token (the client address: `client.rs`).
 
 use crate::AppState;
 use crate::error::ApiError;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use bytes::Bytes;
 use partnerhub_domain::ValidationErrors;
 use partnerhub_service::Caller;
 use serde::de::DeserializeOwned;
-use std::net::SocketAddr;
 
 /// A JSON body. Not JSON: 400 `malformed_request`; JSON of the wrong shape: 422
 /// `validation_failed` naming the field; over the limit: 413. The `Content-Type` is not
@@ -100,15 +99,4 @@ impl FromRequestParts<AppState> for Operator {
     }
 }
 
-/// The client's address, for rate limits. Proxies are not trusted: behind a load balancer
-/// this is the balancer's address (see the README).
-pub struct ClientIp(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_else(|| "unknown".into());
-        Ok(ClientIp(ip))
-    }
-}
+pub(crate) use crate::client::ClientIp;

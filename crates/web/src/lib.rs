@@ -2,11 +2,14 @@
 //! metrics. Handlers extract, call one service function and map the result; no SQL here.
 
 pub mod api;
+pub mod client;
 mod error;
 mod extract;
+pub mod idempotency;
 mod metrics;
 mod pages;
 
+pub use client::TrustedProxies;
 pub use error::ApiError;
 
 use axum::Router;
@@ -23,6 +26,14 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 pub struct AppState {
     pub service: Service,
     pub(crate) metrics: Arc<metrics::Metrics>,
+    /// Whose `X-Forwarded-For` names the client (`--trusted-proxies`).
+    pub(crate) trusted_proxies: TrustedProxies,
+}
+
+/// What the HTTP layer is configured with beyond the service.
+#[derive(Debug, Clone, Default)]
+pub struct WebConfig {
+    pub trusted_proxies: TrustedProxies,
 }
 
 #[derive(OpenApi)]
@@ -47,7 +58,12 @@ impl utoipa::Modify for BearerAuth {
 
 /// The router and the OpenAPI document it serves, built from the same declarations.
 pub fn router(service: Service) -> Router {
-    let state = AppState { service, metrics: Arc::new(metrics::Metrics::default()) };
+    router_with(service, WebConfig::default())
+}
+
+/// [`router`] with the HTTP layer's own settings.
+pub fn router_with(service: Service, web: WebConfig) -> Router {
+    let state = AppState { service, metrics: Arc::new(metrics::Metrics::default()), trusted_proxies: web.trusted_proxies };
     let (api_router, openapi) = api::routes(OpenApiRouter::with_openapi(ApiDoc::openapi())).split_for_parts();
     let openapi = Arc::new(openapi);
     api_router
@@ -60,6 +76,7 @@ pub fn router(service: Service) -> Router {
             }),
         )
         .fallback(|| async { ApiError::NotFound })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::idempotency))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn(api::security_headers))

@@ -16,7 +16,8 @@ pub struct Server {
 
 /// Starts the real binary on port 0 and waits for its `listening on` line (no sleeps).
 pub fn start(db_url: &str) -> Server {
-    start_with(db_url, &[("PARTNERHUB_SECRET", "crash-test-secret")])
+    // The test client is the proxy: sign-ups, limited per client, name their own addresses.
+    start_with(db_url, &[("PARTNERHUB_SECRET", "crash-test-secret"), ("PARTNERHUB_TRUSTED_PROXIES", "127.0.0.1/32")])
 }
 
 /// Starts the real binary on port 0 with these environment variables added.
@@ -70,8 +71,9 @@ async fn acceptances_answered_201_survive_sigkill() {
     let mut work = Vec::new();
     for i in 0..N {
         let email = format!("ga@c{i}.example");
-        let (s, b) = post(&c, format!("{}/api/v1/signup", server.url), None,
-            json!({"organization": {"name": format!("C{i}"), "domain": format!("c{i}.example")}, "admin": {"email": email, "display_name": "G", "password": PASSWORD}})).await.unwrap();
+        let res = c.post(format!("{}/api/v1/signup", server.url)).header("X-Forwarded-For", format!("198.18.0.{i}"))
+            .json(&json!({"organization": {"name": format!("C{i}"), "domain": format!("c{i}.example")}, "admin": {"email": email, "display_name": "G", "password": PASSWORD}})).send().await.unwrap();
+        let (s, b): (StatusCode, Value) = (res.status(), res.json().await.unwrap());
         assert_eq!(s, StatusCode::CREATED, "{b}");
         let (_, t) =
             post(&c, format!("{}/api/v1/auth/token", server.url), None, json!({"email": email, "password": PASSWORD})).await.unwrap();

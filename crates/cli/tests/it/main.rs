@@ -11,12 +11,14 @@
 mod support;
 
 mod accounts;
+mod abuse;
 mod admin;
 mod audit;
 mod authz;
 mod crash;
 mod errors;
 mod flows;
+mod idempotency;
 mod isolation;
 mod licenses;
 mod mfa;

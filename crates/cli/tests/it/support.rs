@@ -212,6 +212,11 @@ pub struct Options {
     pub blocker: Option<(&'static str, &'static str)>,
     /// `--require-mfa`.
     pub require_mfa: bool,
+    /// `--trusted-proxies`. `None`: `127.0.0.1/32`, the test client itself, so a request
+    /// without `X-Forwarded-For` comes from 127.0.0.1 as ever, and one with it names its own
+    /// client address (helpers sign up each customer from a fresh one, under the sign-up
+    /// limit). `Some("")`: no proxy is trusted and the header is ignored.
+    pub trusted_proxies: Option<&'static str>,
 }
 
 impl TestApp {
@@ -240,7 +245,9 @@ impl TestApp {
             require_mfa: opts.require_mfa,
         };
         let service = Service::new(store.clone(), Arc::new(clock.clone()) as Arc<dyn Clock>, config).expect("service");
-        let app = partnerhub_web::router(service.clone());
+        let trusted_proxies =
+            partnerhub_web::TrustedProxies::parse(opts.trusted_proxies.unwrap_or("127.0.0.1/32")).expect("trusted proxies");
+        let app = partnerhub_web::router_with(service.clone(), partnerhub_web::WebConfig { trusted_proxies });
         tokio::spawn(async move {
             let _ = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await;
         });
@@ -299,14 +306,19 @@ impl TestApp {
         let name = unique("customer");
         let domain = format!("{name}.example");
         let email = format!("ga@{domain}");
-        let (s, b) = self
-            .post(
-                "/api/v1/signup",
-                None,
-                json!({"organization": {"name": format!("Customer {name}"), "domain": domain},
-                                                  "admin": {"email": email, "display_name": "Grace", "password": PASSWORD}}),
-            )
-            .await;
+        let body = json!({"organization": {"name": format!("Customer {name}"), "domain": domain},
+                          "admin": {"email": email, "display_name": "Grace", "password": PASSWORD}});
+        // Each customer signs up from a client address of its own (sign-up is limited per client).
+        let res = self
+            .client
+            .post(format!("{}/api/v1/signup", self.url))
+            .header("X-Forwarded-For", fresh_client_address())
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let s = res.status();
+        let b: Value = res.json().await.expect("body");
         assert_eq!(s, StatusCode::CREATED, "{b}");
         let token = self.sign_in(&email, PASSWORD).await;
         Org { id: b["organization_id"].as_str().expect("id").to_owned(), partner_id: String::new(), email, token }
@@ -433,6 +445,13 @@ impl TestApp {
     pub async fn verify_audit(&self) {
         assert!(matches!(self.store.verify_audit_chain().await.expect("verify"), AuditVerification::Whole { .. }));
     }
+}
+
+/// A client address no other request of this test binary used (in 198.18.0.0/15, the
+/// benchmarking range).
+pub fn fresh_client_address() -> String {
+    let n = SEQ.fetch_add(1, Ordering::Relaxed);
+    format!("198.{}.{}.{}", 18 + (n >> 16) % 2, (n >> 8) % 256, n % 256)
 }
 
 pub fn token_of(invitation: &Value) -> String {

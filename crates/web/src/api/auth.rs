@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use partnerhub_api_types::*;
-use partnerhub_service::SignupInput;
+use partnerhub_service::{Caller, Limited, SignupInput};
 
 /// Sign in with e-mail and password; answers an opaque bearer token.
 #[utoipa::path(post, path = "/api/v1/auth/token", tag = "auth", request_body = TokenRequest,
@@ -59,8 +59,13 @@ pub async fn get_me(State(s): State<AppState>, Auth(caller): Auth) -> ApiResult<
 
 /// Sign up a new customer organization with its first global admin.
 #[utoipa::path(post, path = "/api/v1/signup", tag = "auth", request_body = SignupRequest,
-    responses((status = 201, body = SignupResponse), (status = 409, body = Problem), (status = 422, body = Problem)))]
-pub async fn signup(State(s): State<AppState>, AppJson(req): AppJson<SignupRequest>) -> ApiResult<(StatusCode, Json<SignupResponse>)> {
+    responses((status = 201, body = SignupResponse), (status = 409, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem)))]
+pub async fn signup(
+    State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
+    AppJson(req): AppJson<SignupRequest>,
+) -> ApiResult<(StatusCode, Json<SignupResponse>)> {
+    s.service.admit(Limited::SignUp, &Caller::Anonymous, &ip).await?;
     let input = SignupInput {
         name: req.organization.name,
         domain: req.organization.domain,

@@ -3,13 +3,13 @@
 
 use crate::AppState;
 use crate::error::ApiResult;
-use crate::extract::{AppJson, AppPath, AppQuery, Auth};
+use crate::extract::{AppJson, AppPath, AppQuery, Auth, ClientIp};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use partnerhub_api_types::*;
 use partnerhub_domain::{GOOD_FAITH_STATEMENT, LEGAL_NOTICE, OrganizationId, ValidationErrors};
-use partnerhub_service::NewCustomerInput;
+use partnerhub_service::{Limited, NewCustomerInput};
 use partnerhub_store::{CustomerQuery, CustomerSort, CustomerSummary};
 use serde::Deserialize;
 use time::OffsetDateTime;
@@ -78,12 +78,14 @@ pub async fn get_customer(State(s): State<AppState>, Auth(c): Auth, AppPath(id):
 
 /// Create a customer organization with its first global admin and an active relationship.
 #[utoipa::path(post, path = "/api/v1/customers", tag = "customers", request_body = CreateCustomerRequest, security(("bearer" = [])),
-    responses((status = 201, body = CreatedCustomerResponse), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = CreatedCustomerResponse), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem)))]
 pub async fn create_customer(
     State(s): State<AppState>,
     Auth(c): Auth,
+    ClientIp(ip): ClientIp,
     AppJson(req): AppJson<CreateCustomerRequest>,
 ) -> ApiResult<(StatusCode, Json<CreatedCustomerResponse>)> {
+    s.service.admit(Limited::CustomerCreation, &c, &ip).await?;
     let input = NewCustomerInput {
         name: req.name,
         domain: req.domain,

@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use partnerhub_api_types::*;
 use partnerhub_domain::{InvitationId, InvitationState, OrganizationId, ValidationErrors};
-use partnerhub_service::{InvitationView, NewInvitationInput};
+use partnerhub_service::{InvitationView, Limited, NewInvitationInput};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
@@ -104,13 +104,15 @@ pub async fn save_invitation_email(
 
 /// Send the draft through the configured SMTP relay.
 #[utoipa::path(post, path = "/api/v1/invitations/{id}/send", tag = "invitations", request_body = SendInvitationRequest, security(("bearer" = [])), params(("id" = Uuid, Path)),
-    responses((status = 202, body = StateResponse), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem)))]
+    responses((status = 202, body = StateResponse), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem), (status = 503, body = Problem)))]
 pub async fn send_invitation(
     State(s): State<AppState>,
     Auth(c): Auth,
+    ClientIp(ip): ClientIp,
     AppPath(id): AppPath<Uuid>,
     AppJson(r): AppJson<SendInvitationRequest>,
 ) -> ApiResult<(StatusCode, Json<StateResponse>)> {
+    s.service.admit(Limited::InvitationSend, &c, &ip).await?;
     s.service.send_invitation(&c, InvitationId(id), &r.to).await?;
     Ok((StatusCode::ACCEPTED, Json(StateResponse { state: "sent".into() })))
 }
