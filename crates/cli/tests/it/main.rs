@@ -16,6 +16,7 @@ mod authz;
 mod crash;
 mod errors;
 mod flows;
+mod hardening;
 mod isolation;
 mod licenses;
 mod openapi;

@@ -1,0 +1,41 @@
+//! Issue 7 hardening: what an anonymous client sends must not grow the server's memory or
+//! hold its connections (metrics labels, transport timeouts, the connection cap), and what
+//! users type must not turn into an attack on others (CSV cells, drafts, names, e-mails).
+
+use crate::support::*;
+use reqwest::Method;
+
+/// The number of series `/metrics` exposes (every line that is not a comment).
+async fn series(app: &TestApp) -> usize {
+    let text = app.client.get(format!("{}/metrics", app.url)).send().await.unwrap().text().await.unwrap();
+    text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()).count()
+}
+
+#[tokio::test]
+async fn invented_methods_and_paths_do_not_grow_the_metrics() {
+    let app = TestApp::spawn().await;
+    let send = |i: usize| {
+        let (c, url) = (app.client.clone(), app.url.clone());
+        async move {
+            let method = Method::from_bytes(format!("X{i}").as_bytes()).unwrap();
+            // An invented method on an invented path, on a real route, and a known method on an invented path.
+            for (m, path) in [(method.clone(), format!("/x/{i}/y")), (method, "/healthz".to_owned()), (Method::GET, format!("/z{i}"))] {
+                let res = c.request(m, format!("{url}{path}")).send().await.unwrap();
+                assert!(res.status().is_client_error(), "{}", res.status());
+            }
+        }
+    };
+    // One of each kind first, and one scrape, so that the closed set's series exist.
+    send(0).await;
+    let _ = series(&app).await;
+    let before = series(&app).await;
+    for i in 1..=167 {
+        send(i).await; // 3 requests each: 501 in all
+    }
+    let after = series(&app).await;
+    let text = app.client.get(format!("{}/metrics", app.url)).send().await.unwrap().text().await.unwrap();
+    assert_eq!(before, after, "500 invented requests added series: {text}");
+    let text = app.client.get(format!("{}/metrics", app.url)).send().await.unwrap().text().await.unwrap();
+    assert!(text.contains("method=\"other\",route=\"unmatched\""), "{text}");
+    assert!(!text.contains("X17") && !text.contains("/z17"), "{text}");
+}
