@@ -3,7 +3,8 @@
 //! users type must not turn into an attack on others (CSV cells, drafts, names, e-mails).
 
 use crate::support::*;
-use reqwest::Method;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
 
 /// The number of series `/metrics` exposes (every line that is not a comment).
 async fn series(app: &TestApp) -> usize {
@@ -38,4 +39,45 @@ async fn invented_methods_and_paths_do_not_grow_the_metrics() {
     let text = app.client.get(format!("{}/metrics", app.url)).send().await.unwrap().text().await.unwrap();
     assert!(text.contains("method=\"other\",route=\"unmatched\""), "{text}");
     assert!(!text.contains("X17") && !text.contains("/z17"), "{text}");
+}
+
+#[tokio::test]
+async fn the_csv_export_neutralizes_cells_a_spreadsheet_would_run() {
+    let app = TestApp::spawn().await;
+    let partner = app.partner("direct").await;
+    let domain = partner.email.split('@').nth(1).unwrap().to_owned();
+    // E-mail local parts may start with `=`, `+` or `-`: each one signs in, and its e-mail is
+    // the actor of a `session.created` record.
+    for local in ["=1+2", "+cmd", "-2+3", "@sum"] {
+        let email = format!("{local}@{domain}");
+        let (s, b) = app
+            .post(
+                "/api/v1/users",
+                Some(&partner.token),
+                json!({"email": email, "display_name": "Formula", "password": PASSWORD, "roles": ["admin_agent"]}),
+            )
+            .await;
+        if local.starts_with('@') {
+            assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+            continue;
+        }
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        app.sign_in(&email, PASSWORD).await;
+    }
+    let res =
+        app.client.get(format!("{}/api/v1/audit", app.url)).bearer_auth(&partner.token).header("accept", "text/csv").send().await.unwrap();
+    let csv = res.text().await.unwrap();
+    let mut reader = csv::ReaderBuilder::new().from_reader(csv.as_bytes());
+    let mut seen = 0;
+    for row in reader.records() {
+        let row = row.unwrap();
+        for cell in row.iter() {
+            assert!(!cell.starts_with(['=', '+', '-', '@', '\t', '\r']), "a formula cell: {cell:?} in {csv}");
+        }
+        if row.get(6) == Some("session.created") && row.get(4).is_some_and(|e| e.starts_with('\'')) {
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 3, "{csv}");
+    assert!(csv.contains(&format!("'=1+2@{domain}")), "{csv}");
 }
