@@ -81,3 +81,32 @@ async fn the_csv_export_neutralizes_cells_a_spreadsheet_would_run() {
     assert_eq!(seen, 3, "{csv}");
     assert!(csv.contains(&format!("'=1+2@{domain}")), "{csv}");
 }
+
+#[tokio::test]
+async fn drafts_never_hold_a_token_and_show_it_back() {
+    let app = TestApp::spawn().await;
+    let partner = app.partner("direct").await;
+    let inv = app.invite(&partner, json!({})).await;
+    let (id, url) = (inv["id"].as_str().unwrap(), inv["url"].as_str().unwrap());
+    let token = token_of(&inv);
+    // The URL in the body, the bare token in the subject and again in the body.
+    let subject = format!("Your code: {token}");
+    let body = format!("Open {url}\nor paste this code on the page: {token}\n");
+    let (s, b) = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/invitations/{id}/email"),
+            Some(&partner.token),
+            Some(json!({"subject": subject, "body": body})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!((b["email"]["subject"].as_str(), b["email"]["body"].as_str()), (Some(subject.as_str()), Some(body.as_str())));
+    let (_, shown) = app.get(&format!("/api/v1/invitations/{id}"), &partner.token).await;
+    assert_eq!((shown["email"]["subject"].as_str(), shown["email"]["body"].as_str()), (Some(subject.as_str()), Some(body.as_str())));
+    assert!(shown["mailto"].as_str().unwrap().contains(&token));
+    let stored = app.raw.strings("SELECT email_subject || ' | ' || email_body FROM invitations").await;
+    assert_eq!(stored.len(), 1);
+    assert!(!stored[0].contains(&token), "a token is stored: {}", stored[0]);
+    assert!(stored[0].contains("{invitation_url}") && stored[0].contains("{invitation_token}"), "{}", stored[0]);
+}
