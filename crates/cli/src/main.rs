@@ -5,6 +5,8 @@ mod admin;
 mod demo;
 
 use anyhow::{Context, bail};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::{Parser, Subcommand};
 use partnerhub_domain::SystemClock;
 use partnerhub_service::{PasswordHasher, Secret, Service, ServiceConfig, SmtpConfig};
@@ -56,6 +58,17 @@ enum Command {
     Openapi,
     /// The operator's commands against a running server (partners, provider links, offers).
     Admin(admin::AdminArgs),
+    /// The server secret.
+    Secret {
+        #[command(subcommand)]
+        command: SecretCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SecretCommand {
+    /// Print a fresh secret for `PARTNERHUB_SECRET`: 32 random bytes, base64url.
+    Generate,
 }
 
 #[derive(Subcommand)]
@@ -82,7 +95,8 @@ struct ServeArgs {
     /// The bearer token that may call /api/v1/operator/*.
     #[arg(long, env = "PARTNERHUB_OPERATOR_TOKEN", hide_env_values = true)]
     operator_token: Option<String>,
-    /// The signing secret; when unset, one is generated once and kept in the database.
+    /// The signing secret: 32 random bytes or more (`partnerhub secret generate`); when unset,
+    /// one is generated once and kept in the database.
     #[arg(long, env = "PARTNERHUB_SECRET", hide_env_values = true)]
     secret: Option<String>,
     /// SMTP relay for sending invitations: smtp://host:port or smtps://user:pass@host:port.
@@ -145,6 +159,12 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&partnerhub_web::openapi())?);
             Ok(())
         }
+        Command::Secret { command: SecretCommand::Generate } => {
+            let mut fresh = [0u8; 32];
+            getrandom::fill(&mut fresh).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+            println!("{}", URL_SAFE_NO_PAD.encode(fresh));
+            Ok(())
+        }
         Command::Admin(args) => {
             if let Err(failure) = admin::run(args).await {
                 eprintln!("{failure}");
@@ -156,6 +176,10 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    // A weak secret is refused before anything else happens (hole 8).
+    if let Some(s) = args.secret.as_deref().filter(|s| !s.is_empty()) {
+        partnerhub_service::check_secret(s).map_err(|why| anyhow::anyhow!(why))?;
+    }
     let store = open_store(&args.database).await?;
     let secret = match args.secret.filter(|s| !s.is_empty()) {
         Some(s) => Sha256::digest(s.as_bytes()).to_vec(),

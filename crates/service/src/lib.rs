@@ -10,6 +10,7 @@ mod error;
 mod invitations;
 mod mail;
 mod organizations;
+mod secret;
 mod tenant;
 
 pub use auth::{PasswordHasher, SignedIn, hash_token};
@@ -19,6 +20,7 @@ pub use error::ServiceError;
 pub use invitations::{AcceptOutcome, InvitationView, NewInvitationInput};
 pub use mail::SmtpConfig;
 pub use organizations::{NewPartnerInput, NewUserInput, SignupInput};
+pub use secret::{SECRET_GENERATE_COMMAND, check_secret};
 pub use tenant::NewTenantUserInput;
 
 use partnerhub_domain::*;

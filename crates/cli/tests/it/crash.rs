@@ -16,7 +16,7 @@ pub struct Server {
 
 /// Starts the real binary on port 0 and waits for its `listening on` line (no sleeps).
 pub fn start(db_url: &str) -> Server {
-    start_with(db_url, &[("PARTNERHUB_SECRET", "crash-test-secret")])
+    start_with(db_url, &[("PARTNERHUB_SECRET", "crash-test-secret-8Jq2vLx0Pz7Rk4Wm9Ts1Nb6Yc3Hd5Fg")])
 }
 
 /// Starts the real binary on port 0 with these environment variables added.

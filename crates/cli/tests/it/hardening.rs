@@ -110,3 +110,34 @@ async fn drafts_never_hold_a_token_and_show_it_back() {
     assert!(!stored[0].contains(&token), "a token is stored: {}", stored[0]);
     assert!(stored[0].contains("{invitation_url}") && stored[0].contains("{invitation_token}"), "{}", stored[0]);
 }
+
+/// Runs the real binary with these arguments and environment; answers (success, stdout, stderr).
+fn run(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_partnerhub")).args(args).envs(env.iter().copied()).output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[tokio::test]
+async fn serve_refuses_a_weak_secret_and_names_the_command_that_makes_one() {
+    let db = TestDb::fresh(backend()).await;
+    let listen = ["serve", "--database", &db.url, "--listen", "127.0.0.1:0"];
+    let repeated = "abcdefgh".repeat(8);
+    for weak in ["bench", "crash-test-secret", "test secret, 32 bytes or more, fine", repeated.as_str(), &"A".repeat(43)] {
+        let (ok, _, err) = run(&listen, &[("PARTNERHUB_SECRET", weak)]);
+        assert!(!ok, "{weak:?} was accepted");
+        assert!(err.contains("partnerhub secret generate"), "{weak:?}: {err}");
+    }
+    let (ok, one, _) = run(&["secret", "generate"], &[]);
+    let (_, two, _) = run(&["secret", "generate"], &[]);
+    assert!(ok);
+    let one = one.trim();
+    assert_ne!(one, two.trim());
+    assert_eq!(one.len(), 43, "{one}");
+    assert!(one.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{one}");
+    // A generated secret is good: the server starts with it.
+    let mut server = crate::crash::start_with(&db.url, &[("PARTNERHUB_SECRET", one)]);
+    let res = reqwest::get(format!("{}/healthz", server.url)).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+}
