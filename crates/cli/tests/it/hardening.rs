@@ -141,3 +141,65 @@ async fn serve_refuses_a_weak_secret_and_names_the_command_that_makes_one() {
     server.child.kill().unwrap();
     server.child.wait().unwrap();
 }
+
+/// One name of each class a name must refuse.
+const BAD_NAMES: [&str; 9] = [
+    "Tab\there",                // control
+    "Fabrikam\u{202E}moc.live", // bidi override
+    "Iso\u{2066}late",          // bidi isolate
+    "Mark\u{200F}ed",           // right-to-left mark
+    "Arabic\u{061C}mark",       // Arabic letter mark
+    "Con\u{200B}toso",          // zero-width space
+    "Word\u{2060}joiner",       // word joiner
+    "Bom\u{FEFF}",              // zero-width no-break space
+    "Line\u{2028}break",        // line separator
+];
+
+const BAD_EMAILS: [&str; 5] = ["ada", "ada@localhost", "a b@x.example", "ada@x.example\u{202E}", "\"a\"@x.example"];
+
+fn field_of(b: &serde_json::Value) -> Vec<String> {
+    b["errors"].as_array().map(|e| e.iter().map(|f| f["field"].as_str().unwrap_or_default().to_owned()).collect()).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn names_and_emails_that_would_mislead_are_refused_everywhere() {
+    let app = TestApp::spawn().await;
+    let partner = app.partner("direct").await;
+    let signup = |name: &str, email: &str| {
+        let d = unique("n");
+        json!({"organization": {"name": name, "domain": format!("{d}.example")},
+               "admin": {"email": email, "display_name": name, "password": PASSWORD}})
+    };
+    let user = |name: &str, email: &str| json!({"email": email, "display_name": name, "password": PASSWORD, "roles": ["admin_agent"]});
+    let customer = |name: &str, email: &str| {
+        let d = unique("c");
+        json!({"name": name, "domain": format!("{d}.example"), "admin": {"email": email, "display_name": name}})
+    };
+    for bad in BAD_NAMES {
+        let ok_email = format!("{}@fine.example", unique("e"));
+        let (s, b) = app.post("/api/v1/signup", None, signup(bad, &ok_email)).await;
+        assert_eq!((s, code(&b)), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"), "signup {bad:?}: {b}");
+        assert!(field_of(&b).contains(&"organization.name".to_owned()), "{b}");
+        let (s, b) = app.post("/api/v1/users", Some(&partner.token), user(bad, &ok_email)).await;
+        assert_eq!((s, code(&b)), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"), "user {bad:?}: {b}");
+        assert_eq!(field_of(&b), ["display_name"], "{b}");
+        let (s, b) = app.post("/api/v1/customers", Some(&partner.token), customer(bad, &ok_email)).await;
+        assert_eq!((s, code(&b)), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"), "customer {bad:?}: {b}");
+        assert!(field_of(&b).contains(&"name".to_owned()), "{b}");
+    }
+    for bad in BAD_EMAILS {
+        let (s, b) = app.post("/api/v1/signup", None, signup("Fine", bad)).await;
+        assert_eq!((s, code(&b)), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"), "signup {bad:?}: {b}");
+        let (s, b) = app.post("/api/v1/users", Some(&partner.token), user("Fine", bad)).await;
+        assert_eq!((s, field_of(&b)), (StatusCode::UNPROCESSABLE_ENTITY, vec!["email".to_owned()]), "user {bad:?}: {b}");
+        let (s, b) = app.post("/api/v1/customers", Some(&partner.token), customer("Fine", bad)).await;
+        assert_eq!((s, field_of(&b)), (StatusCode::UNPROCESSABLE_ENTITY, vec!["admin.email".to_owned()]), "customer {bad:?}: {b}");
+    }
+    // E-mails are trimmed and lower-cased: the same address in another case is the same user.
+    let email = format!("{}@Fine.Example", unique("Mixed"));
+    let (s, b) = app.post("/api/v1/users", Some(&partner.token), user("Fine", &format!("  {email} "))).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    assert_eq!(b["email"], email.to_lowercase());
+    app.sign_in(&email.to_uppercase(), PASSWORD).await;
+    app.verify_audit().await;
+}
