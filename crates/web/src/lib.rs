@@ -47,6 +47,8 @@ impl utoipa::Modify for BearerAuth {
 
 /// The router and the OpenAPI document it serves, built from the same declarations.
 pub fn router(service: Service) -> Router {
+    // Behind an https public URL, browsers are told never to use plain http (RFC 6797).
+    let https = service.public_url().get(..8).is_some_and(|p| p.eq_ignore_ascii_case("https://"));
     let state = AppState { service, metrics: Arc::new(metrics::Metrics::default()) };
     let (api_router, openapi) = api::routes(OpenApiRouter::with_openapi(ApiDoc::openapi())).split_for_parts();
     let openapi = Arc::new(openapi);
@@ -63,8 +65,16 @@ pub fn router(service: Service) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn(api::security_headers))
+        .layer(axum::middleware::map_response(move |mut res: axum::response::Response| async move {
+            if https {
+                res.headers_mut().insert(axum::http::header::STRICT_TRANSPORT_SECURITY, HSTS.clone());
+            }
+            res
+        }))
         .with_state(state)
 }
+
+static HSTS: axum::http::HeaderValue = axum::http::HeaderValue::from_static("max-age=31536000; includeSubDomains");
 
 /// The OpenAPI document, for the snapshot test and `partnerhub openapi`.
 pub fn openapi() -> utoipa::openapi::OpenApi {

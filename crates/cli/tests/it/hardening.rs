@@ -203,3 +203,22 @@ async fn names_and_emails_that_would_mislead_are_refused_everywhere() {
     app.sign_in(&email.to_uppercase(), PASSWORD).await;
     app.verify_audit().await;
 }
+
+#[tokio::test]
+async fn every_answer_carries_hsts_behind_an_https_public_url_and_none_behind_http() {
+    let db = TestDb::fresh(backend()).await;
+    let secret = ("PARTNERHUB_SECRET", "hsts-test-secret-Qw7Er4Ty1Ui8Op5As2Df9Gh6Jk3Lz0");
+    let mut server = crate::crash::start_with(&db.url, &[secret, ("PARTNERHUB_PUBLIC_URL", "https://partners.example")]);
+    let c = reqwest::Client::new();
+    for (method, path) in [(Method::GET, "/healthz"), (Method::GET, "/api/v1/me"), (Method::GET, "/nowhere"), (Method::DELETE, "/healthz")]
+    {
+        let res = c.request(method, format!("{}{path}", server.url)).send().await.unwrap();
+        let hsts = res.headers().get("strict-transport-security").map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(hsts.as_deref(), Some("max-age=31536000; includeSubDomains"), "{path} answered {}", res.status());
+    }
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let app = TestApp::spawn().await; // http://127.0.0.1:PORT
+    let res = app.client.get(format!("{}/healthz", app.url)).send().await.unwrap();
+    assert!(res.headers().get("strict-transport-security").is_none());
+}
