@@ -105,6 +105,18 @@ struct ServeArgs {
     /// Sender address of invitation e-mails.
     #[arg(long, env = "PARTNERHUB_SMTP_FROM", default_value = "partnerhub@localhost")]
     smtp_from: String,
+    /// Connections served at once; further ones wait in the listen queue.
+    #[arg(long, env = "PARTNERHUB_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    max_connections: u32,
+    /// Request headers must arrive within this many milliseconds (tests shorten it).
+    #[arg(long, hide = true, env = "PARTNERHUB_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    header_read_timeout_ms: u64,
+    /// A request body must arrive within this many milliseconds (tests shorten it).
+    #[arg(long, hide = true, env = "PARTNERHUB_BODY_READ_TIMEOUT_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
+    body_read_timeout_ms: u64,
+    /// An idle kept-alive connection closes after this many milliseconds (tests shorten it).
+    #[arg(long, hide = true, env = "PARTNERHUB_IDLE_TIMEOUT_MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout_ms: u64,
     /// Lifetime of a sign-in token, in hours.
     #[arg(long, env = "PARTNERHUB_SESSION_TTL_HOURS", default_value_t = 12, value_parser = clap::value_parser!(u16).range(1..=720))]
     session_ttl_hours: u16,
@@ -209,7 +221,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let app = partnerhub_web::router(service);
     eprintln!("listening on http://{addr}");
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown()).await?;
+    let transport = partnerhub_web::Transport {
+        header_read_timeout: std::time::Duration::from_millis(args.header_read_timeout_ms),
+        body_read_timeout: std::time::Duration::from_millis(args.body_read_timeout_ms),
+        idle_timeout: std::time::Duration::from_millis(args.idle_timeout_ms),
+        max_connections: args.max_connections as usize,
+    };
+    partnerhub_web::serve(listener, app, transport, shutdown()).await?;
     Ok(())
 }
 

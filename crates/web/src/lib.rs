@@ -6,8 +6,10 @@ mod error;
 mod extract;
 mod metrics;
 mod pages;
+mod transport;
 
 pub use error::ApiError;
+pub use transport::{Transport, serve};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
