@@ -22,7 +22,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::{Pin, pin};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -104,7 +104,10 @@ pub async fn serve(
 }
 
 async fn serve_connection(stream: TcpStream, remote: SocketAddr, app: Router, transport: Transport, signalled: &mut watch::Receiver<()>) {
-    let phase = Arc::new(Mutex::new(Phase::Waiting { headers_by: Instant::now() + transport.header_read_timeout, idle: false }));
+    let phase = Arc::new(Mutex::new(ConnState {
+        phase: Phase::Waiting { headers_by: Instant::now() + transport.header_read_timeout, idle: false },
+        reader: None,
+    }));
     let io = TokioIo::new(ConnIo {
         inner: stream,
         phase: phase.clone(),
@@ -151,16 +154,23 @@ enum Phase {
     Busy(usize),
 }
 
+/// A connection's phase, and the waker of a read left pending while it was busy: that read
+/// has no deadline, so the end of the request wakes it to arm the idle one.
+struct ConnState {
+    phase: Phase,
+    reader: Option<Waker>,
+}
+
 /// Marks a request in flight; dropped when its response is ready.
 struct Busy {
-    phase: Arc<Mutex<Phase>>,
+    phase: Arc<Mutex<ConnState>>,
     transport: Transport,
 }
 
 impl Busy {
-    fn start(phase: Arc<Mutex<Phase>>, transport: Transport) -> Self {
-        if let Ok(mut p) = phase.lock() {
-            *p = match *p {
+    fn start(phase: Arc<Mutex<ConnState>>, transport: Transport) -> Self {
+        if let Ok(mut st) = phase.lock() {
+            st.phase = match st.phase {
                 Phase::Busy(n) => Phase::Busy(n + 1),
                 Phase::Waiting { .. } => Phase::Busy(1),
             };
@@ -171,11 +181,14 @@ impl Busy {
 
 impl Drop for Busy {
     fn drop(&mut self) {
-        if let Ok(mut p) = self.phase.lock() {
-            *p = match *p {
+        if let Ok(mut st) = self.phase.lock() {
+            st.phase = match st.phase {
                 Phase::Busy(n) if n > 1 => Phase::Busy(n - 1),
                 _ => Phase::Waiting { headers_by: Instant::now() + self.transport.idle_timeout, idle: true },
             };
+            if let (Phase::Waiting { .. }, Some(w)) = (st.phase, st.reader.take()) {
+                w.wake();
+            }
         }
     }
 }
@@ -183,7 +196,7 @@ impl Drop for Busy {
 /// The connection's socket, failing its reads with `TimedOut` once the phase's deadline passes.
 struct ConnIo {
     inner: TcpStream,
-    phase: Arc<Mutex<Phase>>,
+    phase: Arc<Mutex<ConnState>>,
     transport: Transport,
     timer: Pin<Box<Sleep>>,
 }
@@ -195,15 +208,20 @@ impl AsyncRead for ConnIo {
         let got_bytes = buf.filled().len() > before;
         let header_timeout = self.transport.header_read_timeout;
         let deadline = match self.phase.lock() {
-            Ok(mut p) => match *p {
+            Ok(mut st) => match st.phase {
                 Phase::Waiting { idle: true, .. } if got_bytes => {
                     // The first byte of the next request: its headers are now on the clock.
                     let headers_by = Instant::now() + header_timeout;
-                    *p = Phase::Waiting { headers_by, idle: false };
+                    st.phase = Phase::Waiting { headers_by, idle: false };
                     Some(headers_by)
                 }
                 Phase::Waiting { headers_by, .. } => Some(headers_by),
-                Phase::Busy(_) => None,
+                Phase::Busy(_) => {
+                    if res.is_pending() {
+                        st.reader = Some(cx.waker().clone());
+                    }
+                    None
+                }
             },
             Err(_) => None,
         };
@@ -227,10 +245,10 @@ impl AsyncWrite for ConnIo {
         if matches!(res, Poll::Ready(Ok(n)) if n > 0) {
             // A response still being written (a long export) keeps the connection from idling out.
             let idle = self.transport.idle_timeout;
-            if let Ok(mut p) = self.phase.lock()
-                && let Phase::Waiting { idle: true, .. } = *p
+            if let Ok(mut st) = self.phase.lock()
+                && let Phase::Waiting { idle: true, .. } = st.phase
             {
-                *p = Phase::Waiting { headers_by: Instant::now() + idle, idle: true };
+                st.phase = Phase::Waiting { headers_by: Instant::now() + idle, idle: true };
             }
         }
         res

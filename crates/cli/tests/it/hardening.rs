@@ -5,6 +5,7 @@
 use crate::support::*;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use std::time::Duration;
 
 /// The number of series `/metrics` exposes (every line that is not a comment).
 async fn series(app: &TestApp) -> usize {
@@ -135,11 +136,9 @@ async fn serve_refuses_a_weak_secret_and_names_the_command_that_makes_one() {
     assert_eq!(one.len(), 43, "{one}");
     assert!(one.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{one}");
     // A generated secret is good: the server starts with it.
-    let mut server = crate::crash::start_with(&db.url, &[("PARTNERHUB_SECRET", one)]);
-    let res = reqwest::get(format!("{}/healthz", server.url)).await.unwrap();
+    let server = Running(crate::crash::start_with(&db.url, &[("PARTNERHUB_SECRET", one)]));
+    let res = reqwest::get(format!("{}/healthz", server.0.url)).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    server.child.kill().unwrap();
-    server.child.wait().unwrap();
 }
 
 /// One name of each class a name must refuse.
@@ -208,17 +207,165 @@ async fn names_and_emails_that_would_mislead_are_refused_everywhere() {
 async fn every_answer_carries_hsts_behind_an_https_public_url_and_none_behind_http() {
     let db = TestDb::fresh(backend()).await;
     let secret = ("PARTNERHUB_SECRET", "hsts-test-secret-Qw7Er4Ty1Ui8Op5As2Df9Gh6Jk3Lz0");
-    let mut server = crate::crash::start_with(&db.url, &[secret, ("PARTNERHUB_PUBLIC_URL", "https://partners.example")]);
+    let server = Running(crate::crash::start_with(&db.url, &[secret, ("PARTNERHUB_PUBLIC_URL", "https://partners.example")]));
     let c = reqwest::Client::new();
     for (method, path) in [(Method::GET, "/healthz"), (Method::GET, "/api/v1/me"), (Method::GET, "/nowhere"), (Method::DELETE, "/healthz")]
     {
-        let res = c.request(method, format!("{}{path}", server.url)).send().await.unwrap();
+        let res = c.request(method, format!("{}{path}", server.0.url)).send().await.unwrap();
         let hsts = res.headers().get("strict-transport-security").map(|v| v.to_str().unwrap().to_owned());
         assert_eq!(hsts.as_deref(), Some("max-age=31536000; includeSubDomains"), "{path} answered {}", res.status());
     }
-    server.child.kill().unwrap();
-    server.child.wait().unwrap();
+    drop(server);
     let app = TestApp::spawn().await; // http://127.0.0.1:PORT
     let res = app.client.get(format!("{}/healthz", app.url)).send().await.unwrap();
     assert!(res.headers().get("strict-transport-security").is_none());
+}
+
+const TRANSPORT_SECRET: (&str, &str) = ("PARTNERHUB_SECRET", "transport-test-secret-Zx4Cv7Bn0Mq3Wr6Ty9Ui2Op5As8");
+
+/// Reads what the server sends until it has a whole response head, closes, or `wait` passes;
+/// answers the text, and whether the connection was closed.
+async fn read_some(s: &mut tokio::net::TcpStream, wait: Duration) -> (String, bool) {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let mut buf = [0u8; 4096];
+        match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return (String::from_utf8_lossy(&got).into_owned(), true),
+            Ok(Ok(n)) => {
+                got.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&got).into_owned();
+                if text.contains("\r\n\r\n") {
+                    return (text, false);
+                }
+            }
+            Err(_) => return (String::from_utf8_lossy(&got).into_owned(), false),
+        }
+    }
+}
+
+/// The real binary, killed when the test ends, even by a failed assertion (its stdout is
+/// the test harness's: a server left running would keep `cargo test | ...` waiting).
+struct Running(crate::crash::Server);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.child.kill();
+        let _ = self.0.child.wait();
+    }
+}
+
+async fn connect(server: &crate::crash::Server) -> tokio::net::TcpStream {
+    tokio::net::TcpStream::connect(server.url.trim_start_matches("http://")).await.unwrap()
+}
+
+async fn send(s: &mut tokio::net::TcpStream, bytes: &str) {
+    use tokio::io::AsyncWriteExt;
+    s.write_all(bytes.as_bytes()).await.unwrap();
+}
+
+const GET: &str = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+
+#[tokio::test]
+async fn slow_headers_and_slow_bodies_are_cut_and_idle_connections_close() {
+    let db = TestDb::fresh(backend()).await;
+    let env = [
+        TRANSPORT_SECRET,
+        ("PARTNERHUB_HEADER_READ_TIMEOUT_MS", "1000"),
+        ("PARTNERHUB_BODY_READ_TIMEOUT_MS", "1000"),
+        ("PARTNERHUB_IDLE_TIMEOUT_MS", "2500"),
+    ];
+    let server = Running(crate::crash::start_with(&db.url, &env));
+    let server = &server.0;
+
+    // Half the headers, then nothing: the connection is closed once the header time is up.
+    let mut half = connect(&server).await;
+    send(&mut half, "GET /healthz HTTP/1.1\r\nHost: x\r\n").await;
+    let started = std::time::Instant::now();
+    let (text, closed) = read_some(&mut half, Duration::from_secs(6)).await;
+    assert!(closed && !text.contains("200 OK"), "half headers: {text:?}, closed: {closed}");
+    assert!(started.elapsed() >= Duration::from_millis(800), "closed too early: {:?}", started.elapsed());
+
+    // Nothing at all after connecting: closed too.
+    let mut silent = connect(&server).await;
+    let (_, closed) = read_some(&mut silent, Duration::from_secs(6)).await;
+    assert!(closed, "a silent connection stayed open");
+
+    // A body that does not arrive whole in time: 408.
+    let mut slow = connect(&server).await;
+    send(&mut slow, "POST /api/v1/auth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 60\r\n\r\n{\"email\"").await;
+    let (text, _) = read_some(&mut slow, Duration::from_secs(6)).await;
+    assert!(text.starts_with("HTTP/1.1 408"), "slow body: {text:?}");
+    assert!(text.contains("request_timeout") || text.contains("application/problem+json"), "{text}");
+
+    // A kept-alive connection may wait longer than the header time between requests, and is
+    // closed once idle for the idle time.
+    let mut kept = connect(&server).await;
+    send(&mut kept, GET).await;
+    let (text, _) = read_some(&mut kept, Duration::from_secs(3)).await;
+    assert!(text.starts_with("HTTP/1.1 200"), "{text:?}");
+    tokio::time::sleep(Duration::from_millis(1500)).await; // past the header time, within the idle time
+    send(&mut kept, GET).await;
+    let (text, _) = read_some(&mut kept, Duration::from_secs(3)).await;
+    assert!(text.starts_with("HTTP/1.1 200"), "a kept-alive connection was cut before its idle time: {text:?}");
+    let started = std::time::Instant::now();
+    let (_, closed) = read_some(&mut kept, Duration::from_secs(8)).await;
+    assert!(closed, "an idle connection stayed open");
+    assert!(started.elapsed() >= Duration::from_millis(2000), "idle connection closed after {:?}", started.elapsed());
+
+}
+
+#[tokio::test]
+async fn no_more_connections_are_served_than_the_cap() {
+    let db = TestDb::fresh(backend()).await;
+    let env = [TRANSPORT_SECRET, ("PARTNERHUB_MAX_CONNECTIONS", "2")];
+    let server = Running(crate::crash::start_with(&db.url, &env));
+    let server = &server.0;
+    let mut first = connect(&server).await;
+    send(&mut first, GET).await;
+    assert!(read_some(&mut first, Duration::from_secs(3)).await.0.starts_with("HTTP/1.1 200"));
+    let mut second = connect(&server).await;
+    send(&mut second, GET).await;
+    assert!(read_some(&mut second, Duration::from_secs(3)).await.0.starts_with("HTTP/1.1 200"));
+    // Two kept-alive connections are open: a third one waits in the listen queue.
+    let mut third = connect(&server).await;
+    send(&mut third, GET).await;
+    let (text, closed) = read_some(&mut third, Duration::from_millis(1500)).await;
+    assert!(text.is_empty() && !closed, "a third connection was served while two were open: {text:?}");
+    // One closes: the third is served.
+    drop(first);
+    let (text, _) = read_some(&mut third, Duration::from_secs(5)).await;
+    assert!(text.starts_with("HTTP/1.1 200"), "{text:?}");
+    drop(second);
+}
+
+#[tokio::test]
+async fn sigterm_answers_the_request_in_flight_then_exits() {
+    let db = TestDb::fresh(backend()).await;
+    let mut server = Running(crate::crash::start_with(&db.url, &[TRANSPORT_SECRET]));
+    let mut idle = connect(&server.0).await;
+    send(&mut idle, GET).await;
+    assert!(read_some(&mut idle, Duration::from_secs(3)).await.0.starts_with("HTTP/1.1 200"));
+    let body = r#"{"email": "nobody@x.example", "password": "not the password"}"#;
+    let mut busy = connect(&server.0).await;
+    send(&mut busy, &format!("POST /api/v1/auth/token HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{}", body.len(), &body[..10])).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pid = server.0.child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    send(&mut busy, &body[10..]).await;
+    let (text, _) = read_some(&mut busy, Duration::from_secs(5)).await;
+    assert!(text.starts_with("HTTP/1.1 401"), "the request in flight was not answered: {text:?}");
+    let (_, closed) = read_some(&mut idle, Duration::from_secs(5)).await;
+    assert!(closed, "an idle connection kept the server from stopping");
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = server.0.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "the server did not stop");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status}");
 }
