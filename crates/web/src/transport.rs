@@ -129,6 +129,7 @@ async fn serve_connection(stream: TcpStream, remote: SocketAddr, app: Router, tr
     builder.http1().header_read_timeout(None);
     let mut conn = pin!(builder.serve_connection_with_upgrades(io, service));
     let mut signal = pin!(signalled.changed());
+    let mut draining = false;
     loop {
         tokio::select! {
             r = conn.as_mut() => {
@@ -137,7 +138,11 @@ async fn serve_connection(stream: TcpStream, remote: SocketAddr, app: Router, tr
                 }
                 break;
             }
-            _ = &mut signal => conn.as_mut().graceful_shutdown(),
+            _ = &mut signal, if !draining => {
+                // Once: the request in flight is answered, then the connection closes.
+                draining = true;
+                conn.as_mut().graceful_shutdown();
+            }
         }
     }
 }

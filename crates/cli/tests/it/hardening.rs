@@ -294,7 +294,11 @@ async fn slow_headers_and_slow_bodies_are_cut_and_idle_connections_close() {
 
     // A body that does not arrive whole in time: 408.
     let mut slow = connect(&server).await;
-    send(&mut slow, "POST /api/v1/auth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 60\r\n\r\n{\"email\"").await;
+    send(
+        &mut slow,
+        "POST /api/v1/auth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 60\r\n\r\n{\"email\"",
+    )
+    .await;
     let (text, _) = read_some(&mut slow, Duration::from_secs(6)).await;
     assert!(text.starts_with("HTTP/1.1 408"), "slow body: {text:?}");
     assert!(text.contains("request_timeout") || text.contains("application/problem+json"), "{text}");
@@ -313,7 +317,6 @@ async fn slow_headers_and_slow_bodies_are_cut_and_idle_connections_close() {
     let (_, closed) = read_some(&mut kept, Duration::from_secs(8)).await;
     assert!(closed, "an idle connection stayed open");
     assert!(started.elapsed() >= Duration::from_millis(2000), "idle connection closed after {:?}", started.elapsed());
-
 }
 
 #[tokio::test]
