@@ -13,7 +13,7 @@ pub const SECRET_GENERATE_COMMAND: &str = "partnerhub secret generate";
 /// a repeated period, a run of consecutive symbols). Answers why otherwise.
 pub fn check_secret(s: &str) -> Result<(), String> {
     let s = s.trim();
-    let decoded = if s.len() >= 64 && s.len() % 2 == 0 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+    let decoded = if s.len() >= 64 && s.len().is_multiple_of(2) && s.bytes().all(|b| b.is_ascii_hexdigit()) {
         hex::decode(s).ok()
     } else {
         [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD].iter().find_map(|e| e.decode(s).ok())

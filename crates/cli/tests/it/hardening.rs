@@ -280,7 +280,7 @@ async fn slow_headers_and_slow_bodies_are_cut_and_idle_connections_close() {
     let server = &server.0;
 
     // Half the headers, then nothing: the connection is closed once the header time is up.
-    let mut half = connect(&server).await;
+    let mut half = connect(server).await;
     send(&mut half, "GET /healthz HTTP/1.1\r\nHost: x\r\n").await;
     let started = std::time::Instant::now();
     let (text, closed) = read_some(&mut half, Duration::from_secs(6)).await;
@@ -288,12 +288,12 @@ async fn slow_headers_and_slow_bodies_are_cut_and_idle_connections_close() {
     assert!(started.elapsed() >= Duration::from_millis(800), "closed too early: {:?}", started.elapsed());
 
     // Nothing at all after connecting: closed too.
-    let mut silent = connect(&server).await;
+    let mut silent = connect(server).await;
     let (_, closed) = read_some(&mut silent, Duration::from_secs(6)).await;
     assert!(closed, "a silent connection stayed open");
 
     // A body that does not arrive whole in time: 408.
-    let mut slow = connect(&server).await;
+    let mut slow = connect(server).await;
     send(
         &mut slow,
         "POST /api/v1/auth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 60\r\n\r\n{\"email\"",
@@ -305,7 +305,7 @@ async fn slow_headers_and_slow_bodies_are_cut_and_idle_connections_close() {
 
     // A kept-alive connection may wait longer than the header time between requests, and is
     // closed once idle for the idle time.
-    let mut kept = connect(&server).await;
+    let mut kept = connect(server).await;
     send(&mut kept, GET).await;
     let (text, _) = read_some(&mut kept, Duration::from_secs(3)).await;
     assert!(text.starts_with("HTTP/1.1 200"), "{text:?}");
@@ -325,14 +325,14 @@ async fn no_more_connections_are_served_than_the_cap() {
     let env = [TRANSPORT_SECRET, ("PARTNERHUB_MAX_CONNECTIONS", "2")];
     let server = Running(crate::crash::start_with(&db.url, &env));
     let server = &server.0;
-    let mut first = connect(&server).await;
+    let mut first = connect(server).await;
     send(&mut first, GET).await;
     assert!(read_some(&mut first, Duration::from_secs(3)).await.0.starts_with("HTTP/1.1 200"));
-    let mut second = connect(&server).await;
+    let mut second = connect(server).await;
     send(&mut second, GET).await;
     assert!(read_some(&mut second, Duration::from_secs(3)).await.0.starts_with("HTTP/1.1 200"));
     // Two kept-alive connections are open: a third one waits in the listen queue.
-    let mut third = connect(&server).await;
+    let mut third = connect(server).await;
     send(&mut third, GET).await;
     let (text, closed) = read_some(&mut third, Duration::from_millis(1500)).await;
     assert!(text.is_empty() && !closed, "a third connection was served while two were open: {text:?}");
