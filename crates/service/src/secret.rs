@@ -24,11 +24,13 @@ pub fn check_secret(s: &str) -> Result<(), String> {
             "PARTNERHUB_SECRET is too short: it needs at least 32 random bytes (base64 or hex), or 43 characters; make one with `{SECRET_GENERATE_COMMAND}`"
         ));
     }
-    let symbols: Vec<u32> = match decoded.filter(|d| d.len() >= 32) {
-        Some(bytes) => bytes.into_iter().map(u32::from).collect(),
-        None => s.chars().map(u32::from).collect(),
-    };
-    if looks_patterned(&symbols) {
+    let hex = s.len() >= 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    // Text that happens to decode (any alphanumeric run of a multiple of 4 is base64) must not
+    // be a pattern either; hex text has only 16 symbols, so only its bytes are judged.
+    let text_patterned = !hex && looks_patterned(&s.chars().map(u32::from).collect::<Vec<_>>());
+    let bytes_patterned =
+        decoded.filter(|d| d.len() >= 32).is_some_and(|d| looks_patterned(&d.into_iter().map(u32::from).collect::<Vec<_>>()));
+    if text_patterned || bytes_patterned {
         return Err(format!("PARTNERHUB_SECRET is not random enough (it repeats a pattern); make one with `{SECRET_GENERATE_COMMAND}`"));
     }
     Ok(())

@@ -16,8 +16,7 @@ use axum::Router;
 use axum::extract::{ConnectInfo, Request};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder;
+use hyper_util::rt::TokioIo;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::{Pin, pin};
@@ -124,10 +123,11 @@ async fn serve_connection(stream: TcpStream, remote: SocketAddr, app: Router, tr
             res
         }
     });
-    let mut builder = Builder::new(TokioExecutor::new());
-    // `ConnIo` times the headers; hyper's timer would also cut kept-alive connections at 10 s.
-    builder.http1().header_read_timeout(None);
-    let mut conn = pin!(builder.serve_connection_with_upgrades(io, service));
+    // HTTP/1.1, as `axum::serve` without its `http2` feature served. `ConnIo` times the
+    // headers; hyper's own timer would also cut kept-alive connections at the header time.
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.header_read_timeout(None);
+    let mut conn = pin!(builder.serve_connection(io, service).with_upgrades());
     let mut signal = pin!(signalled.changed());
     let mut draining = false;
     loop {
@@ -154,7 +154,7 @@ enum Phase {
     /// `idle` (nothing of it has arrived yet on a kept-alive connection), the deadline is the
     /// idle one; its first byte starts the header clock.
     Waiting { headers_by: Instant, idle: bool },
-    /// This many requests are being answered (more than one with HTTP/2); their bodies are
+    /// This many requests are being answered (one with HTTP/1.1); their bodies are
     /// timed by `body_deadline`, the handlers by nothing here.
     Busy(usize),
 }
