@@ -5,6 +5,8 @@ mod admin;
 mod demo;
 
 use anyhow::{Context, bail};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::{Parser, Subcommand};
 use partnerhub_domain::SystemClock;
 use partnerhub_service::{PasswordHasher, Secret, Service, ServiceConfig, SmtpConfig};
@@ -56,6 +58,17 @@ enum Command {
     Openapi,
     /// The operator's commands against a running server (partners, provider links, offers).
     Admin(admin::AdminArgs),
+    /// The server secret.
+    Secret {
+        #[command(subcommand)]
+        command: SecretCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SecretCommand {
+    /// Print a fresh secret for `PARTNERHUB_SECRET`: 32 random bytes, base64url.
+    Generate,
 }
 
 #[derive(Subcommand)]
@@ -82,7 +95,8 @@ struct ServeArgs {
     /// The bearer token that may call /api/v1/operator/*.
     #[arg(long, env = "PARTNERHUB_OPERATOR_TOKEN", hide_env_values = true)]
     operator_token: Option<String>,
-    /// The signing secret; when unset, one is generated once and kept in the database.
+    /// The signing secret: 32 random bytes or more (`partnerhub secret generate`); when unset,
+    /// one is generated once and kept in the database.
     #[arg(long, env = "PARTNERHUB_SECRET", hide_env_values = true)]
     secret: Option<String>,
     /// SMTP relay for sending invitations: smtp://host:port or smtps://user:pass@host:port.
@@ -91,6 +105,18 @@ struct ServeArgs {
     /// Sender address of invitation e-mails.
     #[arg(long, env = "PARTNERHUB_SMTP_FROM", default_value = "partnerhub@localhost")]
     smtp_from: String,
+    /// Connections served at once; further ones wait in the listen queue.
+    #[arg(long, env = "PARTNERHUB_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    max_connections: u32,
+    /// Request headers must arrive within this many milliseconds (tests shorten it).
+    #[arg(long, hide = true, env = "PARTNERHUB_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    header_read_timeout_ms: u64,
+    /// A request body must arrive within this many milliseconds (tests shorten it).
+    #[arg(long, hide = true, env = "PARTNERHUB_BODY_READ_TIMEOUT_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
+    body_read_timeout_ms: u64,
+    /// An idle kept-alive connection closes after this many milliseconds (tests shorten it).
+    #[arg(long, hide = true, env = "PARTNERHUB_IDLE_TIMEOUT_MS", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout_ms: u64,
     /// Lifetime of a sign-in token, in hours.
     #[arg(long, env = "PARTNERHUB_SESSION_TTL_HOURS", default_value_t = 12, value_parser = clap::value_parser!(u16).range(1..=720))]
     session_ttl_hours: u16,
@@ -155,6 +181,12 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&partnerhub_web::openapi())?);
             Ok(())
         }
+        Command::Secret { command: SecretCommand::Generate } => {
+            let mut fresh = [0u8; 32];
+            getrandom::fill(&mut fresh).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+            println!("{}", URL_SAFE_NO_PAD.encode(fresh));
+            Ok(())
+        }
         Command::Admin(args) => {
             if let Err(failure) = admin::run(args).await {
                 eprintln!("{failure}");
@@ -166,6 +198,10 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    // A weak secret is refused before anything else happens (hole 8).
+    if let Some(s) = args.secret.as_deref().filter(|s| !s.is_empty()) {
+        partnerhub_service::check_secret(s).map_err(|why| anyhow::anyhow!(why))?;
+    }
     let store = open_store(&args.database).await?;
     let secret = match args.secret.filter(|s| !s.is_empty()) {
         Some(s) => Sha256::digest(s.as_bytes()).to_vec(),
@@ -199,7 +235,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let web = partnerhub_web::WebConfig { trusted_proxies: partnerhub_web::TrustedProxies::new(args.trusted_proxies) };
     let app = partnerhub_web::router_with(service, web);
     eprintln!("listening on http://{addr}");
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown()).await?;
+    let transport = partnerhub_web::Transport {
+        header_read_timeout: std::time::Duration::from_millis(args.header_read_timeout_ms),
+        body_read_timeout: std::time::Duration::from_millis(args.body_read_timeout_ms),
+        idle_timeout: std::time::Duration::from_millis(args.idle_timeout_ms),
+        max_connections: args.max_connections as usize,
+    };
+    partnerhub_web::serve(listener, app, transport, shutdown()).await?;
     Ok(())
 }
 

@@ -108,6 +108,25 @@ pub fn render(
     }
 }
 
+/// Where the URL stands in a stored draft. The URL carries the token, and the database must
+/// not: drafts are stored with placeholders and the URL and token are put back, from the
+/// secret, only when a draft is shown or sent.
+pub const URL_PLACEHOLDER: &str = "{invitation_url}";
+/// Where a bare token (the URL's last segment, pasted on its own) stands in a stored draft.
+pub const TOKEN_PLACEHOLDER: &str = "{invitation_token}";
+
+/// An edited subject or body as stored: the invitation's URL, then any bare copy of its
+/// token, replaced by their placeholders, so a copy of the database holds no usable link.
+pub fn seal(text: &str, url: &str, token: &str) -> String {
+    let text = text.replace(url, URL_PLACEHOLDER);
+    if token.is_empty() { text } else { text.replace(token, TOKEN_PLACEHOLDER) }
+}
+
+/// A stored subject or body as shown or sent: the placeholders replaced by the URL and token.
+pub fn unseal(text: &str, url: &str, token: &str) -> String {
+    text.replace(URL_PLACEHOLDER, url).replace(TOKEN_PLACEHOLDER, token)
+}
+
 /// A `mailto:` link that opens the draft in the partner's mail client (RFC 6068).
 pub fn mailto(subject: &str, body: &str) -> String {
     format!("mailto:?subject={}&body={}", urlencoding::encode(subject), urlencoding::encode(&body.replace('\n', "\r\n")))
@@ -139,6 +158,15 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn sealed_text_holds_no_token_and_unseals_to_what_was_typed() {
+        let token = URL.rsplit('/').next().unwrap_or_default();
+        let typed = format!("Open {URL} or paste {token} (again: {URL})");
+        let sealed = seal(&typed, URL, token);
+        assert!(!sealed.contains(token), "{sealed}");
+        assert_eq!(unseal(&sealed, URL, token), typed);
     }
 
     #[test]

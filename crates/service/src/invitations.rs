@@ -40,10 +40,7 @@ pub struct AcceptOutcome {
     pub grants: Vec<(Grant, PartnerRef)>,
 }
 
-/// Where the URL stands in a stored draft. The URL carries the token, and the database must
-/// not: drafts are stored with this placeholder and the URL is put back, from the secret, only
-/// when a draft is shown or sent.
-const URL_PLACEHOLDER: &str = "{invitation_url}";
+use drafts::URL_PLACEHOLDER;
 
 const MAX_SUBJECT: usize = 200;
 const MAX_BODY: usize = 20_000;
@@ -70,7 +67,9 @@ impl Service {
             return InvitationView { invitation, state, url: None, mailto: None };
         }
         let url = self.invitation_url(invitation.id);
-        invitation.email_body = invitation.email_body.replace(URL_PLACEHOLDER, &url);
+        let token = self.invitation_token(invitation.id);
+        invitation.email_subject = drafts::unseal(&invitation.email_subject, &url, &token);
+        invitation.email_body = drafts::unseal(&invitation.email_body, &url, &token);
         let mailto = Some(drafts::mailto(&invitation.email_subject, &invitation.email_body));
         InvitationView { invitation, state, url: Some(url), mailto }
     }
@@ -197,8 +196,10 @@ impl Service {
         if !body.contains(&url) {
             return Err(ServiceError::UrlMissingFromEmail);
         }
-        let stored = body.replace(&url, URL_PLACEHOLDER);
-        let saved = self.store.save_invitation_email(p.organization.id, id, subject, &stored, self.now()).await?;
+        // Neither the URL nor its bare token is stored, in the body or in the subject.
+        let token = self.invitation_token(id);
+        let (subject, stored) = (drafts::seal(subject, &url, &token), drafts::seal(body, &url, &token));
+        let saved = self.store.save_invitation_email(p.organization.id, id, &subject, &stored, self.now()).await?;
         Ok(self.view(saved))
     }
 
@@ -209,8 +210,9 @@ impl Service {
         inv.state.check_open(inv.expires_at, self.now()).map_err(|_| ServiceError::InvitationNotPending)?;
         let to = Email::parse("to", to)?;
         let mailer = self.mailer.as_ref().ok_or(ServiceError::EmailNotConfigured)?;
-        let body = inv.email_body.replace(URL_PLACEHOLDER, &self.invitation_url(id));
-        mailer.send(to.as_str(), &p.organization.name, &inv.email_subject, &body).await?;
+        let (url, token) = (self.invitation_url(id), self.invitation_token(id));
+        let (subject, body) = (drafts::unseal(&inv.email_subject, &url, &token), drafts::unseal(&inv.email_body, &url, &token));
+        mailer.send(to.as_str(), &p.organization.name, &subject, &body).await?;
         let change = self.change(
             caller,
             "invitation.sent",

@@ -12,6 +12,7 @@ mod limits;
 mod mail;
 mod mfa;
 mod organizations;
+mod secret;
 mod tenant;
 
 pub use auth::{HashGate, PURGE_EVERY, PasswordHasher, SignedIn, hash_token, spawn_purge};
@@ -23,6 +24,7 @@ pub use limits::Limited;
 pub use mail::SmtpConfig;
 pub use mfa::TotpEnrolment;
 pub use organizations::{NewPartnerInput, NewUserInput, SignupInput};
+pub use secret::{SECRET_GENERATE_COMMAND, check_secret};
 pub use tenant::NewTenantUserInput;
 
 use partnerhub_domain::*;

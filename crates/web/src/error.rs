@@ -13,6 +13,8 @@ pub enum ApiError {
     Service(ServiceError),
     Malformed(String),
     TooLarge,
+    /// The request body did not arrive whole within the transport's body timeout.
+    RequestTimeout,
     NotFound,
     /// The database does not answer (readiness).
     NotReady(String),
@@ -56,6 +58,9 @@ impl IntoResponse for ApiError {
                 "Payload too large",
                 "request bodies are limited to 1 MiB".into(),
             ),
+            ApiError::RequestTimeout => {
+                problem(StatusCode::REQUEST_TIMEOUT, "request_timeout", "Request timeout", "the request body did not arrive in time".into())
+            }
             ApiError::NotFound => problem(StatusCode::NOT_FOUND, "not_found", "Not found", "no such resource".into()),
             ApiError::NotReady(cause) => {
                 tracing::warn!(error = %cause, "not ready: the database does not answer");

@@ -8,9 +8,11 @@ mod extract;
 pub mod idempotency;
 mod metrics;
 mod pages;
+mod transport;
 
 pub use client::TrustedProxies;
 pub use error::ApiError;
+pub use transport::{Transport, serve};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -63,6 +65,8 @@ pub fn router(service: Service) -> Router {
 
 /// [`router`] with the HTTP layer's own settings.
 pub fn router_with(service: Service, web: WebConfig) -> Router {
+    // Behind an https public URL, browsers are told never to use plain http (RFC 6797).
+    let https = service.public_url().get(..8).is_some_and(|p| p.eq_ignore_ascii_case("https://"));
     let state = AppState { service, metrics: Arc::new(metrics::Metrics::default()), trusted_proxies: web.trusted_proxies };
     let (api_router, openapi) = api::routes(OpenApiRouter::with_openapi(ApiDoc::openapi())).split_for_parts();
     let openapi = Arc::new(openapi);
@@ -80,8 +84,16 @@ pub fn router_with(service: Service, web: WebConfig) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn(api::security_headers))
+        .layer(axum::middleware::map_response(move |mut res: axum::response::Response| async move {
+            if https {
+                res.headers_mut().insert(axum::http::header::STRICT_TRANSPORT_SECURITY, HSTS.clone());
+            }
+            res
+        }))
         .with_state(state)
 }
+
+static HSTS: axum::http::HeaderValue = axum::http::HeaderValue::from_static("max-age=31536000; includeSubDomains");
 
 /// The OpenAPI document, for the snapshot test and `partnerhub openapi`.
 pub fn openapi() -> utoipa::openapi::OpenApi {

@@ -28,7 +28,10 @@ async fn three_hundred_concurrent_sign_ins_keep_memory_flat_and_overflow_answers
     let db = TestDb::fresh(backend()).await;
     // Each sign-in from its own client address (through a trusted proxy), so that no
     // per-client sign-in limit answers before the hashing does.
-    let mut server = start_with(&db.url, &[("PARTNERHUB_SECRET", "abuse-test-secret"), ("PARTNERHUB_TRUSTED_PROXIES", "127.0.0.1/32")]);
+    let mut server = start_with(
+        &db.url,
+        &[("PARTNERHUB_SECRET", "abuse-test-secret-3Vn8Qw1Zr5Tx7Lp2Km9Hb4Jd6Fs0Gc"), ("PARTNERHUB_TRUSTED_PROXIES", "127.0.0.1/32")],
+    );
     let pid = server.child.id();
     let baseline = rss_kib(pid);
     let peak = Arc::new(AtomicU64::new(baseline));

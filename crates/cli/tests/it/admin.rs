@@ -18,7 +18,7 @@ impl Drop for Running {
 
 async fn server() -> (TestDb, Running) {
     let db = TestDb::fresh(backend()).await;
-    let server = start_with(&db.url, &[("PARTNERHUB_SECRET", "admin-test-secret")]);
+    let server = start_with(&db.url, &[("PARTNERHUB_SECRET", "admin-test-secret-Vb3Nq8Lz1Xc6Rt0Yp4Ks7Hd2Fm9Jw5")]);
     (db, Running(server))
 }
 
@@ -221,7 +221,7 @@ fn start_demo(db_url: &str) -> (Running, Vec<String>) {
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_partnerhub"))
         .args(["serve", "--demo", "--database", db_url, "--listen", "127.0.0.1:0"])
         .env("PARTNERHUB_OPERATOR_TOKEN", "op")
-        .env("PARTNERHUB_SECRET", "demo-test-secret")
+        .env("PARTNERHUB_SECRET", "demo-test-secret-Tq5Wz0Mb8Xr3Lc6Nv1Pk9Gh4Jd7Sy2")
         .env("PARTNERHUB_LOG", "warn")
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -17,7 +17,10 @@ pub struct Server {
 /// Starts the real binary on port 0 and waits for its `listening on` line (no sleeps).
 pub fn start(db_url: &str) -> Server {
     // The test client is the proxy: sign-ups, limited per client, name their own addresses.
-    start_with(db_url, &[("PARTNERHUB_SECRET", "crash-test-secret"), ("PARTNERHUB_TRUSTED_PROXIES", "127.0.0.1/32")])
+    start_with(
+        db_url,
+        &[("PARTNERHUB_SECRET", "crash-test-secret-8Jq2vLx0Pz7Rk4Wm9Ts1Nb6Yc3Hd5Fg"), ("PARTNERHUB_TRUSTED_PROXIES", "127.0.0.1/32")],
+    )
 }
 
 /// Starts the real binary on port 0 with these environment variables added.

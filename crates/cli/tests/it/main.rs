@@ -10,14 +10,15 @@
 
 mod support;
 
-mod accounts;
 mod abuse;
+mod accounts;
 mod admin;
 mod audit;
 mod authz;
 mod crash;
 mod errors;
 mod flows;
+mod hardening;
 mod idempotency;
 mod isolation;
 mod licenses;

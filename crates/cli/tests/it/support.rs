@@ -269,6 +269,21 @@ impl TestApp {
         (status, value)
     }
 
+    /// An anonymous POST from a client address of its own (the test client is a trusted
+    /// proxy naming it in `X-Forwarded-For`), for tests that send more than a client may.
+    pub async fn post_from_fresh_client(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let res = self
+            .client
+            .post(format!("{}{path}", self.url))
+            .header("X-Forwarded-For", fresh_client_address())
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
         self.call(Method::GET, path, Some(token), None).await
     }

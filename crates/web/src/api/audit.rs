@@ -104,19 +104,22 @@ pub async fn list_audit(
     .map_err(internal)?;
     let opt = |u: Option<Uuid>| u.map(|u| u.to_string()).unwrap_or_default();
     for r in &items {
-        w.write_record([
-            r.seq.to_string(),
-            r.at.clone(),
-            opt(r.organization_id),
-            opt(r.actor.user_id),
-            r.actor.email.clone().unwrap_or_default(),
-            r.actor.roles.join(" "),
-            r.action.clone(),
-            r.target.to_string(),
-            opt(r.customer_id),
-            r.details.to_string(),
-            r.hash.clone(),
-        ])
+        w.write_record(
+            [
+                r.seq.to_string(),
+                r.at.clone(),
+                opt(r.organization_id),
+                opt(r.actor.user_id),
+                r.actor.email.clone().unwrap_or_default(),
+                r.actor.roles.join(" "),
+                r.action.clone(),
+                r.target.to_string(),
+                opt(r.customer_id),
+                r.details.to_string(),
+                r.hash.clone(),
+            ]
+            .map(neutralize),
+        )
         .map_err(internal)?;
     }
     let body = w.into_inner().map_err(|e| internal(e.into_error().into()))?;
@@ -125,4 +128,11 @@ pub async fn list_audit(
         res.headers_mut().insert("x-next-cursor", next);
     }
     Ok(res)
+}
+
+/// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, a tab or a carriage
+/// return first: OWASP "CSV injection") gets a `'` in front, so it reads as text. E-mail
+/// addresses may start with `=`, `+` or `-`, and they are in the export.
+fn neutralize(cell: String) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{cell}") } else { cell }
 }
