@@ -54,4 +54,8 @@ cases!(
     a_renewal_under_an_ended_relationship_is_refused,
     a_new_password_ends_every_other_session,
     partners_page_by_name,
+    hits_count_first_and_lockouts_grow,
+    the_purge_removes_only_what_is_over,
+    a_user_holds_at_most_ten_sessions,
+    a_lost_role_ends_the_users_sessions,
 );

@@ -1,7 +1,8 @@
 //! The conformance suite: one set of behaviours every `Store` must show, written once and run
 //! against each backend (`tests/conformance.rs` of each store crate). Each case takes a freshly
 //! migrated, empty store. The cases of commerce and of delegated administration are in
-//! `conformance/commerce.rs` and `conformance/tenant.rs`, their fixtures in `conformance/fixtures.rs`.
+//! `conformance/commerce.rs` and `conformance/tenant.rs`, those of sessions and limits in
+//! `conformance/sessions.rs`, their fixtures in `conformance/fixtures.rs`.
 
 #![expect(clippy::panic, clippy::unwrap_used, reason = "a test suite fails by panicking")]
 
@@ -11,9 +12,11 @@ use time::{Duration, OffsetDateTime};
 
 mod commerce;
 mod fixtures;
+mod sessions;
 mod tenant;
 use commerce::*;
 use fixtures::*;
+use sessions::*;
 use tenant::*;
 
 /// Every case, by name, for runners that iterate.
@@ -39,6 +42,10 @@ pub const CASES: &[&str] = &[
     "a_renewal_under_an_ended_relationship_is_refused",
     "a_new_password_ends_every_other_session",
     "partners_page_by_name",
+    "hits_count_first_and_lockouts_grow",
+    "the_purge_removes_only_what_is_over",
+    "a_user_holds_at_most_ten_sessions",
+    "a_lost_role_ends_the_users_sessions",
 ];
 
 pub async fn run(name: &str, store: &dyn Store) {
@@ -64,6 +71,10 @@ pub async fn run(name: &str, store: &dyn Store) {
         "a_renewal_under_an_ended_relationship_is_refused" => a_renewal_under_an_ended_relationship_is_refused(store).await,
         "a_new_password_ends_every_other_session" => a_new_password_ends_every_other_session(store).await,
         "partners_page_by_name" => partners_page_by_name(store).await,
+        "hits_count_first_and_lockouts_grow" => hits_count_first_and_lockouts_grow(store).await,
+        "the_purge_removes_only_what_is_over" => the_purge_removes_only_what_is_over(store).await,
+        "a_user_holds_at_most_ten_sessions" => a_user_holds_at_most_ten_sessions(store).await,
+        "a_lost_role_ends_the_users_sessions" => a_lost_role_ends_the_users_sessions(store).await,
         other => panic!("no conformance case {other}"),
     }
 }
