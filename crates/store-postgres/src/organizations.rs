@@ -90,23 +90,37 @@ impl OrganizationStore for PgStore {
     async fn update_user(&self, org: OrganizationId, user: UserId, patch: UserPatch, change: Change) -> StoreResult<User> {
         let mut tx = self.begin().await?;
         // The organization row is locked first: two admins demoting each other at once must
-        // not both see the other still a global admin.
-        let r = sqlx::query(sqlf!(
-            "WITH l AS MATERIALIZED (SELECT id FROM organizations WHERE id = $4 FOR NO KEY UPDATE)
-             UPDATE users SET roles = coalesce($1, roles), display_name = coalesce($2, display_name)
-             WHERE id = $3 AND organization_id = (SELECT id FROM l) RETURNING {USER_COLS}"
+        // not both see the other still a global admin. Then the user, FOR NO KEY UPDATE, in a
+        // statement of its own: its roles are the ones this changes, and a sign-in in flight
+        // (which locks the user so) has committed its session, which a lost role then ends.
+        let old = sqlx::query(sqlf!(
+            "WITH l AS MATERIALIZED (SELECT id FROM organizations WHERE id = $2 FOR NO KEY UPDATE)
+             SELECT {USER_COLS} FROM users WHERE id = $1 AND organization_id = (SELECT id FROM l) FOR NO KEY UPDATE"
         ))
-        .bind(patch.roles.as_deref().map(roles_json))
-        .bind(patch.display_name.as_deref())
         .bind(user.0)
         .bind(org.0)
         .fetch_optional(&mut *tx)
         .await
         .map_err(db)?;
-        let Some(r) = r else {
+        let Some(old) = old else {
             return Err(StoreError::NotFound);
         };
+        let old = user_from(&old)?;
+        let r = sqlx::query(sqlf!(
+            "UPDATE users SET roles = coalesce($1, roles), display_name = coalesce($2, display_name)
+             WHERE id = $3 AND organization_id = $4 RETURNING {USER_COLS}"
+        ))
+        .bind(patch.roles.as_deref().map(roles_json))
+        .bind(patch.display_name.as_deref())
+        .bind(user.0)
+        .bind(org.0)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
         let u = user_from(&r)?;
+        if patch.takes_a_role_from(&old.roles) {
+            end_sessions(&mut tx, user).await?;
+        }
         ensure_a_global_admin(&mut tx, org).await?;
         audit::append(&mut tx, &change).await?;
         tx.commit().await.map_err(db)?;
@@ -284,6 +298,12 @@ pub(crate) async fn lock_user(tx: &mut Tx, org: OrganizationId, user: UserId, wi
     .await
     .map_err(db)?;
     found.map(|_| ()).ok_or(StoreError::NotFound)
+}
+
+/// Ends every session of `user` (a lost role); the user must be locked already.
+pub(crate) async fn end_sessions(tx: &mut Tx, user: UserId) -> StoreResult<()> {
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user.0).execute(&mut **tx).await.map_err(db)?;
+    Ok(())
 }
 
 /// Who must still hold at least one global admin: every organization, always. Runs after the

@@ -4,7 +4,7 @@
 //! it waits for its commit, or it waits for theirs and then sees them. Locks are taken in the
 //! order of `locks`.
 
-use crate::organizations::{USER_COLS, ensure_a_global_admin, password_ctes};
+use crate::organizations::{USER_COLS, end_sessions, ensure_a_global_admin, password_ctes};
 use crate::paging::Keyset;
 use crate::rows::*;
 use crate::{PgStore, Tx, audit, db, fenced, locks, n_of};
@@ -30,7 +30,8 @@ enum Target {
 /// How a changed user is locked.
 #[derive(Clone, Copy, PartialEq)]
 enum UserLock {
-    /// Their roles or name change.
+    /// Their roles or name change; a sign-in in flight (which locks the user so too) commits
+    /// its session first, which a lost role then ends.
     Update,
     /// Deleted, or their password changes: sign-ins in flight (which KEY SHARE lock the user)
     /// finish first or start after.
@@ -159,7 +160,7 @@ impl PgStore {
     ) -> StoreResult<User> {
         let mut tx = self.begin().await?;
         let giving = patch.roles.as_deref().unwrap_or(&[]);
-        admit(&mut tx, access, TenantAction::ManageUsers, Target::User(id, UserLock::Update), giving, true).await?;
+        let old = admit(&mut tx, access, TenantAction::ManageUsers, Target::User(id, UserLock::Update), giving, true).await?;
         let r = sqlx::query(sqlf!(
             "UPDATE users SET roles = coalesce($1, roles), display_name = coalesce($2, display_name)
              WHERE id = $3 AND organization_id = $4 RETURNING {USER_COLS}"
@@ -172,6 +173,10 @@ impl PgStore {
         .await
         .map_err(db)?;
         let u = user_from(&r)?;
+        // A lost role ends the user's sessions (`admit` locked the user and read its roles).
+        if old.is_some_and(|o| patch.takes_a_role_from(&o.roles)) {
+            end_sessions(&mut tx, id).await?;
+        }
         ensure_a_global_admin(&mut tx, access.customer).await?;
         audit::append(&mut tx, &change).await?;
         tx.commit().await.map_err(db)?;

@@ -79,13 +79,15 @@ impl OrganizationStore for SqliteStore {
     async fn update_user(&self, org: OrganizationId, user: UserId, patch: UserPatch, change: Change) -> StoreResult<User> {
         self.db
             .write(move |c| {
-                let n = exec(
+                // The write transaction is the lock: the roles read here are the ones changed.
+                let old = one(c, &format!("SELECT {USER_COLS} FROM users WHERE id = ? AND organization_id = ?"), params![user.0, org.0], user_from)?;
+                exec(
                     c,
                     "UPDATE users SET roles = coalesce(?, roles), display_name = coalesce(?, display_name) WHERE id = ? AND organization_id = ?",
                     params![patch.roles.as_deref().map(roles_json), patch.display_name, user.0, org.0],
                 )?;
-                if n == 0 {
-                    return Err(StoreError::NotFound);
+                if patch.takes_a_role_from(&old.roles) {
+                    exec(c, "DELETE FROM sessions WHERE user_id = ?", params![user.0])?;
                 }
                 ensure_a_global_admin(c, org)?;
                 write_change(c, &change)?;

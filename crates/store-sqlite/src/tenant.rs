@@ -94,12 +94,16 @@ pub(crate) fn create_user(c: &Connection, access: &TenantAccess, user: &NewUser,
 }
 
 pub(crate) fn update_user(c: &Connection, access: &TenantAccess, id: UserId, patch: &UserPatch, change: &Change) -> StoreResult<User> {
-    admit(c, access, TenantAction::ManageUsers, Target::User(id), patch.roles.as_deref().unwrap_or(&[]))?;
+    let old = admit(c, access, TenantAction::ManageUsers, Target::User(id), patch.roles.as_deref().unwrap_or(&[]))?;
     exec(
         c,
         "UPDATE users SET roles = coalesce(?, roles), display_name = coalesce(?, display_name) WHERE id = ? AND organization_id = ?",
         params![patch.roles.as_deref().map(roles_json), patch.display_name, id.0, access.customer.0],
     )?;
+    // A lost role ends the user's sessions (the roles were read in this write transaction).
+    if old.is_some_and(|u| patch.takes_a_role_from(&u.roles)) {
+        exec(c, "DELETE FROM sessions WHERE user_id = ?", params![id.0])?;
+    }
     ensure_a_global_admin(c, access.customer)?;
     write_change(c, change)?;
     user_in(c, access.customer, id)

@@ -54,4 +54,8 @@ cases!(
     partners_page_by_name,
     totp_steps_and_recovery_codes_are_used_once,
     idempotency_keys_claim_replay_and_expire,
+    hits_count_first_and_lockouts_grow,
+    the_purge_removes_only_what_is_over,
+    a_user_holds_at_most_ten_sessions,
+    a_lost_role_ends_the_users_sessions,
 );

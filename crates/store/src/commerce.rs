@@ -59,7 +59,8 @@ pub trait CommerceStore: Send + Sync {
     async fn tenant_users(&self, access: &TenantAccess, page: &PageQuery) -> StoreResult<Page<User>>;
     /// `access.action` is `ManageUsers`; authorized with the new user's roles as given.
     async fn create_tenant_user(&self, access: &TenantAccess, user: NewUser, change: Change) -> StoreResult<User>;
-    /// Authorized with the user's current roles as the target and the new ones as given.
+    /// Authorized with the user's current roles as the target and the new ones as given. A
+    /// patch that takes away a role ends the user's sessions, as `update_user` does.
     async fn update_tenant_user(&self, access: &TenantAccess, user: UserId, patch: UserPatch, change: Change) -> StoreResult<User>;
     /// Deletes the user, its sessions, and releases its licenses (recorded, with events).
     /// The last global admin of the tenant stays (`Conflict(LAST_GLOBAL_ADMIN)`).

@@ -1,7 +1,8 @@
 //! The conformance suite: one set of behaviours every `Store` must show, written once and run
 //! against each backend (`tests/conformance.rs` of each store crate). Each case takes a freshly
 //! migrated, empty store. The cases of commerce and of delegated administration are in
-//! `conformance/commerce.rs` and `conformance/tenant.rs`, their fixtures in `conformance/fixtures.rs`.
+//! `conformance/commerce.rs` and `conformance/tenant.rs`, those of sessions and limits in
+//! `conformance/sessions.rs`, their fixtures in `conformance/fixtures.rs`.
 
 #![expect(clippy::panic, clippy::unwrap_used, reason = "a test suite fails by panicking")]
 
@@ -12,10 +13,12 @@ use time::{Duration, OffsetDateTime};
 mod commerce;
 mod fixtures;
 mod mfa;
+mod sessions;
 mod tenant;
 use commerce::*;
 use fixtures::*;
 use mfa::*;
+use sessions::*;
 use tenant::*;
 
 /// Every case, by name, for runners that iterate.
@@ -43,6 +46,10 @@ pub const CASES: &[&str] = &[
     "partners_page_by_name",
     "totp_steps_and_recovery_codes_are_used_once",
     "idempotency_keys_claim_replay_and_expire",
+    "hits_count_first_and_lockouts_grow",
+    "the_purge_removes_only_what_is_over",
+    "a_user_holds_at_most_ten_sessions",
+    "a_lost_role_ends_the_users_sessions",
 ];
 
 pub async fn run(name: &str, store: &dyn Store) {
@@ -70,6 +77,10 @@ pub async fn run(name: &str, store: &dyn Store) {
         "partners_page_by_name" => partners_page_by_name(store).await,
         "totp_steps_and_recovery_codes_are_used_once" => totp_steps_and_recovery_codes_are_used_once(store).await,
         "idempotency_keys_claim_replay_and_expire" => idempotency_keys_claim_replay_and_expire(store).await,
+        "hits_count_first_and_lockouts_grow" => hits_count_first_and_lockouts_grow(store).await,
+        "the_purge_removes_only_what_is_over" => the_purge_removes_only_what_is_over(store).await,
+        "a_user_holds_at_most_ten_sessions" => a_user_holds_at_most_ten_sessions(store).await,
+        "a_lost_role_ends_the_users_sessions" => a_lost_role_ends_the_users_sessions(store).await,
         other => panic!("no conformance case {other}"),
     }
 }

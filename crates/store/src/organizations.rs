@@ -6,6 +6,14 @@ use async_trait::async_trait;
 use partnerhub_domain::*;
 use time::OffsetDateTime;
 
+impl UserPatch {
+    /// Whether this patch takes away a role of `old` (the user's roles before it): then the
+    /// user's sessions end with the change.
+    pub fn takes_a_role_from(&self, old: &[Role]) -> bool {
+        self.roles.as_deref().is_some_and(|new| old.iter().any(|r| !new.contains(r)))
+    }
+}
+
 /// Organizations, users and provider links.
 #[async_trait]
 pub trait OrganizationStore: Send + Sync {
@@ -17,6 +25,9 @@ pub trait OrganizationStore: Send + Sync {
     async fn credentials(&self, email: &str) -> StoreResult<Option<Credentials>>;
     async fn list_users(&self, org: OrganizationId) -> StoreResult<Vec<User>>;
     async fn create_user(&self, org: OrganizationId, user: NewUser, change: Change) -> StoreResult<()>;
+    /// Changes a user's roles or name. A patch that takes away any role the user had (read
+    /// under the lock the change takes) ends every session of the user in the same
+    /// transaction: the holder signs in again, as who they are now.
     async fn update_user(&self, org: OrganizationId, user: UserId, patch: UserPatch, change: Change) -> StoreResult<User>;
     /// Deletes the user and every session of theirs, and releases their licenses (recorded
     /// in the change, with a `license.released` event each).

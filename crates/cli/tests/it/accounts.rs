@@ -253,3 +253,55 @@ async fn easy_to_guess_passwords_are_refused() {
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT, "{b}");
 }
+
+/// Losing a role ends the user's sessions, in one's own organization and through grants (the
+/// holder signs in again as who they are now); a patch that renames, keeps or adds roles
+/// leaves them alone.
+#[tokio::test]
+async fn losing_a_role_ends_the_users_sessions() {
+    let app = TestApp::spawn().await;
+    let partner = app.partner("direct").await;
+    let (email, token) = app.user_with_email(&partner, &["sales_agent", "helpdesk_agent"]).await;
+    let other = app.sign_in(&email, PASSWORD).await;
+    let user = format!("/api/v1/users/{}", app.user_id(&token).await);
+    for body in [
+        json!({"display_name": "Renamed"}),
+        json!({"roles": ["helpdesk_agent", "sales_agent"]}),
+        json!({"roles": ["sales_agent", "helpdesk_agent", "admin_agent"]}),
+    ] {
+        let (s, b) = app.patch(&user, &partner.token, body.clone()).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert_eq!(app.get("/api/v1/me", &token).await.0, StatusCode::OK, "{body} kept the session");
+    }
+    let (s, b) = app.patch(&user, &partner.token, json!({"roles": ["sales_agent", "helpdesk_agent"]})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    for t in [&token, &other] {
+        let (s, b) = app.get("/api/v1/me", t).await;
+        assert_eq!((s, code(&b)), (StatusCode::UNAUTHORIZED, "unauthenticated"), "a lost role ends every session");
+    }
+    assert_eq!(app.get("/api/v1/me", &partner.token).await.0, StatusCode::OK, "the admin's own session stays");
+    // Swapping a role for another loses one too.
+    let token = app.sign_in(&email, PASSWORD).await;
+    let (s, b) = app.patch(&user, &partner.token, json!({"roles": ["sales_agent", "admin_agent"]})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(app.get("/api/v1/me", &token).await.0, StatusCode::UNAUTHORIZED);
+
+    // Through grants: a partner agent demoting a customer's user.
+    let customer = app.connected_customer(&partner).await;
+    let agent = app.user(&partner, &["admin_agent"]).await;
+    let (id, email, temporary) = app.tenant_user(&agent, &customer.id, &["billing_admin", "user_admin"]).await;
+    let token = app.sign_in(&email, &temporary).await;
+    let (s, b) = app.post("/api/v1/me/password", Some(&token), json!({"current_password": temporary, "new_password": PASSWORD})).await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{b}");
+    let tenant_user = format!("/api/v1/customers/{}/users/{id}", customer.id);
+    let (s, b) = app.patch(&tenant_user, &agent, json!({"roles": ["user_admin", "billing_admin"], "display_name": "Kept"})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(app.get("/api/v1/me", &token).await.0, StatusCode::OK, "the same roles keep the session");
+    let (s, b) = app.patch(&tenant_user, &agent, json!({"roles": ["billing_admin"]})).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(app.get("/api/v1/me", &token).await.0, StatusCode::UNAUTHORIZED, "a lost role ends the session");
+    let token = app.sign_in(&email, PASSWORD).await;
+    let (s, b) = app.get("/api/v1/me", &token).await;
+    assert_eq!((s, b["user"]["roles"].clone()), (StatusCode::OK, json!(["billing_admin"])), "{b}");
+    app.verify_audit().await;
+}
