@@ -12,6 +12,7 @@ mod limits;
 mod mail;
 mod mfa;
 mod organizations;
+mod portal;
 mod secret;
 mod tenant;
 

@@ -1,0 +1,175 @@
+//! The portal's two languages. Every page keeps its words in a struct with one field per
+//! string and one value per language (`fn words(l) -> &'static Words`): a string missing in
+//! one language does not compile. Shared words (roles, states, dates) are here.
+
+use axum::http::{HeaderMap, header};
+use partnerhub_domain::{DelegatedRole, InvitationState, Locale, Role, SubscriptionStatus};
+use time::OffsetDateTime;
+
+/// The cookie the language switch sets (a preference, not a secret).
+pub(crate) const LANG_COOKIE: &str = "ph_lang";
+
+/// The reader's language: the switch's cookie, else `Accept-Language` (first of fr/en by
+/// q-value), else English.
+pub(crate) fn negotiate(headers: &HeaderMap) -> Locale {
+    if let Some(l) = super::session::cookie(headers, LANG_COOKIE).and_then(|v| parse(&v)) {
+        return l;
+    }
+    accept_language(headers).unwrap_or_default()
+}
+
+pub(crate) fn parse(s: &str) -> Option<Locale> {
+    match s {
+        "fr" => Some(Locale::Fr),
+        "en" => Some(Locale::En),
+        _ => None,
+    }
+}
+
+fn accept_language(headers: &HeaderMap) -> Option<Locale> {
+    let raw = headers.get(header::ACCEPT_LANGUAGE)?.to_str().ok()?;
+    let mut best: Option<(f32, Locale)> = None;
+    for part in raw.split(',').take(32) {
+        let mut it = part.split(';');
+        let tag = it.next().unwrap_or_default().trim().to_ascii_lowercase();
+        let q = it
+            .find_map(|p| p.trim().strip_prefix("q="))
+            .and_then(|q| q.trim().parse::<f32>().ok())
+            .filter(|q| q.is_finite())
+            .unwrap_or(1.0);
+        let primary = tag.split('-').next().unwrap_or_default();
+        let Some(l) = parse(primary) else { continue };
+        if q > 0.0 && best.is_none_or(|(bq, _)| q > bq) {
+            best = Some((q, l));
+        }
+    }
+    best.map(|(_, l)| l)
+}
+
+const MONTHS_FR: [&str; 12] =
+    ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre"];
+const MONTHS_EN: [&str; 12] =
+    ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+
+/// "23 février 2027" / "23 February 2027" (UTC).
+pub(crate) fn date(l: Locale, t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    let m = usize::from(u8::from(t.month())) - 1;
+    let month = match l {
+        Locale::Fr => MONTHS_FR[m],
+        Locale::En => MONTHS_EN[m],
+    };
+    format!("{} {month} {}", t.day(), t.year())
+}
+
+/// "23 février 2027 à 14:05 UTC" / "23 February 2027, 14:05 UTC".
+pub(crate) fn date_time(l: Locale, t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    match l {
+        Locale::Fr => format!("{} à {:02}:{:02} UTC", date(l, t), t.hour(), t.minute()),
+        Locale::En => format!("{}, {:02}:{:02} UTC", date(l, t), t.hour(), t.minute()),
+    }
+}
+
+/// "90 jours" / "90 days", "1 jour" / "1 day".
+pub(crate) fn days(l: Locale, n: i64) -> String {
+    match (l, n) {
+        (Locale::Fr, 1) => "1 jour".into(),
+        (Locale::Fr, n) => format!("{n} jours"),
+        (Locale::En, 1) => "1 day".into(),
+        (Locale::En, n) => format!("{n} days"),
+    }
+}
+
+/// A role of the customer's tenant granted to a partner, as a word.
+pub(crate) fn delegated_role(l: Locale, r: DelegatedRole) -> &'static str {
+    use DelegatedRole::*;
+    match (l, r) {
+        (Locale::Fr, GlobalAdmin) => "Administrateur général",
+        (Locale::Fr, UserAdmin) => "Administrateur des utilisateurs",
+        (Locale::Fr, LicenseAdmin) => "Administrateur de licences",
+        (Locale::Fr, HelpdeskAdmin) => "Administrateur du support technique",
+        (Locale::Fr, BillingAdmin) => "Administrateur de facturation",
+        (Locale::Fr, GlobalReader) => "Lecteur général",
+        (Locale::En, GlobalAdmin) => "Global administrator",
+        (Locale::En, UserAdmin) => "User administrator",
+        (Locale::En, LicenseAdmin) => "License administrator",
+        (Locale::En, HelpdeskAdmin) => "Helpdesk administrator",
+        (Locale::En, BillingAdmin) => "Billing administrator",
+        (Locale::En, GlobalReader) => "Global reader",
+    }
+}
+
+/// A role of a user in its own organization, as a word.
+pub(crate) fn role(l: Locale, r: Role) -> &'static str {
+    use Role::*;
+    match (l, r) {
+        (Locale::Fr, GlobalAdmin) => "Administrateur général",
+        (Locale::Fr, AdminAgent) => "Agent d'administration",
+        (Locale::Fr, SalesAgent) => "Agent commercial",
+        (Locale::Fr, HelpdeskAgent) => "Agent du support technique",
+        (Locale::Fr, BillingAdmin) => "Administrateur de facturation",
+        (Locale::Fr, UserAdmin) => "Administrateur des utilisateurs",
+        (Locale::En, GlobalAdmin) => "Global admin",
+        (Locale::En, AdminAgent) => "Admin agent",
+        (Locale::En, SalesAgent) => "Sales agent",
+        (Locale::En, HelpdeskAgent) => "Helpdesk agent",
+        (Locale::En, BillingAdmin) => "Billing admin",
+        (Locale::En, UserAdmin) => "User admin",
+    }
+}
+
+pub(crate) fn invitation_state(l: Locale, s: InvitationState) -> &'static str {
+    use InvitationState::*;
+    match (l, s) {
+        (Locale::Fr, Pending) => "En attente",
+        (Locale::Fr, Accepted) => "Acceptée",
+        (Locale::Fr, Declined) => "Refusée",
+        (Locale::Fr, Revoked) => "Révoquée",
+        (Locale::Fr, Expired) => "Expirée",
+        (Locale::En, Pending) => "Pending",
+        (Locale::En, Accepted) => "Accepted",
+        (Locale::En, Declined) => "Declined",
+        (Locale::En, Revoked) => "Revoked",
+        (Locale::En, Expired) => "Expired",
+    }
+}
+
+pub(crate) fn subscription_status(l: Locale, s: SubscriptionStatus) -> &'static str {
+    use SubscriptionStatus::*;
+    match (l, s) {
+        (Locale::Fr, Active) => "Actif",
+        (Locale::Fr, Suspended) => "Suspendu",
+        (Locale::Fr, Cancelled) => "Annulé",
+        (Locale::En, Active) => "Active",
+        (Locale::En, Suspended) => "Suspended",
+        (Locale::En, Cancelled) => "Cancelled",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn accept_language_takes_the_preferred_of_the_two() {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT_LANGUAGE, HeaderValue::from_static("de-DE, fr-CA;q=0.8, en;q=0.5"));
+        assert_eq!(negotiate(&h), Locale::Fr);
+        h.insert(header::ACCEPT_LANGUAGE, HeaderValue::from_static("fr;q=0.1, en-GB;q=0.9"));
+        assert_eq!(negotiate(&h), Locale::En);
+        h.insert(header::ACCEPT_LANGUAGE, HeaderValue::from_static("q=;;,fr;q=NaN,,"));
+        assert_eq!(negotiate(&h), Locale::Fr);
+        h.insert(header::COOKIE, HeaderValue::from_static("ph_lang=en"));
+        assert_eq!(negotiate(&h), Locale::En);
+    }
+
+    #[test]
+    fn dates_read_in_the_reader_language() {
+        let t = time::macros::datetime!(2027-02-23 14:05 UTC);
+        assert_eq!(date(Locale::Fr, t), "23 février 2027");
+        assert_eq!(date(Locale::En, t), "23 February 2027");
+        assert_eq!(days(Locale::Fr, 90), "90 jours");
+    }
+}
