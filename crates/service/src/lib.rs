@@ -100,6 +100,11 @@ impl Service {
         &self.config.public_url
     }
 
+    /// Whether an SMTP relay is configured, so that invitations can be sent from here.
+    pub fn email_configured(&self) -> bool {
+        self.mailer.is_some()
+    }
+
     pub async fn ready(&self) -> ServiceResult<()> {
         Ok(self.store.ping().await?)
     }

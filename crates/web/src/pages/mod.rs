@@ -7,7 +7,9 @@
 //! - one module per area, each with its own `Words` in both languages.
 
 mod account;
+mod customers;
 pub(crate) mod i18n;
+mod invitations;
 mod invite;
 pub(crate) mod layout;
 pub(crate) mod session;
@@ -17,4 +19,6 @@ use axum::Router;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new().merge(account::routes()).merge(invite::routes())
+        .merge(customers::routes())
+        .merge(invitations::routes())
 }
