@@ -133,7 +133,7 @@ fn words(l: Locale) -> &'static Words {
             email: "E-mail",
             display_name: "Name",
             no_users: "No user.",
-            users_refused: "The roles this customer granted you do not let you see its users. Request a reseller relationship with the roles you need.",
+            users_refused: "Your roles, or the roles this customer granted your organization, do not allow this for its users. An admin agent or a helpdesk agent acts through the grants; request a reseller relationship for the roles you need.",
             create_user: "Create a user",
             create: "Create",
             user_roles: "Administrator roles (none for a plain user)",
@@ -151,10 +151,10 @@ fn words(l: Locale) -> &'static Words {
             partner_of_record: "Partner of record",
             created: "Created",
             no_subscriptions: "No subscription placed by you or with you as partner of record.",
-            subscriptions_refused: "The roles this customer granted you do not let you see its subscriptions.",
+            subscriptions_refused: "Your roles, or the roles this customer granted your organization, do not let you see its subscriptions.",
             user: "User",
             no_licenses: "No license assigned.",
-            licenses_refused: "The roles this customer granted you do not let you see or assign its licenses.",
+            licenses_refused: "Your roles, or the roles this customer granted your organization, do not let you see or assign its licenses.",
             assign: "Assign",
             assign_title: "Assign a license",
             subscription: "Subscription",
@@ -198,7 +198,7 @@ fn words(l: Locale) -> &'static Words {
             email: "Adresse e-mail",
             display_name: "Nom",
             no_users: "Aucun utilisateur.",
-            users_refused: "Les rôles que ce client vous a accordés ne vous permettent pas de voir ses utilisateurs. Demandez une relation de revendeur avec les rôles nécessaires.",
+            users_refused: "Vos rôles, ou ceux que ce client a accordés à votre organisation, ne le permettent pas pour ses utilisateurs. Un agent d'administration ou un agent du support technique agit grâce aux droits accordés ; demandez une relation de revendeur pour les rôles nécessaires.",
             create_user: "Créer un utilisateur",
             create: "Créer",
             user_roles: "Rôles d'administrateur (aucun pour un simple utilisateur)",
@@ -216,10 +216,10 @@ fn words(l: Locale) -> &'static Words {
             partner_of_record: "Partenaire attitré",
             created: "Créé le",
             no_subscriptions: "Aucun abonnement passé par vous ou dont vous êtes le partenaire attitré.",
-            subscriptions_refused: "Les rôles que ce client vous a accordés ne vous permettent pas de voir ses abonnements.",
+            subscriptions_refused: "Vos rôles, ou ceux que ce client a accordés à votre organisation, ne vous permettent pas de voir ses abonnements.",
             user: "Utilisateur",
             no_licenses: "Aucune licence attribuée.",
-            licenses_refused: "Les rôles que ce client vous a accordés ne vous permettent pas de voir ni d'attribuer ses licences.",
+            licenses_refused: "Vos rôles, ou ceux que ce client a accordés à votre organisation, ne vous permettent pas de voir ni d'attribuer ses licences.",
             assign: "Attribuer",
             assign_title: "Attribuer une licence",
             subscription: "Abonnement",
@@ -245,11 +245,10 @@ async fn list(State(s): State<AppState>, portal: Portal, Query(q): Query<ListQue
         _ => CustomerSort::Name,
     };
     // The API refuses a long or control-laden search; the page keeps what it can.
-    let search: Option<String> = q
-        .q
-        .as_deref()
-        .map(|v| v.chars().filter(|c| !c.is_control()).take(200).collect::<String>().trim().to_owned())
-        .filter(|v| !v.is_empty());
+    let search: Option<String> =
+        q.q.as_deref()
+            .map(|v| v.chars().filter(|c| !c.is_control()).take(200).collect::<String>().trim().to_owned())
+            .filter(|v| !v.is_empty());
     let limit = q.limit.as_deref().and_then(|v| v.parse::<i64>().ok()).filter(|n| (1..=500).contains(n)).unwrap_or(50);
     let cursor = q.cursor.filter(|c| !c.is_empty() && c.len() <= 512);
     let query = |cursor| CustomerQuery { limit, cursor, q: search.clone(), sort };
@@ -328,7 +327,12 @@ fn tab_of(s: Option<&str>) -> Tab {
 
 fn tabs(l: Locale, id: Uuid, current: Tab) -> Markup {
     let w = words(l);
-    let all = [(Tab::Account, "account", w.account), (Tab::Users, "users", w.users), (Tab::Licenses, "licenses", w.licenses), (Tab::Subscriptions, "subscriptions", w.subscriptions)];
+    let all = [
+        (Tab::Account, "account", w.account),
+        (Tab::Users, "users", w.users),
+        (Tab::Licenses, "licenses", w.licenses),
+        (Tab::Subscriptions, "subscriptions", w.subscriptions),
+    ];
     html! {
         nav aria-label=(w.account) {
             ul.tabs {
@@ -523,7 +527,12 @@ struct CsrfOnly {
     csrf: String,
 }
 
-async fn reset_password(State(s): State<AppState>, portal: Portal, Path((id, user_id)): Path<(String, String)>, Form(f): Form<CsrfOnly>) -> Response {
+async fn reset_password(
+    State(s): State<AppState>,
+    portal: Portal,
+    Path((id, user_id)): Path<(String, String)>,
+    Form(f): Form<CsrfOnly>,
+) -> Response {
     if let Err(r) = portal.check_form(&s.service, &f.csrf) {
         return r;
     }

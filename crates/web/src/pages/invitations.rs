@@ -193,7 +193,8 @@ pub(crate) fn words(l: Locale) -> &'static Words {
 /// providers (a select), `None` for any other partner or a bound invitation.
 pub(crate) fn invitation_form(p: &Portal, customer: Option<Uuid>, providers: Option<&[PartnerRef]>, error: Option<&str>) -> Markup {
     let w = words(p.lang);
-    let (button_id, title) = if customer.is_some() { ("request-reseller", w.request_reseller) } else { ("new-relationship", w.new_relationship) };
+    let (button_id, title) =
+        if customer.is_some() { ("request-reseller", w.request_reseller) } else { ("new-relationship", w.new_relationship) };
     html! {
         @if let Some(e) = error { p.errors role="alert" { (e) } }
         form.stack method="post" action="/invitations" id=(format!("{button_id}-form")) {
@@ -309,7 +310,15 @@ struct DraftQuery {
     sent: Option<String>,
 }
 
-fn draft_body(p: &Portal, v: &InvitationView, subject: &str, body: &str, can_send: bool, note: Option<&str>, error: Option<&str>) -> Markup {
+fn draft_body(
+    p: &Portal,
+    v: &InvitationView,
+    subject: &str,
+    body: &str,
+    can_send: bool,
+    note: Option<&str>,
+    error: Option<&str>,
+) -> Markup {
     let w = words(p.lang);
     let id = v.invitation.id.0;
     let lang = v.invitation.locale.as_str();
@@ -412,7 +421,13 @@ struct SendForm {
     to: String,
 }
 
-async fn send(State(s): State<AppState>, portal: Portal, ClientIp(ip): ClientIp, Path(id): Path<String>, Form(f): Form<SendForm>) -> Response {
+async fn send(
+    State(s): State<AppState>,
+    portal: Portal,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<String>,
+    Form(f): Form<SendForm>,
+) -> Response {
     if let Err(r) = portal.check_form(&s.service, &f.csrf) {
         return r;
     }
@@ -486,7 +501,13 @@ async fn list(State(s): State<AppState>, portal: Portal, Query(q): Query<ListQue
         };
         accepted_names.push(name);
     }
-    let states = [InvitationState::Pending, InvitationState::Accepted, InvitationState::Declined, InvitationState::Revoked, InvitationState::Expired];
+    let states = [
+        InvitationState::Pending,
+        InvitationState::Accepted,
+        InvitationState::Declined,
+        InvitationState::Revoked,
+        InvitationState::Expired,
+    ];
     let body = html! {
         p.actions { a.button href="/invitations/new" id="new-relationship-link" { (w.new_relationship) } }
         form.inline method="get" action="/invitations" {

@@ -18,7 +18,5 @@ use crate::AppState;
 use axum::Router;
 
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().merge(account::routes()).merge(invite::routes())
-        .merge(customers::routes())
-        .merge(invitations::routes())
+    Router::new().merge(account::routes()).merge(invite::routes()).merge(customers::routes()).merge(invitations::routes())
 }
