@@ -347,3 +347,31 @@ async fn hostile_names_are_inert_and_hostile_queries_never_a_server_error() {
         assert!(!s.is_server_error(), "{path}: {s}");
     }
 }
+
+#[tokio::test]
+async fn with_a_relay_the_draft_page_sends() {
+    let (url, mut rx) = crate::smtp::relay().await;
+    let smtp = partnerhub_service::SmtpConfig { url, from: "partners@partnerhub.example".into() };
+    let app = TestApp::spawn_with(Options { smtp: Some(smtp), ..Options::default() }).await;
+    let partner = app.partner("direct").await;
+    let inv = app.invite(&partner, json!({"locale": "en"})).await;
+    let id = inv["id"].as_str().expect("id");
+    let fr = Browser::new(&app, &partner.token, "fr");
+    let draft = format!("/invitations/{id}/draft");
+    let (s, html) = fr.get(&draft).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains("id=\"send\"") && html.contains("Envoyer"), "{html}");
+    let csrf = fr.csrf().await;
+    let send = format!("/invitations/{id}/send");
+    let (s, _, _) = fr.post(&send, &[("to", "ga@customer.example")]).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _, html) = fr.post(&send, &[("csrf", &csrf), ("to", "not an address")]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    let (s, location, _) = fr.post(&send, &[("csrf", &csrf), ("to", "ga@customer.example")]).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let message = rx.recv().await.expect("one message");
+    assert!(message.contains("To: ga@customer.example") && message.contains(inv["url"].as_str().expect("url")), "{message}");
+    assert!(rx.try_recv().is_err(), "the refused POSTs sent nothing");
+    let (_, html) = fr.get(&location).await;
+    assert!(html.contains("Envoyé."), "{html}");
+}
