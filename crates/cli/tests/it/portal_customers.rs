@@ -89,6 +89,10 @@ async fn the_customer_list_and_record_speak_both_languages_and_act_through_the_g
         assert!(html.contains(w), "{w} missing");
     }
 
+    let (s, html) = fr.get(&format!("/customers/{}?tab=grants", customer.id)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains("Droits") && html.contains("Actif") && html.contains("Administrateur de licences"), "{html}");
+
     // Users tab: create a user (temporary password shown once), then reset its password.
     let csrf = en.csrf().await;
     let (s, _, html) = en

@@ -92,6 +92,14 @@ struct Words {
     subscription: &'static str,
     assigned_at: &'static str,
     none_role: &'static str,
+    grants_tab: &'static str,
+    grant_state: &'static str,
+    granted_on: &'static str,
+    ends: &'static str,
+    state_active: &'static str,
+    state_expired: &'static str,
+    state_revoked: &'static str,
+    revoked_on: &'static str,
 }
 
 fn words(l: Locale) -> &'static Words {
@@ -160,6 +168,14 @@ fn words(l: Locale) -> &'static Words {
             subscription: "Subscription",
             assigned_at: "Since",
             none_role: "User",
+            grants_tab: "Grants",
+            grant_state: "State",
+            granted_on: "Granted",
+            ends: "Expiry",
+            state_active: "Active",
+            state_expired: "Expired",
+            state_revoked: "Revoked",
+            revoked_on: "Revoked",
         },
         Locale::Fr => &Words {
             list_title: "Liste des clients",
@@ -225,6 +241,14 @@ fn words(l: Locale) -> &'static Words {
             subscription: "Abonnement",
             assigned_at: "Depuis le",
             none_role: "Utilisateur",
+            grants_tab: "Droits",
+            grant_state: "État",
+            granted_on: "Accordé le",
+            ends: "Échéance",
+            state_active: "Actif",
+            state_expired: "Expiré",
+            state_revoked: "Révoqué",
+            revoked_on: "Révoqué le",
         },
     }
 }
@@ -314,6 +338,7 @@ enum Tab {
     Users,
     Licenses,
     Subscriptions,
+    Grants,
 }
 
 fn tab_of(s: Option<&str>) -> Tab {
@@ -321,6 +346,7 @@ fn tab_of(s: Option<&str>) -> Tab {
         Some("users") => Tab::Users,
         Some("licenses") => Tab::Licenses,
         Some("subscriptions") => Tab::Subscriptions,
+        Some("grants") => Tab::Grants,
         _ => Tab::Account,
     }
 }
@@ -332,6 +358,7 @@ fn tabs(l: Locale, id: Uuid, current: Tab) -> Markup {
         (Tab::Users, "users", w.users),
         (Tab::Licenses, "licenses", w.licenses),
         (Tab::Subscriptions, "subscriptions", w.subscriptions),
+        (Tab::Grants, "grants", w.grants_tab),
     ];
     html! {
         nav aria-label=(w.account) {
@@ -370,6 +397,7 @@ async fn record(State(s): State<AppState>, portal: Portal, Path(id): Path<String
         Tab::Users => users_tab(&s, &portal, &d).await,
         Tab::Licenses => licenses_tab(&s, &portal, &d).await,
         Tab::Subscriptions => subscriptions_tab(&s, &portal, &d).await,
+        Tab::Grants => grants_tab(&s, &portal, &d).await,
     };
     let body = html! { p.muted { (d.summary.domain) } (tabs(portal.lang, d.summary.id.0, tab)) (content) };
     html_response(StatusCode::OK, page(portal.lang, Some(&portal), &d.summary.name, body))
@@ -659,5 +687,36 @@ async fn assign_license(State(s): State<AppState>, portal: Portal, Path(id): Pat
     match s.service.assign_license(&portal.caller, d.summary.id, UserId(user), SubscriptionId(sub)).await {
         Ok(_) => Redirect::to(&format!("/customers/{}?tab=licenses", d.summary.id.0)).into_response(),
         Err(e) => layout::error_page(portal.lang, e),
+    }
+}
+
+/// Every grant the caller's organization holds or held in the customer, with its state.
+async fn grants_tab(s: &AppState, p: &Portal, d: &CustomerDetail) -> Markup {
+    let (l, w) = (p.lang, words(p.lang));
+    let grants = match s.service.customer_grants(&p.caller, d.summary.id).await {
+        Ok(g) => g,
+        Err(e) if refused(&e) => return refusal(layout::words(l).forbidden),
+        Err(_) => return refusal(layout::words(l).unavailable),
+    };
+    let now = s.service.now();
+    html! {
+        @if grants.is_empty() {
+            p { (w.no_grants) }
+        } @else {
+            table id="grant-history" {
+                thead { tr { th { (w.roles) } th { (w.grant_state) } th { (w.granted_on) } th { (w.ends) } th { (w.revoked_on) } } }
+                tbody {
+                    @for g in &grants {
+                        tr {
+                            td { (i18n::delegated_role(l, g.role)) }
+                            td { (match g.state(now) { "active" => w.state_active, "revoked" => w.state_revoked, _ => w.state_expired }) }
+                            td { (i18n::date(l, g.created_at)) }
+                            td { (i18n::date(l, g.expires_at)) @if g.auto_extend { " " (w.auto_extends) } }
+                            td { @if let Some(r) = g.revoked_at { (i18n::date(l, r)) } }
+                        }
+                    }
+                }
+            }
+        }
     }
 }
