@@ -56,7 +56,7 @@ async fn the_customer_list_and_record_speak_both_languages_and_act_through_the_g
 
     let (s, html) = fr.get("/customers").await;
     assert_eq!(s, StatusCode::OK);
-    for w in ["Liste des clients", "Nouvelle relation", "1 clients", "Administrateur des utilisateurs", &customer.id] {
+    for w in ["Liste des clients", "Nouvelle relation", "1 client<", "Administrateur des utilisateurs", &customer.id] {
         assert!(html.contains(w), "{w} missing from {html}");
     }
     let (s, html) = en.get("/customers").await;
@@ -271,6 +271,7 @@ async fn request_a_reseller_relationship_is_bound_and_an_indirect_reseller_picks
     let (s, html) = en.get(&location).await;
     assert_eq!(s, StatusCode::OK);
     assert!(html.contains("Draft e-mail message") && html.contains("Open in e-mail") && html.contains("Done"), "{html}");
+    assert!(html.contains("Global administrator · 30 days") && html.contains("class=\"warning\""), "{html}");
 }
 
 #[tokio::test]

@@ -36,6 +36,7 @@ struct Words {
     newest: &'static str,
     apply: &'static str,
     count: &'static str,
+    count_one: &'static str,
     none: &'static str,
     name: &'static str,
     domain: &'static str,
@@ -112,6 +113,7 @@ fn words(l: Locale) -> &'static Words {
             newest: "Newest first",
             apply: "Search",
             count: "customers",
+            count_one: "customer",
             none: "No customer matches.",
             name: "Name",
             domain: "Domain",
@@ -185,6 +187,7 @@ fn words(l: Locale) -> &'static Words {
             newest: "Les plus récents d'abord",
             apply: "Rechercher",
             count: "clients",
+            count_one: "client",
             none: "Aucun client ne correspond.",
             name: "Nom",
             domain: "Domaine",
@@ -299,7 +302,7 @@ async fn list(State(s): State<AppState>, portal: Portal, Query(q): Query<ListQue
             }
             button type="submit" id="customer-search-submit" { (w.apply) }
         }
-        p.muted id="customer-count" { (customers.total) " " (w.count) }
+        p.muted id="customer-count" { (customers.total) " " (if customers.total == 1 { w.count_one } else { w.count }) }
         @if customers.items.is_empty() {
             p { (w.none) }
         } @else {

@@ -75,6 +75,8 @@ pub(crate) struct Words {
     duration_col: &'static str,
     next_page: &'static str,
     total: &'static str,
+    total_one: &'static str,
+    summary: &'static str,
     filter: &'static str,
     all: &'static str,
     apply: &'static str,
@@ -129,6 +131,8 @@ pub(crate) fn words(l: Locale) -> &'static Words {
             duration_col: "Duration of the roles",
             next_page: "Next page",
             total: "invitations",
+            total_one: "invitation",
+            summary: "Asked",
             filter: "State",
             all: "All",
             apply: "Show",
@@ -180,6 +184,8 @@ pub(crate) fn words(l: Locale) -> &'static Words {
             duration_col: "Durée des rôles",
             next_page: "Page suivante",
             total: "invitations",
+            total_one: "invitation",
+            summary: "Demandé",
             filter: "État",
             all: "Toutes",
             apply: "Afficher",
@@ -324,10 +330,16 @@ fn draft_body(
     let lang = v.invitation.locale.as_str();
     html! {
         p { (w.draft_lead) }
+        p id="invitation-terms" {
+            strong { (w.summary) } " "
+            @for (i, r) in v.invitation.roles.iter().enumerate() { @if i > 0 { ", " } (i18n::delegated_role(p.lang, *r)) }
+            " · " (i18n::days(p.lang, v.invitation.duration_days)) " · " (w.expires) " " (i18n::date(p.lang, v.invitation.expires_at))
+        }
+        @if v.invitation.roles.contains(&DelegatedRole::GlobalAdmin) { p.warning { (w.global_admin_warning) } }
         @if let Some(n) = note { p.ok role="status" { (n) } }
         @if let Some(e) = error { p.errors role="alert" id="draft-error" { (e) } }
         @if let Some(url) = &v.url {
-            p { (w.link) " : " code id="invitation-url" { (url) } " "
+            p { strong { (w.link) } " " code id="invitation-url" { (url) } " "
                 button.secondary type="button" data-copy="invitation-url" data-copied-label=(w.copied) { (w.copy) } }
         }
         p.notice { (w.url_rule) }
@@ -519,7 +531,7 @@ async fn list(State(s): State<AppState>, portal: Portal, Query(q): Query<ListQue
             }
             " " button.secondary type="submit" { (w.apply) }
         }
-        p.muted { (page_of.total) " " (w.total) }
+        p.muted id="invitation-count" { (page_of.total) " " (if page_of.total == 1 { w.total_one } else { w.total }) }
         @if page_of.items.is_empty() {
             p { (w.none) }
         } @else {
