@@ -63,6 +63,7 @@ impl Portal {
     }
 
     /// Refuses a POST whose form does not carry this session's form token.
+    #[expect(clippy::result_large_err, reason = "the refusal is the page the handler answers at once; it is built once per refused POST")]
     pub fn check_form(&self, service: &Service, given: &str) -> Result<(), Response> {
         if service.form_token_matches(&self.token, given) {
             Ok(())
