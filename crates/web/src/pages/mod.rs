@@ -9,6 +9,7 @@
 mod account;
 pub(crate) mod i18n;
 mod invite;
+mod removal;
 pub(crate) mod layout;
 pub(crate) mod session;
 
@@ -17,4 +18,5 @@ use axum::Router;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new().merge(account::routes()).merge(invite::routes())
+        .merge(removal::routes())
 }
