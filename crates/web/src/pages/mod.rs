@@ -7,6 +7,7 @@
 //! - one module per area, each with its own `Words` in both languages.
 
 mod account;
+mod commerce;
 pub(crate) mod i18n;
 mod invite;
 mod removal;
@@ -19,4 +20,5 @@ use axum::Router;
 pub(crate) fn routes() -> Router<AppState> {
     Router::new().merge(account::routes()).merge(invite::routes())
         .merge(removal::routes())
+        .merge(commerce::routes())
 }
