@@ -7,6 +7,7 @@
 //! - one module per area, each with its own `Words` in both languages.
 
 mod account;
+mod audit;
 mod commerce;
 pub(crate) mod i18n;
 mod invite;
@@ -21,4 +22,5 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new().merge(account::routes()).merge(invite::routes())
         .merge(removal::routes())
         .merge(commerce::routes())
+        .merge(audit::routes())
 }
