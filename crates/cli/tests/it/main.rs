@@ -26,6 +26,7 @@ mod mfa;
 mod openapi;
 mod orders;
 mod own_tenant;
+mod portal_commerce;
 mod pg;
 mod race;
 mod removal;
