@@ -54,8 +54,7 @@ impl Browser {
     }
 
     async fn post(&self, path: &str, form: &[(&str, &str)]) -> Answer {
-        Self::answer(self.client.post(format!("{}{path}", self.base)).header(COOKIE, &self.cookie).form(form).send().await.unwrap())
-            .await
+        Self::answer(self.client.post(format!("{}{path}", self.base)).header(COOKIE, &self.cookie).form(form).send().await.unwrap()).await
     }
 
     /// The form token of a page this session shows.

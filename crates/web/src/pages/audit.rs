@@ -173,14 +173,7 @@ async fn show(State(s): State<AppState>, portal: Portal, Query(q): Query<AuditQu
         Err(e) => (Filters { action: None, since: None, until: None, actor: None }, Some(e)),
     };
     let cursor = if error.is_none() { q.cursor.clone().filter(|c| !c.is_empty() && c.len() <= 200) } else { None };
-    let filter = AuditFilter {
-        limit: PER_PAGE,
-        cursor,
-        action: f.action.clone(),
-        customer_id: None,
-        since: f.since,
-        until: f.until,
-    };
+    let filter = AuditFilter { limit: PER_PAGE, cursor, action: f.action.clone(), customer_id: None, since: f.since, until: f.until };
     let page_ = match s.service.audit(&portal.caller, filter).await {
         Ok(p) => p,
         Err(ServiceError::Validation(_)) => {

@@ -169,7 +169,11 @@ struct Row {
 }
 
 /// Every subscription the partner sees with its customers (one customer when chosen).
-async fn partner_rows(s: &AppState, portal: &Portal, only: Option<OrganizationId>) -> Result<(Vec<(OrganizationId, String)>, Vec<Row>), ServiceError> {
+async fn partner_rows(
+    s: &AppState,
+    portal: &Portal,
+    only: Option<OrganizationId>,
+) -> Result<(Vec<(OrganizationId, String)>, Vec<Row>), ServiceError> {
     let mut customers = Vec::new();
     let mut cursor = None;
     loop {
@@ -387,11 +391,8 @@ struct ChangeForm {
     back: String,
 }
 
-fn parse_ids(portal: &Portal, id: &str, sid: &str) -> Result<(OrganizationId, SubscriptionId), Response> {
-    match (Uuid::parse_str(id), Uuid::parse_str(sid)) {
-        (Ok(c), Ok(s)) => Ok((OrganizationId(c), SubscriptionId(s))),
-        _ => Err(layout::error_page(portal.lang, ServiceError::NotFound)),
-    }
+fn parse_ids(id: &str, sid: &str) -> Option<(OrganizationId, SubscriptionId)> {
+    Some((OrganizationId(Uuid::parse_str(id).ok()?), SubscriptionId(Uuid::parse_str(sid).ok()?)))
 }
 
 /// Only a path back to this list, never elsewhere.
@@ -407,9 +408,9 @@ async fn change(State(s): State<AppState>, portal: Portal, Path((id, sid)): Path
     if let Err(r) = portal.check_form(&s.service, &f.csrf) {
         return r;
     }
-    let (customer, sub) = match parse_ids(&portal, &id, &sid) {
-        Ok(x) => x,
-        Err(r) => return r,
+    let (customer, sub) = match parse_ids(&id, &sid) {
+        Some(x) => x,
+        None => return layout::error_page(portal.lang, ServiceError::NotFound),
     };
     let input = match f.r#do.as_str() {
         "quantity" => match f.quantity.trim().parse::<i64>() {
@@ -426,8 +427,7 @@ async fn change(State(s): State<AppState>, portal: Portal, Path((id, sid)): Path
             render_list(&s, &portal, ListQuery { customer: Some(customer.0.to_string()), ..Default::default() }, Some(e.to_string())).await
         }
         Err(ServiceError::Conflict(m)) => {
-            let mut r =
-                render_list(&s, &portal, ListQuery { customer: Some(customer.0.to_string()), ..Default::default() }, Some(m)).await;
+            let mut r = render_list(&s, &portal, ListQuery { customer: Some(customer.0.to_string()), ..Default::default() }, Some(m)).await;
             if r.status() == StatusCode::UNPROCESSABLE_ENTITY {
                 *r.status_mut() = StatusCode::CONFLICT;
             }
@@ -445,7 +445,13 @@ async fn order_form(s: &AppState, portal: &Portal, customer: OrganizationId, err
     let offers = s.service.list_offers(&portal.caller, PageQuery { limit: MAX_PAGE, cursor: None }).await.map_err(err)?;
     let provider = portal.principal().organization.partner_type == Some(PartnerType::IndirectProvider);
     let resellers = if provider {
-        s.service.provider_links(&portal.caller, LinkSide::Resellers).await.map_err(err)?.into_iter().filter(|r| r.state == "active").collect()
+        s.service
+            .provider_links(&portal.caller, LinkSide::Resellers)
+            .await
+            .map_err(err)?
+            .into_iter()
+            .filter(|r| r.state == "active")
+            .collect()
     } else {
         Vec::new()
     };
@@ -489,14 +495,14 @@ async fn order_form(s: &AppState, portal: &Portal, customer: OrganizationId, err
     Ok(page(l, Some(portal), w.order_title, body))
 }
 
-fn parse_customer(portal: &Portal, id: &str) -> Result<OrganizationId, Response> {
-    Uuid::parse_str(id).map(OrganizationId).map_err(|_| layout::error_page(portal.lang, ServiceError::NotFound))
+fn parse_customer(id: &str) -> Option<OrganizationId> {
+    Uuid::parse_str(id).ok().map(OrganizationId)
 }
 
 async fn order_page(State(s): State<AppState>, portal: Portal, Path(id): Path<String>) -> Response {
-    let customer = match parse_customer(&portal, &id) {
-        Ok(c) => c,
-        Err(r) => return r,
+    let customer = match parse_customer(&id) {
+        Some(c) => c,
+        None => return layout::error_page(portal.lang, ServiceError::NotFound),
     };
     match order_form(&s, &portal, customer, None).await {
         Ok(m) => html_response(StatusCode::OK, m),
@@ -504,13 +510,18 @@ async fn order_page(State(s): State<AppState>, portal: Portal, Path(id): Path<St
     }
 }
 
-async fn place_order(State(s): State<AppState>, portal: Portal, Path(id): Path<String>, Form(f): Form<HashMap<String, String>>) -> Response {
+async fn place_order(
+    State(s): State<AppState>,
+    portal: Portal,
+    Path(id): Path<String>,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
     if let Err(r) = portal.check_form(&s.service, f.get("csrf").map(String::as_str).unwrap_or("")) {
         return r;
     }
-    let customer = match parse_customer(&portal, &id) {
-        Ok(c) => c,
-        Err(r) => return r,
+    let customer = match parse_customer(&id) {
+        Some(c) => c,
+        None => return layout::error_page(portal.lang, ServiceError::NotFound),
     };
     let w = words(portal.lang);
     let mut items = Vec::new();

@@ -11,16 +11,13 @@ mod audit;
 mod commerce;
 pub(crate) mod i18n;
 mod invite;
-mod removal;
 pub(crate) mod layout;
+mod removal;
 pub(crate) mod session;
 
 use crate::AppState;
 use axum::Router;
 
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().merge(account::routes()).merge(invite::routes())
-        .merge(removal::routes())
-        .merge(commerce::routes())
-        .merge(audit::routes())
+    Router::new().merge(account::routes()).merge(invite::routes()).merge(removal::routes()).merge(commerce::routes()).merge(audit::routes())
 }

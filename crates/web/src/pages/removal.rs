@@ -82,8 +82,8 @@ fn attestation(s: &AppState, l: Locale) -> String {
     w.attestation.replace("{operator}", s.service.operator_name().unwrap_or(w.operator_default))
 }
 
-fn parse_id(portal: &Portal, id: &str) -> Result<OrganizationId, Response> {
-    Uuid::parse_str(id).map(OrganizationId).map_err(|_| layout::error_page(portal.lang, ServiceError::NotFound))
+fn parse_id(id: &str) -> Option<OrganizationId> {
+    Uuid::parse_str(id).ok().map(OrganizationId)
 }
 
 async fn render(s: &AppState, portal: &Portal, customer: OrganizationId, error: Option<&str>) -> Result<Markup, Response> {
@@ -130,9 +130,9 @@ async fn render(s: &AppState, portal: &Portal, customer: OrganizationId, error: 
 }
 
 async fn show(State(s): State<AppState>, portal: Portal, Path(id): Path<String>) -> Response {
-    let customer = match parse_id(&portal, &id) {
-        Ok(c) => c,
-        Err(r) => return r,
+    let customer = match parse_id(&id) {
+        Some(c) => c,
+        None => return layout::error_page(portal.lang, ServiceError::NotFound),
     };
     match render(&s, &portal, customer, None).await {
         Ok(m) => html_response(StatusCode::OK, m),
@@ -152,9 +152,9 @@ async fn remove(State(s): State<AppState>, portal: Portal, Path(id): Path<String
     if let Err(r) = portal.check_form(&s.service, &f.csrf) {
         return r;
     }
-    let customer = match parse_id(&portal, &id) {
-        Ok(c) => c,
-        Err(r) => return r,
+    let customer = match parse_id(&id) {
+        Some(c) => c,
+        None => return layout::error_page(portal.lang, ServiceError::NotFound),
     };
     let w = words(portal.lang);
     let attested = f.attest.as_deref() == Some("yes");
