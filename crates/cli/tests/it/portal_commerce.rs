@@ -215,7 +215,9 @@ async fn order_page_places_an_order_and_an_indirect_provider_names_the_reseller(
     let page = en.get(&path).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert!(page.body.contains("Mail Basic") && page.body.contains("Reseller of record") && page.body.contains(&reseller.id));
-    assert!(en.lang("fr").get(&path).await.body.contains("Revendeur de référence"));
+    let fr = en.lang("fr").get(&path).await;
+    assert!(fr.body.contains("Revendeur de référence") && fr.body.contains("6,00 EUR"), "{}", fr.body);
+    assert!(page.body.contains("6.00 EUR"));
     let csrf = csrf_of(&page.body);
     let qty = format!("qty-{offer}");
 
@@ -263,6 +265,11 @@ async fn audit_page_filters_pages_and_exports_csv_for_partner_and_customer() {
     assert!(later.body.contains("No record."), "{}", later.body);
     let bad = en.get("/audit?from=yesterday").await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(en.get("/audit?customer=nope").await.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let other = en.get(&format!("/audit?customer={}", uuid::Uuid::new_v4())).await;
+    assert!(other.body.contains("No record."), "{}", other.body);
+    let this = en.get(&format!("/audit?customer={}&action=order.created", customer.id)).await;
+    assert!(this.body.contains("order.created"), "{}", this.body);
 
     let csv = en.get("/audit.csv?action=order.created&from=&to=&actor=").await;
     assert_eq!(csv.status, StatusCode::OK);

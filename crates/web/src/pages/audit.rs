@@ -15,12 +15,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use maud::html;
 use partnerhub_api_types::AuditRecordResponse;
-use partnerhub_domain::Locale;
+use partnerhub_domain::{Locale, OrganizationId};
 use partnerhub_service::ServiceError;
 use partnerhub_store::AuditFilter;
 use serde::Deserialize;
 use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime, Time};
+use uuid::Uuid;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new().route("/audit", get(show)).route("/audit.csv", get(export))
@@ -51,6 +52,7 @@ struct Words {
     next: &'static str,
     bad_action: &'static str,
     bad_date: &'static str,
+    bad_customer: &'static str,
     system: &'static str,
 }
 
@@ -77,6 +79,7 @@ fn words(l: Locale) -> &'static Words {
             next: "Next page",
             bad_action: "The action is not an event name.",
             bad_date: "A date is not valid: use the form year-month-day.",
+            bad_customer: "The customer is not an identifier.",
             system: "the service",
         },
         Locale::Fr => &Words {
@@ -100,6 +103,7 @@ fn words(l: Locale) -> &'static Words {
             next: "Page suivante",
             bad_action: "L'action n'est pas un nom d'événement.",
             bad_date: "Une date n'est pas valide : utilisez la forme année-mois-jour.",
+            bad_customer: "Le client n'est pas un identifiant.",
             system: "le service",
         },
     }
@@ -111,6 +115,7 @@ struct AuditQuery {
     from: Option<String>,
     to: Option<String>,
     actor: Option<String>,
+    customer: Option<String>,
     cursor: Option<String>,
 }
 
@@ -119,6 +124,7 @@ struct Filters {
     since: Option<OffsetDateTime>,
     until: Option<OffsetDateTime>,
     actor: Option<String>,
+    customer: Option<OrganizationId>,
 }
 
 fn clean(v: &Option<String>) -> Option<String> {
@@ -146,7 +152,11 @@ fn filters(l: Locale, q: &AuditQuery) -> Result<Filters, &'static str> {
         Some(d) => Some(day(&d).and_then(|d| d.next_day()).ok_or(w.bad_date)?.with_time(Time::MIDNIGHT).assume_utc()),
     };
     let actor = clean(&q.actor).filter(|a| a.len() <= 200).map(|a| a.to_lowercase());
-    Ok(Filters { action, since, until, actor })
+    let customer = match clean(&q.customer) {
+        None => None,
+        Some(c) => Some(Uuid::parse_str(&c).map(OrganizationId).map_err(|_| w.bad_customer)?),
+    };
+    Ok(Filters { action, since, until, actor, customer })
 }
 
 fn keep(f: &Filters, r: &AuditRecordResponse) -> bool {
@@ -156,7 +166,7 @@ fn keep(f: &Filters, r: &AuditRecordResponse) -> bool {
 /// The filters as a query string (without the cursor), for the links of the page.
 fn query_string(q: &AuditQuery) -> String {
     let part = |k: &str, v: &Option<String>| format!("{k}={}", urlencode(clean(v).as_deref().unwrap_or("")));
-    [part("action", &q.action), part("from", &q.from), part("to", &q.to), part("actor", &q.actor)].join("&")
+    [part("action", &q.action), part("from", &q.from), part("to", &q.to), part("actor", &q.actor), part("customer", &q.customer)].join("&")
 }
 
 fn target_summary(v: &serde_json::Value) -> String {
@@ -170,10 +180,10 @@ async fn show(State(s): State<AppState>, portal: Portal, Query(q): Query<AuditQu
     let w = words(l);
     let (f, error) = match filters(l, &q) {
         Ok(f) => (f, None),
-        Err(e) => (Filters { action: None, since: None, until: None, actor: None }, Some(e)),
+        Err(e) => (Filters { action: None, since: None, until: None, actor: None, customer: None }, Some(e)),
     };
     let cursor = if error.is_none() { q.cursor.clone().filter(|c| !c.is_empty() && c.len() <= 200) } else { None };
-    let filter = AuditFilter { limit: PER_PAGE, cursor, action: f.action.clone(), customer_id: None, since: f.since, until: f.until };
+    let filter = AuditFilter { limit: PER_PAGE, cursor, action: f.action.clone(), customer_id: f.customer, since: f.since, until: f.until };
     let page_ = match s.service.audit(&portal.caller, filter).await {
         Ok(p) => p,
         Err(ServiceError::Validation(_)) => {
@@ -191,6 +201,7 @@ async fn show(State(s): State<AppState>, portal: Portal, Query(q): Query<AuditQu
             label { (w.from) input type="date" name="from" id="filter-from" value=(value(&q.from)); }
             label { (w.to) input type="date" name="to" id="filter-to" value=(value(&q.to)); }
             label { (w.actor) input type="text" name="actor" id="filter-actor" maxlength="200" value=(value(&q.actor)); }
+            @if let Some(c) = f.customer { input type="hidden" name="customer" value=(c.0); }
             div.actions {
                 button type="submit" id="filter" { (w.filter) }
                 a href="/audit" id="clear" { (w.clear) }
@@ -234,7 +245,7 @@ async fn export(State(s): State<AppState>, portal: Portal, Query(q): Query<Audit
     let mut items = Vec::new();
     let mut cursor = None;
     for _ in 0..CSV_PAGES {
-        let filter = AuditFilter { limit: 500, cursor, action: f.action.clone(), customer_id: None, since: f.since, until: f.until };
+        let filter = AuditFilter { limit: 500, cursor, action: f.action.clone(), customer_id: f.customer, since: f.since, until: f.until };
         let page_ = match s.service.audit(&portal.caller, filter).await {
             Ok(p) => p,
             Err(e) => return layout::error_page(l, e),

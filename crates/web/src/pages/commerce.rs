@@ -148,8 +148,13 @@ fn words(l: Locale) -> &'static Words {
     }
 }
 
-fn price(cents: i64, currency: &str) -> String {
-    format!("{}.{:02} {currency}", cents / 100, (cents % 100).abs())
+/// "6.00 EUR" / "6,00 EUR".
+fn price(l: Locale, cents: i64, currency: &str) -> String {
+    let sep = match l {
+        Locale::Fr => ',',
+        Locale::En => '.',
+    };
+    format!("{}{sep}{:02} {currency}", cents / 100, (cents % 100).abs())
 }
 
 #[derive(Deserialize, Default)]
@@ -479,7 +484,7 @@ async fn order_form(s: &AppState, portal: &Portal, customer: OrganizationId, err
                         @for o in &offers.items {
                             tr {
                                 td { label for=(format!("qty-{}", o.id.0)) { (o.name) } }
-                                td { (price(o.unit_price_cents, &o.currency)) }
+                                td { (price(l, o.unit_price_cents, &o.currency)) }
                                 td { input type="number" min="0" max="100000" name=(format!("qty-{}", o.id.0)) id=(format!("qty-{}", o.id.0)) value="0"; }
                             }
                         }
