@@ -218,7 +218,7 @@ async fn show(State(s): State<AppState>, portal: Portal, Query(q): Query<AuditQu
                             td { (OffsetDateTime::parse(&r.at, &Rfc3339).map(|t| i18n::date_time(l, t)).unwrap_or_else(|_| r.at.clone())) }
                             td { (r.actor.email.as_deref().unwrap_or(w.system)) }
                             td { code { (r.action) } }
-                            td { (target_summary(&r.target)) }
+                            td { code { (target_summary(&r.target)) } }
                             td { (r.customer_id.map(|c| c.to_string()).unwrap_or_default()) }
                             td { code { (r.details.to_string()) } }
                         }
