@@ -7,14 +7,17 @@
 //! - one module per area, each with its own `Words` in both languages.
 
 mod account;
+mod audit;
+mod commerce;
 pub(crate) mod i18n;
 mod invite;
 pub(crate) mod layout;
+mod removal;
 pub(crate) mod session;
 
 use crate::AppState;
 use axum::Router;
 
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().merge(account::routes()).merge(invite::routes())
+    Router::new().merge(account::routes()).merge(invite::routes()).merge(removal::routes()).merge(commerce::routes()).merge(audit::routes())
 }
