@@ -9,6 +9,10 @@
 mod account;
 pub(crate) mod i18n;
 mod invite;
+mod links;
+mod reference;
+mod security;
+mod users;
 pub(crate) mod layout;
 pub(crate) mod session;
 
@@ -16,5 +20,11 @@ use crate::AppState;
 use axum::Router;
 
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().merge(account::routes()).merge(invite::routes())
+    Router::new()
+        .merge(account::routes())
+        .merge(invite::routes())
+        .merge(users::routes())
+        .merge(links::routes())
+        .merge(security::routes())
+        .merge(reference::routes())
 }
