@@ -27,6 +27,7 @@ mod openapi;
 mod orders;
 mod own_tenant;
 mod pg;
+mod portal_account;
 mod race;
 mod removal;
 mod smtp;
