@@ -76,7 +76,10 @@ async fn the_users_page_lists_creates_changes_resets_and_deletes_in_both_languag
     let csrf = fr.csrf("/users").await;
     let email = format!("{}@{}", unique("new"), p.email.split('@').nth(1).unwrap());
     let (s, html) = fr
-        .post("/users", &[("csrf", &csrf), ("display_name", "Linus"), ("email", &email), ("roles", "sales_agent"), ("roles", "helpdesk_agent")])
+        .post(
+            "/users",
+            &[("csrf", &csrf), ("display_name", "Linus"), ("email", &email), ("roles", "sales_agent"), ("roles", "helpdesk_agent")],
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{html}");
     assert!(html.contains("Utilisateur ajouté"), "{html}");
@@ -129,6 +132,9 @@ async fn a_customer_user_admin_sees_users_without_actions_on_global_admins_and_a
     let (s, html) = Browser::new(&app, &ua, "en").get("/users").await;
     assert_eq!(s, StatusCode::OK);
     assert!(html.contains("User admin") && html.contains("Add a user"), "{html}");
+    assert!(!html.contains("value=\"global_admin\""), "a user admin is not offered global admin");
+    let ga_row = &html[html.find(&format!("id=\"user-{}\"", app.user_id(&c.token).await)).unwrap()..];
+    assert!(!ga_row[..ga_row.find("</tr>").unwrap()].contains("<form"), "no action on a global admin");
     // Making a global admin takes a global admin: refused with the 403 page.
     let b = Browser::new(&app, &ua, "en");
     let csrf = b.csrf("/users").await;
@@ -205,7 +211,10 @@ async fn hostile_names_show_inert_and_hostile_query_strings_get_no_5xx() {
     // back escaped, inside the form.
     let csrf = b.csrf("/users").await;
     let (s, html) = b
-        .post("/users", &[("csrf", &csrf), ("display_name", "<b>x</b>\u{202E}gpj.exe"), ("email", "x@example.com"), ("roles", "sales_agent")])
+        .post(
+            "/users",
+            &[("csrf", &csrf), ("display_name", "<b>x</b>\u{202E}gpj.exe"), ("email", "x@example.com"), ("roles", "sales_agent")],
+        )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
     assert!(!html.contains("<b>x</b>") && html.contains("&lt;b&gt;x&lt;/b&gt;"), "{html}");

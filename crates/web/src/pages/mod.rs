@@ -9,12 +9,12 @@
 mod account;
 pub(crate) mod i18n;
 mod invite;
+pub(crate) mod layout;
 mod links;
 mod reference;
 mod security;
-mod users;
-pub(crate) mod layout;
 pub(crate) mod session;
+mod users;
 
 use crate::AppState;
 use axum::Router;

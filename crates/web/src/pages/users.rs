@@ -115,16 +115,23 @@ fn words(l: Locale) -> &'static Words {
     }
 }
 
+fn is_global_admin(p: &Portal) -> bool {
+    p.principal().user.roles.contains(&Role::GlobalAdmin)
+}
+
 fn can_manage(p: &Portal) -> bool {
     let pr = p.principal();
     allowed(pr.organization.kind, &pr.user.roles, Action::UsersManage)
 }
 
 /// The role checkboxes of the reader's organization kind, `checked` ticked.
+/// The role checkboxes of the reader's organization kind, `checked` ticked; `global_admin`
+/// only for a reader who holds it (the service refuses anyone else giving it).
 fn role_boxes(p: &Portal, prefix: &str, checked: &[Role]) -> Markup {
     let kind = p.principal().organization.kind;
+    let global = is_global_admin(p);
     html! {
-        @for r in kind.roles() {
+        @for r in kind.roles().iter().filter(|r| global || **r != Role::GlobalAdmin) {
             label.inline {
                 input type="checkbox" name="roles" value=(r.as_str()) id=(format!("{prefix}-{}", r.as_str())) checked[checked.contains(r)];
                 " " (i18n::role(p.lang, *r))
@@ -158,7 +165,7 @@ fn list_body(p: &Portal, users: &[User], error: Option<&str>, form: Option<&NewF
                             td data-label=(w.since) { (i18n::date(p.lang, u.created_at)) }
                             @if manage {
                                 td data-label=(w.actions) {
-                                    details {
+                                    @if is_global_admin(p) || !u.roles.contains(&Role::GlobalAdmin) { details {
                                         summary { (w.actions) }
                                         form.stack method="post" action=(format!("/users/{}/roles", u.id.0)) {
                                             input type="hidden" name="csrf" value=(p.form_token);
@@ -180,7 +187,7 @@ fn list_body(p: &Portal, users: &[User], error: Option<&str>, form: Option<&NewF
                                                 button.danger type="submit" name="delete" { (w.delete) }
                                             }
                                         }
-                                    }
+                                    } }
                                 }
                             }
                         }
@@ -199,7 +206,7 @@ fn list_body(p: &Portal, users: &[User], error: Option<&str>, form: Option<&NewF
                         legend { (w.roles) }
                         (role_boxes(p, "new-role", &form.map(|f| f.parsed_roles()).unwrap_or_default()))
                     }
-                    p.warning { (w.global_admin_warning) }
+                    @if is_global_admin(p) { p.warning { (w.global_admin_warning) } }
                     button type="submit" id="create-user" { (w.create) }
                 }
             }
@@ -289,7 +296,12 @@ fn not_found(p: &Portal) -> Response {
     layout::error_page(p.lang, ServiceError::NotFound)
 }
 
-async fn change_roles(State(s): State<AppState>, portal: Portal, Path(id): Path<String>, Form(pairs): Form<Vec<(String, String)>>) -> Response {
+async fn change_roles(
+    State(s): State<AppState>,
+    portal: Portal,
+    Path(id): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
     let f = NewForm::parse(pairs);
     if let Err(r) = portal.check_form(&s.service, &f.csrf) {
         return r;
@@ -305,7 +317,12 @@ async fn change_roles(State(s): State<AppState>, portal: Portal, Path(id): Path<
     }
 }
 
-async fn reset_password(State(s): State<AppState>, portal: Portal, Path(id): Path<String>, Form(pairs): Form<Vec<(String, String)>>) -> Response {
+async fn reset_password(
+    State(s): State<AppState>,
+    portal: Portal,
+    Path(id): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
     let f = NewForm::parse(pairs);
     if let Err(r) = portal.check_form(&s.service, &f.csrf) {
         return r;
