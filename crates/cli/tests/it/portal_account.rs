@@ -378,4 +378,8 @@ async fn the_api_reference_shows_every_operation_from_the_openapi_document_offli
     assert!(html.contains("CreateUserRequest") && html.contains("Problem") && html.contains("<code>422</code>"));
     let (_, en) = Browser::new(&app, "none", "en").get("/api").await;
     assert!(en.contains("<h1>API reference</h1>") && en.contains("Request body"));
+    let p = app.partner("direct").await;
+    let (s, signed) = Browser::new(&app, &p.token, "en").get("/api").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(signed.contains("href=\"/users\"") && signed.contains("Sign out"), "the menu of a signed-in reader");
 }

@@ -5,13 +5,16 @@
 
 use super::i18n::negotiate;
 use super::layout::{html_response, page};
+use super::session::{self, Portal};
 use crate::AppState;
 use axum::Router;
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
 use maud::{Markup, html};
 use partnerhub_domain::Locale;
+use partnerhub_service::Caller;
 use serde_json::Value;
 use std::sync::LazyLock;
 
@@ -274,9 +277,17 @@ fn body(w: &Words) -> Markup {
     }
 }
 
-/// Public, like the document it renders: a reader needs no account to read the contract.
-async fn show(headers: HeaderMap) -> Response {
+/// Public, like the document it renders: a reader needs no account to read the contract. A
+/// signed-in reader keeps the menu of their side.
+async fn show(State(s): State<AppState>, headers: HeaderMap) -> Response {
     let lang = negotiate(&headers);
     let w = words(lang);
-    html_response(StatusCode::OK, page(lang, None, w.title, body(w)))
+    let mut portal = None;
+    if let Some(token) = session::cookie(&headers, session::session_cookie_name(&s.service)).filter(|t| !t.is_empty() && t.len() <= 128)
+        && let Ok(caller @ Caller::User(_)) = s.service.authenticate(&token).await
+    {
+        let form_token = s.service.form_token(&token);
+        portal = Some(Portal { caller, token, form_token, lang });
+    }
+    html_response(StatusCode::OK, page(lang, portal.as_ref(), w.title, body(w)))
 }
