@@ -132,7 +132,7 @@ fn role_boxes(p: &Portal, prefix: &str, checked: &[Role]) -> Markup {
     let global = is_global_admin(p);
     html! {
         @for r in kind.roles().iter().filter(|r| global || **r != Role::GlobalAdmin) {
-            label.inline {
+            label.check {
                 input type="checkbox" name="roles" value=(r.as_str()) id=(format!("{prefix}-{}", r.as_str())) checked[checked.contains(r)];
                 " " (i18n::role(p.lang, *r))
             }
@@ -183,7 +183,7 @@ fn list_body(p: &Portal, users: &[User], error: Option<&str>, form: Option<&NewF
                                             }
                                             form.stack method="post" action=(format!("/users/{}/delete", u.id.0)) {
                                                 input type="hidden" name="csrf" value=(p.form_token);
-                                                label.inline { input type="checkbox" name="confirm" value="yes" required; " " (w.delete_confirm) }
+                                                label.check { input type="checkbox" name="confirm" value="yes" required; " " (w.delete_confirm) }
                                                 button.danger type="submit" name="delete" { (w.delete) }
                                             }
                                         }
