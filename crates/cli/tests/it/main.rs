@@ -27,6 +27,7 @@ mod openapi;
 mod orders;
 mod own_tenant;
 mod pg;
+mod portal_account;
 mod portal_commerce;
 mod race;
 mod removal;
