@@ -49,7 +49,7 @@ for backend in $BACKENDS; do
   esac
   port=$((20000 + RANDOM % 10000))
   PARTNERHUB_OPERATOR_TOKEN=bench PARTNERHUB_SECRET="$("$bin" secret generate)" PARTNERHUB_LOG=warn \
-    "$bin" serve --database "$url" --listen 127.0.0.1:$port 2>"$work/server-$backend.log" &
+    "$bin" serve --database "$url" --listen 127.0.0.1:$port --trusted-proxies 127.0.0.1/32 2>"$work/server-$backend.log" &
   server=$!
   until grep -q "listening on" "$work/server-$backend.log"; do sleep 0.1; done
   H=http://127.0.0.1:$port

@@ -126,6 +126,9 @@ struct ServeArgs {
     /// Partner users holding global_admin or admin_agent must enrol TOTP before anything else.
     #[arg(long, env = "PARTNERHUB_REQUIRE_MFA")]
     require_mfa: bool,
+    /// The operator's name, as the removal attestation names it (default: "the operator of this service").
+    #[arg(long, env = "PARTNERHUB_OPERATOR_NAME")]
+    operator_name: Option<String>,
     /// Proxies whose X-Forwarded-For names the client: CIDRs or addresses, comma-separated
     /// (e.g. 10.0.0.0/8,127.0.0.1/32). Unset, X-Forwarded-For is ignored.
     #[arg(long, env = "PARTNERHUB_TRUSTED_PROXIES", value_delimiter = ',', value_parser = partnerhub_web::client::parse_net)]
@@ -224,6 +227,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         password_hasher: PasswordHasher::default(),
         temporary_password_ttl: time::Duration::hours(i64::from(args.temporary_password_ttl_hours)),
         require_mfa: args.require_mfa,
+        operator_name: args.operator_name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()),
     };
     let service = Service::new(store, Arc::new(SystemClock), config)?;
     partnerhub_service::spawn_purge(service.clone());

@@ -71,6 +71,9 @@ pub struct ServiceConfig {
     /// `--require-mfa`: partner users holding `global_admin` or `admin_agent` must enrol TOTP
     /// before they may do anything else.
     pub require_mfa: bool,
+    /// `--operator-name`: who runs this service, named in the removal attestation; `None`
+    /// reads "the operator of this service" in the reader's language.
+    pub operator_name: Option<String>,
 }
 
 /// The application: a store, a clock and configuration. Cheap to clone.
@@ -103,6 +106,10 @@ impl Service {
     /// Whether an SMTP relay is configured, so that invitations can be sent from here.
     pub fn email_configured(&self) -> bool {
         self.mailer.is_some()
+    }
+
+    pub fn operator_name(&self) -> Option<&str> {
+        self.config.operator_name.as_deref()
     }
 
     pub async fn ready(&self) -> ServiceResult<()> {

@@ -155,6 +155,13 @@ impl Service {
         Ok(p)
     }
 
+    /// The caller's TOTP: `None` when none, `Some(false)` while an enrolment is pending,
+    /// `Some(true)` when active (for the portal's security page).
+    pub async fn totp_state(&self, caller: &Caller) -> ServiceResult<Option<bool>> {
+        let p = self.mfa_caller(caller)?;
+        Ok(self.store.totp(p.user.id).await?.map(|t| t.active()))
+    }
+
     /// Starts a TOTP enrolment (replacing a pending one): answers the secret. Not active until
     /// confirmed; `409` when TOTP is active already.
     pub async fn start_totp(&self, caller: &Caller) -> ServiceResult<TotpEnrolment> {

@@ -173,6 +173,25 @@ impl Service {
     }
 
     pub async fn create_user(&self, caller: &Caller, input: NewUserInput) -> ServiceResult<User> {
+        self.create_user_as(caller, input, false).await
+    }
+
+    /// As [`Service::create_user`], with a temporary password made here and answered this
+    /// once (the portal's way): the user's first sign-in may only change it.
+    pub async fn create_user_with_temporary_password(
+        &self,
+        caller: &Caller,
+        email: String,
+        display_name: String,
+        roles: Vec<String>,
+    ) -> ServiceResult<(User, String)> {
+        let password = crate::auth::temporary_password();
+        let input = NewUserInput { email, display_name, password: password.clone(), roles };
+        let user = self.create_user_as(caller, input, true).await?;
+        Ok((user, password))
+    }
+
+    async fn create_user_as(&self, caller: &Caller, input: NewUserInput, temporary: bool) -> ServiceResult<User> {
         let p = caller.require(Action::UsersManage)?;
         let kind = p.organization.kind;
         let mut v = Validator::default();
@@ -202,7 +221,7 @@ impl Service {
             display_name: name.as_str().to_owned(),
             password_hash: self.config.password_hasher.hash(&password).await?,
             roles,
-            password_change_required: false,
+            password_change_required: temporary,
             created_at: self.now(),
         };
         let out = user.user();

@@ -194,3 +194,27 @@ async fn nul_characters_are_a_client_mistake_on_every_backend() {
 fn hex_of(s: &str) -> String {
     s.bytes().map(|b| format!("{b:02x}")).collect()
 }
+
+/// RFC 6750: every 401 says how to authenticate, whether the token is missing, unknown or
+/// the credentials wrong; other refusals do not.
+#[tokio::test]
+async fn every_401_carries_www_authenticate_bearer() {
+    let app = TestApp::spawn().await;
+    let partner = app.partner("direct").await;
+    let client = reqwest::Client::new();
+    let cases = [
+        client.get(format!("{}/api/v1/me", app.url)),
+        client.get(format!("{}/api/v1/customers", app.url)).bearer_auth("not-a-token"),
+        client.post(format!("{}/api/v1/auth/token", app.url)).json(&json!({"email": partner.email, "password": "wrong wrong wrong"})),
+    ];
+    for req in cases {
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        let h = res.headers().get("www-authenticate").map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(h.as_deref(), Some("Bearer realm=\"partnerhub\""));
+    }
+    let unknown = format!("{}/api/v1/customers/00000000-0000-4000-8000-000000000000", app.url);
+    let res = client.get(unknown).bearer_auth(&partner.token).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(res.headers().get("www-authenticate").is_none());
+}

@@ -451,8 +451,9 @@ async fn users_are_managed_by_global_admins_and_deleting_one_ends_its_sessions()
         )
         .await;
     assert_eq!((s, b["roles"].clone(), b["display_name"].as_str()), (StatusCode::OK, json!(["sales_agent"]), Some("Sam")));
-    // Role changes take effect on the next request.
-    assert_eq!(app.post("/api/v1/invitations", Some(&agent), json!({})).await.0, StatusCode::FORBIDDEN);
+    // Losing a role ends the user's sessions (issue 7): the next request is unauthenticated,
+    // and a new session holds only the roles left.
+    assert_eq!(app.post("/api/v1/invitations", Some(&agent), json!({})).await.0, StatusCode::UNAUTHORIZED);
     let (s, _) = app.call(Method::DELETE, &format!("/api/v1/users/{agent_id}"), Some(&partner.token), None).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     assert_eq!(app.get("/api/v1/me", &agent).await.0, StatusCode::UNAUTHORIZED);

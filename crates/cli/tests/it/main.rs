@@ -27,6 +27,8 @@ mod openapi;
 mod orders;
 mod own_tenant;
 mod pg;
+mod portal_account;
+mod portal_commerce;
 mod portal_customers;
 mod race;
 mod removal;

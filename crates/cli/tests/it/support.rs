@@ -243,6 +243,7 @@ impl TestApp {
             password_hasher: PasswordHasher::default(),
             temporary_password_ttl: time::Duration::hours(72),
             require_mfa: opts.require_mfa,
+            operator_name: None,
         };
         let service = Service::new(store.clone(), Arc::new(clock.clone()) as Arc<dyn Clock>, config).expect("service");
         let trusted_proxies =

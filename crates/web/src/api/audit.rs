@@ -34,7 +34,7 @@ fn time_param(field: &str, v: Option<String>) -> Result<Option<OffsetDateTime>, 
     v.map(|s| OffsetDateTime::parse(&s, &Rfc3339).map_err(|_| ValidationErrors::one(field, "must be an RFC 3339 time").into())).transpose()
 }
 
-fn record(a: &AuditRecord) -> AuditRecordResponse {
+pub(crate) fn record(a: &AuditRecord) -> AuditRecordResponse {
     let b = &a.body;
     let uuid = |v: &Value| v.as_str().and_then(|s| Uuid::parse_str(s).ok());
     AuditRecordResponse {
@@ -86,6 +86,16 @@ pub async fn list_audit(
     if !wants_csv {
         return Ok(Json(ListResponse { items, next_cursor: page.next_cursor, total: page.total }).into_response());
     }
+    let body = csv_body(&items)?;
+    let mut res = ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response();
+    if let Some(next) = page.next_cursor.and_then(|n| axum::http::HeaderValue::from_str(&n).ok()) {
+        res.headers_mut().insert("x-next-cursor", next);
+    }
+    Ok(res)
+}
+
+/// The CSV export of audit records (the API's and the portal's), each cell neutralized.
+pub(crate) fn csv_body(items: &[AuditRecordResponse]) -> Result<Vec<u8>, ApiError> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let internal = |e: csv::Error| ApiError::Service(partnerhub_service::ServiceError::Internal(e.to_string()));
     w.write_record([
@@ -103,7 +113,7 @@ pub async fn list_audit(
     ])
     .map_err(internal)?;
     let opt = |u: Option<Uuid>| u.map(|u| u.to_string()).unwrap_or_default();
-    for r in &items {
+    for r in items {
         w.write_record(
             [
                 r.seq.to_string(),
@@ -122,12 +132,7 @@ pub async fn list_audit(
         )
         .map_err(internal)?;
     }
-    let body = w.into_inner().map_err(|e| internal(e.into_error().into()))?;
-    let mut res = ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response();
-    if let Some(next) = page.next_cursor.and_then(|n| axum::http::HeaderValue::from_str(&n).ok()) {
-        res.headers_mut().insert("x-next-cursor", next);
-    }
-    Ok(res)
+    w.into_inner().map_err(|e| internal(e.into_error().into()))
 }
 
 /// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, a tab or a carriage

@@ -1,6 +1,6 @@
 //! The JSON API, version 1: one module per resource, routes and OpenAPI declared together.
 
-mod audit;
+pub(crate) mod audit;
 mod auth;
 mod customers;
 mod invitations;

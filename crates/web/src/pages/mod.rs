@@ -7,16 +7,34 @@
 //! - one module per area, each with its own `Words` in both languages.
 
 mod account;
+mod audit;
+mod commerce;
 mod customers;
 pub(crate) mod i18n;
 mod invitations;
 mod invite;
 pub(crate) mod layout;
+mod links;
+mod reference;
+mod removal;
+mod security;
 pub(crate) mod session;
+mod users;
 
 use crate::AppState;
 use axum::Router;
 
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().merge(account::routes()).merge(invite::routes()).merge(customers::routes()).merge(invitations::routes())
+    Router::new()
+        .merge(account::routes())
+        .merge(invite::routes())
+        .merge(removal::routes())
+        .merge(commerce::routes())
+        .merge(audit::routes())
+        .merge(users::routes())
+        .merge(links::routes())
+        .merge(security::routes())
+        .merge(reference::routes())
+        .merge(customers::routes())
+        .merge(invitations::routes())
 }

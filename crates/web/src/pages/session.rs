@@ -101,6 +101,17 @@ impl FromRequestParts<AppState> for Portal {
                 if p.user.password_change_required && parts.uri.path() != "/account/password" && parts.uri.path() != "/sign-out" {
                     return Err(Redirect::to("/account/password").into_response());
                 }
+                // `--require-mfa` and no TOTP yet: nothing but enrolling (and the password, and
+                // signing out).
+                let path = parts.uri.path();
+                if p.user.mfa_enrollment_required
+                    && path != "/account/security"
+                    && !path.starts_with("/account/security/")
+                    && path != "/account/password"
+                    && path != "/sign-out"
+                {
+                    return Err(Redirect::to("/account/security").into_response());
+                }
                 Ok(portal)
             }
             Err(ServiceError::Unauthenticated) => Err(to_sign_in()),
