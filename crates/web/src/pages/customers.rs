@@ -94,6 +94,7 @@ struct Words {
     assigned_at: &'static str,
     none_role: &'static str,
     grants_tab: &'static str,
+    sections: &'static str,
     grant_state: &'static str,
     granted_on: &'static str,
     ends: &'static str,
@@ -171,6 +172,7 @@ fn words(l: Locale) -> &'static Words {
             assigned_at: "Since",
             none_role: "User",
             grants_tab: "Grants",
+            sections: "Sections of the customer record",
             grant_state: "State",
             granted_on: "Granted",
             ends: "Expiry",
@@ -245,6 +247,7 @@ fn words(l: Locale) -> &'static Words {
             assigned_at: "Depuis le",
             none_role: "Utilisateur",
             grants_tab: "Droits",
+            sections: "Sections de la fiche client",
             grant_state: "État",
             granted_on: "Accordé le",
             ends: "Échéance",
@@ -364,7 +367,7 @@ fn tabs(l: Locale, id: Uuid, current: Tab) -> Markup {
         (Tab::Grants, "grants", w.grants_tab),
     ];
     html! {
-        nav aria-label=(w.account) {
+        nav aria-label=(w.sections) {
             ul.tabs {
                 @for (t, key, label) in all {
                     li { a href=(format!("/customers/{id}?tab={key}")) id=(format!("tab-{key}")) aria-current=[(t == current).then_some("page")] { (label) } }
