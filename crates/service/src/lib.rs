@@ -103,6 +103,11 @@ impl Service {
         &self.config.public_url
     }
 
+    /// Whether an SMTP relay is configured, so that invitations can be sent from here.
+    pub fn email_configured(&self) -> bool {
+        self.mailer.is_some()
+    }
+
     pub fn operator_name(&self) -> Option<&str> {
         self.config.operator_name.as_deref()
     }

@@ -9,7 +9,9 @@
 mod account;
 mod audit;
 mod commerce;
+mod customers;
 pub(crate) mod i18n;
+mod invitations;
 mod invite;
 pub(crate) mod layout;
 mod links;
@@ -33,4 +35,6 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(links::routes())
         .merge(security::routes())
         .merge(reference::routes())
+        .merge(customers::routes())
+        .merge(invitations::routes())
 }
