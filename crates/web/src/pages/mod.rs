@@ -10,11 +10,13 @@ mod account;
 pub(crate) mod i18n;
 mod invite;
 pub(crate) mod layout;
+mod partners;
 pub(crate) mod session;
+mod tenant;
 
 use crate::AppState;
 use axum::Router;
 
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().merge(account::routes()).merge(invite::routes())
+    Router::new().merge(account::routes()).merge(invite::routes()).merge(partners::routes()).merge(tenant::routes())
 }
