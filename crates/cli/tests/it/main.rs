@@ -27,6 +27,7 @@ mod openapi;
 mod orders;
 mod own_tenant;
 mod pg;
+mod portal_customer;
 mod race;
 mod removal;
 mod smtp;

@@ -407,7 +407,8 @@ async fn answer_invitation(
     // The form token: the session's when answering in it, else the double submit.
     let csrf_ok = match (&portal, f.mode.as_str()) {
         (Some(p), _) => s.service.form_token_matches(&p.token, &f.csrf),
-        (None, "sign_in" | "sign_up") => csrf_cookie(&headers).is_some_and(|c| bool_eq(&csrf_for(&c, &token), &f.csrf)),
+        // (A form without `mode` is the credentials form.)
+        (None, "" | "sign_in" | "sign_up") => csrf_cookie(&headers).is_some_and(|c| bool_eq(&csrf_for(&c, &token), &f.csrf)),
         _ => false,
     };
     if !csrf_ok {
@@ -471,6 +472,9 @@ async fn answer_invitation(
     let cookie = csrf_cookie(&headers);
     let csrf = cookie.as_deref().map(|c| csrf_for(c, &token)).unwrap_or_default();
     let sign_up = f.mode == "sign_up";
+    // What was typed comes back without what the service refuses to show (bidi overrides…).
+    let inert = |t: &str| t.chars().filter(|c| !partnerhub_domain::is_hidden_control(*c)).collect::<String>();
+    let (email, org_name, domain, display_name) = (inert(&f.email), inert(&f.org_name), inert(&f.domain), inert(&f.display_name));
     let v = View {
         lang,
         token: &token,
@@ -482,11 +486,11 @@ async fn answer_invitation(
         ask_totp,
         done: None,
         typed: Typed {
-            email: if sign_up { "" } else { &f.email },
-            org_name: &f.org_name,
-            domain: &f.domain,
-            display_name: &f.display_name,
-            signup_email: if sign_up { &f.email } else { "" },
+            email: if sign_up { "" } else { &email },
+            org_name: &org_name,
+            domain: &domain,
+            display_name: &display_name,
+            signup_email: if sign_up { &email } else { "" },
         },
     };
     respond(status, &v, None)
