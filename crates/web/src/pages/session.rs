@@ -63,6 +63,7 @@ impl Portal {
     }
 
     /// Refuses a POST whose form does not carry this session's form token.
+    #[allow(clippy::result_large_err, reason = "a refusal is the page itself, answered at once")]
     pub fn check_form(&self, service: &Service, given: &str) -> Result<(), Response> {
         if service.form_token_matches(&self.token, given) {
             Ok(())
