@@ -157,8 +157,14 @@ async fn the_invitation_page_speaks_the_invitations_language_in_words_and_change
     let months = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre"];
     assert!(p.html.contains("expire le ") && months.iter().any(|m| p.html.contains(m)), "the expiry in words");
     assert!(p.set_cookies.iter().any(|c| c.starts_with("ph_invite_csrf=") && c.contains("SameSite=Strict")));
-    // The switch works here too.
-    b.set("ph_lang", "en");
+    // The switch works here too, and comes back to the invitation (the page lets its own
+    // site see where a click came from, and no other).
+    let res = app.client.get(&url).send().await.unwrap();
+    assert_eq!(res.headers()["referrer-policy"], "same-origin");
+    let res = b.client.get(format!("{}/lang/en", app.url)).header("referer", &url).send().await.unwrap();
+    assert!(res.status().is_redirection());
+    assert_eq!(res.headers()["location"].to_str().unwrap(), url.strip_prefix(&app.url).unwrap());
+    b.keep(res.headers());
     let p = b.get(&url).await;
     assert!(p.html.contains("<html lang=\"en\"") && p.html.contains("Global administrator") && p.html.contains("90 days"));
     assert!(p.html.contains("full control"), "the global admin warning");
