@@ -347,6 +347,11 @@ async fn the_partners_page_shows_grants_in_words_revokes_and_removes() {
     for word in ["Administrateur des utilisateurs", "Administrateur de licences", "Supprimer le partenaire", "Révoquer les rôles"] {
         assert!(p.html.contains(word), "{word}");
     }
+    for path in ["/partners?revoked=%00&removed=%ff%fe", "/partners?revoked=1e99", "/licenses?%3Cscript%3E=1", "/invite/%E2%80%AE?done=%00"]
+    {
+        let p = b.get(path).await;
+        assert!(!p.status.is_server_error(), "{path}: {}", p.status);
+    }
     let token = csrf(&p.html);
     let revoke = format!("/partners/{}/revoke-grants", partner.id);
     let remove = format!("/partners/{}/remove", partner.id);
