@@ -297,6 +297,55 @@ impl Service {
     /// Signs in, and says whether the password is a temporary one that must be changed
     /// before the session may do anything else.
     pub async fn open_session(&self, email: &str, password: &str, totp: Option<&str>, client: &str) -> ServiceResult<SignedIn> {
+        let creds = self.verified_credentials(email, password, totp, client).await?;
+        let user = self.store.user(creds.organization_id, creds.user_id).await?;
+        let org = self.store.organization(creds.organization_id).await?;
+        let token = random_token();
+        let now = self.now();
+        let ttl = self.config.session_ttl;
+        let session = NewSession {
+            id: SessionId::new(),
+            token_hash: hash_token(&token),
+            user_id: user.id,
+            organization_id: org.id,
+            created_at: now,
+            expires_at: now + ttl,
+        };
+        let password_change_required = user.password_change_required;
+        let caller = Caller::User(Principal { session_id: session.id, user, organization: org });
+        let change = self.change(
+            &caller,
+            "session.created",
+            serde_json::json!({"type": "session", "id": session.id}),
+            None,
+            serde_json::json!({"expires_at": crate::rfc3339(session.expires_at)}),
+            vec![caller.org_id()],
+        );
+        self.store.create_session(session, change).await?;
+        Ok(SignedIn { token, expires_in: ttl.whole_seconds(), password_change_required })
+    }
+
+    /// The caller behind an e-mail and password (and TOTP code when the account has one),
+    /// for ONE call and without a session: the invitation page answers with the customer
+    /// admin's credentials and must leave no session behind. Same count-first limits, same
+    /// bounded hashing and same failures as sign-in (it is a sign-in that opens nothing).
+    /// The principal's session id names no session: nothing it is given to reads it.
+    pub(crate) async fn caller_from_credentials(
+        &self,
+        email: &str,
+        password: &str,
+        totp: Option<&str>,
+        client: &str,
+    ) -> ServiceResult<Caller> {
+        let creds = self.verified_credentials(email, password, totp, client).await?;
+        let user = self.store.user(creds.organization_id, creds.user_id).await?;
+        let organization = self.store.organization(creds.organization_id).await?;
+        let principal = self.with_mfa_policy(Principal { session_id: SessionId::new(), user, organization }).await?;
+        Ok(Caller::User(principal))
+    }
+
+    /// Counts the attempt, then checks the password (and second factor): the credentials.
+    async fn verified_credentials(&self, email: &str, password: &str, totp: Option<&str>, client: &str) -> ServiceResult<Credentials> {
         // Keyed by a hash: any text a client sends is a safe key. Counted before the password
         // is verified, in one atomic statement each: concurrent attempts cannot all pass a
         // check made before any of them counted.
@@ -341,31 +390,7 @@ impl Service {
         // A success clears its pair, and was no failure of its client.
         self.store.clear_attempts(&pair_key).await?;
         self.store.uncount(&ip_key, self.now()).await?;
-        let user = self.store.user(creds.organization_id, creds.user_id).await?;
-        let org = self.store.organization(creds.organization_id).await?;
-        let token = random_token();
-        let now = self.now();
-        let ttl = self.config.session_ttl;
-        let session = NewSession {
-            id: SessionId::new(),
-            token_hash: hash_token(&token),
-            user_id: user.id,
-            organization_id: org.id,
-            created_at: now,
-            expires_at: now + ttl,
-        };
-        let password_change_required = user.password_change_required;
-        let caller = Caller::User(Principal { session_id: session.id, user, organization: org });
-        let change = self.change(
-            &caller,
-            "session.created",
-            serde_json::json!({"type": "session", "id": session.id}),
-            None,
-            serde_json::json!({"expires_at": crate::rfc3339(session.expires_at)}),
-            vec![caller.org_id()],
-        );
-        self.store.create_session(session, change).await?;
-        Ok(SignedIn { token, expires_in: ttl.whole_seconds(), password_change_required })
+        Ok(creds)
     }
 
     /// The signed-in user sets a new password, proving the current one; every other session

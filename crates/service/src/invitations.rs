@@ -390,6 +390,26 @@ impl Service {
         Ok(AcceptOutcome { relationships, grants: out_grants })
     }
 
+    /// The invitation page's answer: a customer global admin's e-mail and password (and TOTP
+    /// code when the account has one) checked as sign-in checks them, then accept or decline,
+    /// in one call that opens no session.
+    pub async fn answer_with_credentials(
+        &self,
+        email: &str,
+        password: &str,
+        totp: Option<&str>,
+        token: &str,
+        accept: bool,
+        client: &str,
+    ) -> ServiceResult<()> {
+        let caller = self.caller_from_credentials(email, password, totp, client).await?;
+        if accept {
+            self.accept_invitation(&caller, token, client).await.map(|_| ())
+        } else {
+            self.decline_invitation(&caller, token, client).await
+        }
+    }
+
     pub async fn decline_invitation(&self, caller: &Caller, token: &str, client: &str) -> ServiceResult<()> {
         let p = caller.require(Action::InvitationsRespond)?;
         let customer = p.organization.id;

@@ -625,9 +625,10 @@ async fn the_invitation_page_accepts_through_its_form_and_refuses_forged_posts()
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.text().await.unwrap().contains("Acceptée"));
     assert_eq!(app.customer_ids(&partner).await, vec![customer.id.clone()]);
+    // (The answer redirects to the page, which then says so.) Answered: gone.
     let res = app.client.post(&url).header("cookie", &cookie).form(&form(&csrf, "decline")).send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert_eq!(res.status(), StatusCode::GONE);
     let closed = app.client.get(&url).send().await.unwrap().text().await.unwrap();
-    assert!(closed.contains("accepted") && !closed.contains("name=\"csrf\""), "an answered invitation shows no form");
+    assert!(closed.contains("Acceptée") && !closed.contains("name=\"csrf\""), "an answered invitation shows no form");
     app.verify_audit().await;
 }

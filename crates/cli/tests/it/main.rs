@@ -29,6 +29,7 @@ mod own_tenant;
 mod pg;
 mod portal_account;
 mod portal_commerce;
+mod portal_customer;
 mod portal_customers;
 mod race;
 mod removal;

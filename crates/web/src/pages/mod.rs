@@ -15,10 +15,12 @@ mod invitations;
 mod invite;
 pub(crate) mod layout;
 mod links;
+mod partners;
 mod reference;
 mod removal;
 mod security;
 pub(crate) mod session;
+mod tenant;
 mod users;
 
 use crate::AppState;
@@ -37,4 +39,6 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(reference::routes())
         .merge(customers::routes())
         .merge(invitations::routes())
+        .merge(partners::routes())
+        .merge(tenant::routes())
 }
