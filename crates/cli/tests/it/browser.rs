@@ -252,6 +252,7 @@ async fn the_landing_page_speaks_french_and_english_and_the_choice_persists() {
     // The browser asks for English.
     b.goto("/").await;
     assert_eq!(b.lang().await, "en");
+    assert!(b.text().await.contains("Sign in"), "{}", b.text().await);
     b.screenshot("landing-en").await;
     // The switch link says "Français" in French and goes back to the same page.
     b.click_text("Français").await;
