@@ -5,8 +5,9 @@
 //! - say its language in `<html lang>`;
 //! - hold no untranslated words: a text shown identically in the French and the English
 //!   rendering of the same page, that is not data (names, e-mails, numbers, ids), fails;
-//! - show a name holding `<script>` escaped;
-//! and every `<form method=post>` sent without its form token, or with a wrong one, answers 403
+//! - show a name holding `<script>` escaped.
+//!
+//! And every `<form method=post>` sent without its form token, or with a wrong one, answers 403
 //! and changes nothing (the audit count and the session stay).
 //!
 //! The crawler knows no page by name: it checks whatever pages exist.
@@ -545,6 +546,12 @@ async fn check_forms_need_the_token(app: &TestApp, agent: &mut Agent, crawl: &Cr
     let mut forms = BTreeMap::new();
     for (path, both) in &crawl.pages {
         for f in post_forms(&both["fr"].body, path) {
+            // Every POST form of a signed-in page carries the token (sign-in has no session yet).
+            assert!(
+                f.action.starts_with("/sign-in") || f.fields.iter().any(|(k, _)| k == "csrf"),
+                "{path}: a form to {} without a form token",
+                f.action
+            );
             if f.fields.iter().any(|(k, _)| k == "csrf") {
                 forms.entry((f.action.clone(), f.fields.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>())).or_insert(f);
             }
