@@ -8,7 +8,8 @@ use serde_json::json;
 use std::collections::BTreeMap;
 
 /// Runs this very test binary again with `PARTNERHUB_TEST_BACKEND=postgres`: every HTTP test
-/// of the suite, each on a fresh PostgreSQL database.
+/// of the suite, each on a fresh PostgreSQL database (the browser tests once, on SQLite: they
+/// test pages, not storage).
 #[tokio::test]
 async fn the_http_suite_passes_on_postgres() {
     if backend() == Backend::Postgres || postgres_server().await.is_none() {
@@ -16,7 +17,7 @@ async fn the_http_suite_passes_on_postgres() {
     }
     let exe = std::env::current_exe().unwrap();
     let out = tokio::process::Command::new(exe)
-        .args(["--skip", "pg::", "--skip", "conformance::", "--test-threads", "3"])
+        .args(["--skip", "pg::", "--skip", "conformance::", "--skip", "browser::", "--test-threads", "3"])
         .env("PARTNERHUB_TEST_BACKEND", "postgres")
         .output()
         .await

@@ -180,8 +180,8 @@ pub(crate) fn html_response(status: StatusCode, markup: Markup) -> Response {
         HeaderValue::from_static("default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
     );
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    // Same-origin: the language switch goes back to the page it was clicked on (an invitation
-    // page's token never leaves the site).
+    // Same-origin: the language switch goes back to the page it was clicked on (it reads the
+    // Referer's path); nothing leaves for another site (the invitation page says no-referrer).
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
