@@ -169,8 +169,18 @@ fn query_string(q: &AuditQuery) -> String {
     [part("action", &q.action), part("from", &q.from), part("to", &q.to), part("actor", &q.actor), part("customer", &q.customer)].join("&")
 }
 
-fn target_summary(v: &serde_json::Value) -> String {
+/// Who acted: a user's e-mail, the operator, or the service itself.
+fn actor<'a>(l: Locale, w: &'a Words, r: &'a AuditRecordResponse) -> &'a str {
+    match (r.actor.user_id, r.actor.email.as_deref()) {
+        (None, Some("operator")) => i18n::audit_target(l, "operator").unwrap_or("operator"),
+        (_, Some(email)) => email,
+        (_, None) => w.system,
+    }
+}
+
+fn target_summary(l: Locale, v: &serde_json::Value) -> String {
     let kind = v["type"].as_str().unwrap_or_default();
+    let kind = i18n::audit_target(l, kind).unwrap_or(kind);
     let id = v["id"].as_str().or_else(|| v["partner_id"].as_str()).unwrap_or_default();
     format!("{kind} {id}").trim().to_owned()
 }
@@ -216,9 +226,9 @@ async fn show(State(s): State<AppState>, portal: Portal, Query(q): Query<AuditQu
                     @for r in &items {
                         tr id=(format!("audit-{}", r.seq)) {
                             td { (OffsetDateTime::parse(&r.at, &Rfc3339).map(|t| i18n::date_time(l, t)).unwrap_or_else(|_| r.at.clone())) }
-                            td { (r.actor.email.as_deref().unwrap_or(w.system)) }
-                            td { code { (r.action) } }
-                            td { code { (target_summary(&r.target)) } }
+                            td { (actor(l, w, r)) }
+                            td data-action=(r.action) { (i18n::audit_action(l, &r.action).unwrap_or(&r.action)) }
+                            td { (target_summary(l, &r.target)) }
                             td { (r.customer_id.map(|c| c.to_string()).unwrap_or_default()) }
                             td { code { (r.details.to_string()) } }
                         }

@@ -147,6 +147,73 @@ pub(crate) fn subscription_status(l: Locale, s: SubscriptionStatus) -> &'static 
     }
 }
 
+/// An audit record's action as words; `None` for an action this version has no words for
+/// (shown as its code).
+pub(crate) fn audit_action(l: Locale, action: &str) -> Option<&'static str> {
+    let (fr, en) = match action {
+        "customer.created" => ("Client créé", "Customer created"),
+        "grant.created" => ("Rôle délégué accordé", "Role granted"),
+        "grant.revoked" => ("Rôle délégué révoqué", "Role revoked"),
+        "invitation.accepted" => ("Invitation acceptée", "Invitation accepted"),
+        "invitation.created" => ("Invitation créée", "Invitation created"),
+        "invitation.declined" => ("Invitation refusée", "Invitation declined"),
+        "invitation.revoked" => ("Invitation révoquée", "Invitation revoked"),
+        "invitation.sent" => ("Invitation envoyée", "Invitation sent"),
+        "license.assigned" => ("Licence attribuée", "License assigned"),
+        "license.released" => ("Licence libérée", "License released"),
+        "offer.created" => ("Offre créée", "Offer created"),
+        "offer.disabled" => ("Offre désactivée", "Offer disabled"),
+        "order.created" => ("Commande passée", "Order placed"),
+        "organization.created" => ("Organisation créée", "Organization created"),
+        "partner.created" => ("Partenaire créé", "Partner created"),
+        "provider_link.accepted" => ("Lien fournisseur accepté", "Provider link accepted"),
+        "provider_link.created" => ("Lien fournisseur créé", "Provider link created"),
+        "provider_link.requested" => ("Lien fournisseur demandé", "Provider link requested"),
+        "relationship.created" => ("Relation créée", "Relationship created"),
+        "relationship.removed" => ("Relation supprimée", "Relationship removed"),
+        "session.created" => ("Connexion", "Signed in"),
+        "session.ended" => ("Session terminée", "Session ended"),
+        "subscription.updated" => ("Abonnement modifié", "Subscription changed"),
+        "user.created" => ("Utilisateur créé", "User created"),
+        "user.deleted" => ("Utilisateur supprimé", "User deleted"),
+        "user.updated" => ("Utilisateur modifié", "User changed"),
+        "user.password_changed" => ("Mot de passe changé", "Password changed"),
+        "user.password_reset" => ("Mot de passe réinitialisé", "Password reset"),
+        "user.mfa_enrolment_started" => ("Vérification en deux étapes commencée", "Two-step verification started"),
+        "user.mfa_enabled" => ("Vérification en deux étapes activée", "Two-step verification turned on"),
+        "user.mfa_disabled" => ("Vérification en deux étapes retirée", "Two-step verification removed"),
+        "user.mfa_recovery_code_used" => ("Code de récupération utilisé", "Recovery code used"),
+        _ => return None,
+    };
+    Some(match l {
+        Locale::Fr => fr,
+        Locale::En => en,
+    })
+}
+
+/// The kind of thing an audit record is about, as a word.
+pub(crate) fn audit_target(l: Locale, kind: &str) -> Option<&'static str> {
+    let (fr, en) = match kind {
+        "organization" => ("Organisation", "Organization"),
+        "user" => ("Utilisateur", "User"),
+        "order" => ("Commande", "Order"),
+        "subscription" => ("Abonnement", "Subscription"),
+        "license" => ("Licence", "License"),
+        "invitation" => ("Invitation", "Invitation"),
+        "relationship" => ("Relation", "Relationship"),
+        "grant" => ("Rôle délégué", "Grant"),
+        "offer" => ("Offre", "Offer"),
+        "session" => ("Session", "Session"),
+        "provider_link" => ("Lien fournisseur", "Provider link"),
+        "operator" => ("Exploitant", "Operator"),
+        _ => return None,
+    };
+    Some(match l {
+        Locale::Fr => fr,
+        Locale::En => en,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
