@@ -1,12 +1,11 @@
 //! Issue 8's "How it is checked", first bullet, in headless Chromium, in French and in English:
 //! only the pages, the way people click them. The API is used for what the seed gives the
-//! operator (partners, the provider–reseller link, an offer) and for the reseller's admin agent
-//! account.
+//! operator (partners, the provider–reseller link, an offer).
 //!
 //! A reseller makes a "New relationship" invitation with its provider, edits the draft (refused
 //! without the link), copies it, clicks Done; the customer opens the link, signs up there and
 //! accepts; the reseller sees the customer; the provider orders naming the reseller; the
-//! reseller's admin agent creates a user and gives it a license; the reseller's removal is
+//! reseller's global admin makes an admin agent on Users, who creates a user and gives it a license; the reseller's removal is
 //! blocked by the subscription; the provider cancels it; the reseller removes with the
 //! attestation; the customer's Partners page no longer lists the reseller.
 
@@ -67,7 +66,6 @@ async fn story(x: &Expect) {
     app.link(&provider, &reseller).await;
     let offer_name = format!("Mail {}", x.lang.to_uppercase());
     let offer = app.offer(&offer_name).await;
-    let (agent, _) = app.user_with_email(&reseller, &["admin_agent"]).await;
     let Some(b) = Browser::start(&app.url).await else { return };
     let shot = |name: &str| format!("story-{name}-{}", x.lang);
 
@@ -153,8 +151,34 @@ async fn story(x: &Expect) {
     let sub = row.attr("id").await.expect("id").expect("id");
     assert!(row.text().await.expect("text").contains(&offer_name));
 
-    // The reseller's admin agent creates a user of the customer and gives it a license.
-    as_reader(&b, x.lang, Some(&agent)).await;
+    // The reseller's global admin makes an admin agent on Users (only admin agents act in a
+    // customer's tenant), who signs in and chooses a password first.
+    as_reader(&b, x.lang, Some(&reseller.email)).await;
+    b.goto("/users").await;
+    let agent = format!("{}@{}.example", unique("agent"), reseller.partner_id.to_lowercase());
+    b.fill_css("#new-user [name=display_name]", "Alan").await;
+    b.fill_css("#new-user [name=email]", &agent).await;
+    b.client.find(Locator::Css("#new-role-admin_agent")).await.expect("the admin agent role").click().await.expect("tick");
+    b.click_css("#create-user").await;
+    let temporary = b
+        .client
+        .find(Locator::Css("#temporary-password"))
+        .await
+        .expect("shown once")
+        .prop("value")
+        .await
+        .expect("value")
+        .unwrap_or_default();
+    assert!(!temporary.is_empty(), "{}", b.main_text().await);
+    as_reader(&b, x.lang, None).await;
+    b.sign_in(&agent, &temporary).await;
+    assert_eq!(b.path().await, "/account/password");
+    b.fill("current_password", &temporary).await;
+    b.fill("new_password", PASSWORD).await;
+    b.submit_form_of("new_password").await;
+    assert_ne!(b.path().await, "/account/password", "{}", b.main_text().await);
+
+    // The agent creates a user of the customer and gives it a license.
     b.goto(&format!("/customers/{customer_id}?tab=users")).await;
     let user_email = format!("{}@{name}.example", unique("u"));
     b.fill_css("#create-user-form [name=email]", &user_email).await;
