@@ -163,7 +163,9 @@ impl Browser {
             let shown = e.text().await.unwrap_or_default();
             let value = e.attr("value").await.ok().flatten().unwrap_or_default();
             if (shown.trim() == text || value.trim() == text) && e.is_displayed().await.unwrap_or(false) {
+                self.mark_page().await;
                 e.click().await.expect("click");
+                self.wait_for_new_page().await;
                 return;
             }
         }
@@ -189,7 +191,53 @@ impl Browser {
     /// Sends the form the last `fill` typed into (the button of the form holding `field`).
     pub async fn submit_form_of(&self, field: &str) {
         let form = self.client.form(Locator::XPath(&format!("//form[.//*[@name=\"{field}\"]]"))).await.expect("form");
+        self.mark_page().await;
         form.submit().await.expect("submit");
+        self.wait_for_new_page().await;
+    }
+
+    /// Clicks the element `css` (a link or a submit button) and waits for the page it leads to.
+    pub async fn click_css(&self, css: &str) {
+        let e = self.client.find(Locator::Css(css)).await.unwrap_or_else(|_| panic!("no {css:?}"));
+        self.mark_page().await;
+        e.click().await.expect("click");
+        self.wait_for_new_page().await;
+    }
+
+    /// Types `value` into the field `css` (cleared first).
+    pub async fn fill_css(&self, css: &str, value: &str) {
+        let input = self.client.find(Locator::Css(css)).await.unwrap_or_else(|_| panic!("no field {css:?}"));
+        input.clear().await.expect("clear");
+        input.send_keys(value).await.expect("type");
+    }
+
+    /// Whether an element matches `css` on the current page.
+    pub async fn has(&self, css: &str) -> bool {
+        self.client.find(Locator::Css(css)).await.is_ok()
+    }
+
+    /// The visible text of the element `css`.
+    pub async fn text_of(&self, css: &str) -> String {
+        self.client.find(Locator::Css(css)).await.unwrap_or_else(|_| panic!("no {css:?}")).text().await.expect("text")
+    }
+
+    /// Marks the document shown now, so `wait_for_new_page` knows when another replaced it.
+    async fn mark_page(&self) {
+        self.client.execute("window.__phLeft = true;", Vec::new()).await.expect("mark the page");
+    }
+
+    /// Waits (15 s at most) until the marked document is replaced by a new, loaded one: a
+    /// click or a submit returns before the browser got there, and reading the page at once
+    /// would read the old one (or a half-loaded one). A form answered on the same URL counts.
+    async fn wait_for_new_page(&self) {
+        for _ in 0..300 {
+            let state = self.client.execute("return window.__phLeft !== true && document.readyState === 'complete';", Vec::new()).await;
+            if matches!(state, Ok(Value::Bool(true))) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the browser did not leave {} within 15 s", self.path().await);
     }
 
     /// Signs in through the sign-in form, the way a person does.

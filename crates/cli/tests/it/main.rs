@@ -16,6 +16,7 @@ mod admin;
 mod audit;
 mod authz;
 mod browser;
+mod browser_story;
 mod crash;
 mod errors;
 mod flows;
