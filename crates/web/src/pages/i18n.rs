@@ -59,7 +59,11 @@ pub(crate) fn date(l: Locale, t: OffsetDateTime) -> String {
         Locale::Fr => MONTHS_FR[m],
         Locale::En => MONTHS_EN[m],
     };
-    format!("{} {month} {}", t.day(), t.year())
+    match (l, t.day()) {
+        // French writes the first of the month as an ordinal: « 1er mars 2027 ».
+        (Locale::Fr, 1) => format!("1er {month} {}", t.year()),
+        (_, day) => format!("{day} {month} {}", t.year()),
+    }
 }
 
 /// "23 février 2027 à 14:05 UTC" / "23 February 2027, 14:05 UTC".
@@ -238,5 +242,7 @@ mod tests {
         assert_eq!(date(Locale::Fr, t), "23 février 2027");
         assert_eq!(date(Locale::En, t), "23 February 2027");
         assert_eq!(days(Locale::Fr, 90), "90 jours");
+        assert_eq!(date(Locale::Fr, time::macros::datetime!(2027-03-01 0:00 UTC)), "1er mars 2027");
+        assert_eq!(date(Locale::En, time::macros::datetime!(2027-03-01 0:00 UTC)), "1 March 2027");
     }
 }
