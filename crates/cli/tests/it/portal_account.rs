@@ -97,6 +97,14 @@ async fn the_users_page_lists_creates_changes_resets_and_deletes_in_both_languag
     let (s, html) = fr.post("/users", &[("csrf", &csrf), ("display_name", "Nobody"), ("email", "not-an-email")]).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
     assert!(html.contains("role=\"alert\"") && html.contains("not-an-email"));
+    // ...saying what is wrong in the reader's language, field by label, never as Rust's debug text.
+    assert!(
+        html.contains("Adresse e-mail : n&#39;est pas une adresse e-mail")
+            || html.contains("Adresse e-mail : n'est pas une adresse e-mail"),
+        "{html}"
+    );
+    assert!(html.contains("Rôles : cochez au moins un rôle"), "{html}");
+    assert!(!html.contains("FieldError") && !html.contains("validation failed"), "{html}");
 
     // Change roles.
     let (s, to) = fr.post(&format!("/users/{id}/roles"), &[("csrf", &csrf), ("roles", "admin_agent")]).await;

@@ -253,7 +253,7 @@ async fn change_password(State(s): State<AppState>, portal: Portal, Form(f): For
     match s.service.change_password(&portal.caller, &f.current_password, &f.new_password).await {
         Ok(()) => Redirect::to("/home").into_response(),
         Err(ServiceError::Validation(errors)) => {
-            let msg = errors.to_string();
+            let msg = super::i18n::invalid(portal.lang, &errors);
             html_response(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 page(portal.lang, Some(&portal), w.password_title, password_form(&portal, Some(&msg))),

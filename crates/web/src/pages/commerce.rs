@@ -429,7 +429,13 @@ async fn change(State(s): State<AppState>, portal: Portal, Path((id, sid)): Path
     match s.service.update_subscription(&portal.caller, customer, sub, input).await {
         Ok(_) => Redirect::to(&format!("{back}&done=1#sub-{}", sub.0)).into_response(),
         Err(ServiceError::Validation(e)) => {
-            render_list(&s, &portal, ListQuery { customer: Some(customer.0.to_string()), ..Default::default() }, Some(e.to_string())).await
+            render_list(
+                &s,
+                &portal,
+                ListQuery { customer: Some(customer.0.to_string()), ..Default::default() },
+                Some(super::i18n::invalid(portal.lang, &e)),
+            )
+            .await
         }
         Err(ServiceError::Conflict(m)) => {
             let mut r = render_list(&s, &portal, ListQuery { customer: Some(customer.0.to_string()), ..Default::default() }, Some(m)).await;
@@ -564,7 +570,7 @@ async fn place_order(
     };
     match s.service.place_order(&portal.caller, customer, NewOrderInput { items, reseller_id }).await {
         Ok(o) => Redirect::to(&format!("/subscriptions?customer={}&order={}", customer.0, o.id.0)).into_response(),
-        Err(ServiceError::Validation(e)) => refuse(e.to_string(), StatusCode::UNPROCESSABLE_ENTITY).await,
+        Err(ServiceError::Validation(e)) => refuse(super::i18n::invalid(portal.lang, &e), StatusCode::UNPROCESSABLE_ENTITY).await,
         Err(e) => layout::error_page(portal.lang, e),
     }
 }

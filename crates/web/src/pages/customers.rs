@@ -546,7 +546,8 @@ async fn create_user(State(s): State<AppState>, portal: Portal, Path(id): Path<S
             let status = if matches!(e, ServiceError::Forbidden) { StatusCode::FORBIDDEN } else { StatusCode::UNPROCESSABLE_ENTITY };
             let msg = match &e {
                 ServiceError::Forbidden => words(portal.lang).users_refused.to_owned(),
-                e => e.to_string(),
+                ServiceError::Validation(errors) => super::i18n::invalid(portal.lang, errors),
+                _ => layout::words(portal.lang).conflict.to_owned(),
             };
             let body = html! { (tabs(portal.lang, d.summary.id.0, Tab::Users)) (create_user_form(&portal, d.summary.id.0, Some(&msg))) };
             html_response(status, page(portal.lang, Some(&portal), &d.summary.name, body))

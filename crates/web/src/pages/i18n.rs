@@ -3,7 +3,7 @@
 //! one language does not compile. Shared words (roles, states, dates) are here.
 
 use axum::http::{HeaderMap, header};
-use partnerhub_domain::{DelegatedRole, InvitationState, Locale, Role, SubscriptionStatus};
+use partnerhub_domain::{DelegatedRole, InvitationState, Locale, Role, SubscriptionStatus, ValidationErrors};
 use time::OffsetDateTime;
 
 /// The cookie the language switch sets (a preference, not a secret).
@@ -218,6 +218,102 @@ pub(crate) fn audit_target(l: Locale, kind: &str) -> Option<&'static str> {
     })
 }
 
+/// What a refused form says, in the reader's language: each field by its label, then why.
+/// Messages of the value types are translated to French when this version knows them; zxcvbn's
+/// advice on a weak password is English only, so French says only that it is too easy.
+pub(crate) fn invalid(l: Locale, e: &ValidationErrors) -> String {
+    let (sep, between) = match l {
+        Locale::Fr => (" : ", " ; "),
+        Locale::En => (": ", "; "),
+    };
+    e.0.iter().map(|f| format!("{}{sep}{}", field(l, &f.field), message(l, &f.message))).collect::<Vec<_>>().join(between)
+}
+
+/// A form field's label for [`invalid`]; the field's own name when this version has none.
+fn field(l: Locale, name: &str) -> String {
+    let base = name.rsplit('.').next().unwrap_or(name);
+    let (fr, en) = match base {
+        "email" => ("Adresse e-mail", "E-mail"),
+        "password" => ("Mot de passe", "Password"),
+        "new_password" => ("Nouveau mot de passe", "New password"),
+        "current_password" => ("Mot de passe actuel", "Current password"),
+        "display_name" => ("Nom", "Name"),
+        "name" => ("Nom", "Name"),
+        "domain" => ("Domaine", "Domain"),
+        "roles" => ("Rôles", "Roles"),
+        "subject" => ("Objet", "Subject"),
+        "body" => ("Message", "Body"),
+        "code" => ("Code", "Code"),
+        "duration_days" => ("Durée", "Duration"),
+        "expires_in_days" => ("Expiration", "Expiry"),
+        "auto_extend" => ("Prolongation automatique", "Automatic extension"),
+        "locale" => ("Langue", "Language"),
+        "partner_id" | "provider_partner_id" => ("ID partenaire", "Partner id"),
+        "indirect_provider_id" => ("Fournisseur indirect", "Indirect provider"),
+        "reseller_id" => ("Revendeur", "Reseller"),
+        "items" | "quantity" => ("Quantité", "Quantity"),
+        "status" => ("État", "Status"),
+        _ => return name.to_owned(),
+    };
+    match l {
+        Locale::Fr => fr.to_owned(),
+        Locale::En => en.to_owned(),
+    }
+}
+
+/// A value type's message in the reader's language (they are written in English).
+fn message(l: Locale, m: &str) -> String {
+    if l == Locale::En {
+        return m.to_owned();
+    }
+    if m.starts_with("is too easy to guess") {
+        return "est trop facile à deviner : choisissez une phrase plus longue et moins courante".into();
+    }
+    // "must be 3 to 200 characters", "must be 1 to 10000".
+    if let Some(rest) = m.strip_prefix("must be ")
+        && let Some((a, b)) = rest.split_once(" to ")
+        && a.bytes().all(|c| c.is_ascii_digit())
+    {
+        return match b.strip_suffix(" characters") {
+            Some(n) => format!("doit compter de {a} à {n} caractères"),
+            None => format!("doit être entre {a} et {b}"),
+        };
+    }
+    let fr = match m {
+        "is not an e-mail address" => "n'est pas une adresse e-mail",
+        "is not a domain name" => "n'est pas un nom de domaine",
+        "letters, digits and '-' only" => "lettres, chiffres et « - » uniquement",
+        "must not contain control, bidirectional, zero-width or line-separator characters" => {
+            "ne doit contenir aucun caractère de contrôle, bidirectionnel, de largeur nulle ou de séparation de ligne"
+        }
+        "must not contain NUL characters" => "ne doit pas contenir de caractère NUL",
+        "must differ from the current password" => "doit différer du mot de passe actuel",
+        "is not your current password" => "n'est pas votre mot de passe actuel",
+        "is not the current code of your authenticator app" => "n'est pas le code actuel de votre application d'authentification",
+        "is neither a current code of your authenticator app nor an unused recovery code" => {
+            "n'est ni un code actuel de votre application d'authentification ni un code de récupération inutilisé"
+        }
+        "a user needs at least one role" | "ask for at least one role" => "cochez au moins un rôle",
+        "is not one of your active resellers" | "is not one of your active indirect resellers" => {
+            "n'est pas l'un de vos revendeurs indirects actifs"
+        }
+        "is not one of your active indirect providers" => "n'est pas l'un de vos fournisseurs indirects actifs",
+        "no indirect provider has that partner id" => "aucun fournisseur indirect n'a cet ID partenaire",
+        "names an offer that does not exist or is disabled" => "désigne une offre inexistante ou désactivée",
+        "an indirect provider orders for one of its resellers: name it" => {
+            "un fournisseur indirect commande pour l'un de ses revendeurs : choisissez-le"
+        }
+        "only an indirect reseller names an indirect provider" => "seul un revendeur indirect désigne un fournisseur indirect",
+        "only an indirect provider names a reseller" => "seul un fournisseur indirect désigne un revendeur",
+        "a grant of global_admin is never extended automatically" => {
+            "un rôle d'administrateur général n'est jamais prolongé automatiquement"
+        }
+        "give quantity, status or both" => "indiquez une quantité, un état ou les deux",
+        _ => return m.to_owned(),
+    };
+    fr.to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,5 +340,22 @@ mod tests {
         assert_eq!(days(Locale::Fr, 90), "90 jours");
         assert_eq!(date(Locale::Fr, time::macros::datetime!(2027-03-01 0:00 UTC)), "1er mars 2027");
         assert_eq!(date(Locale::En, time::macros::datetime!(2027-03-01 0:00 UTC)), "1 March 2027");
+    }
+
+    #[test]
+    fn refusals_read_in_the_reader_language() {
+        let e = ValidationErrors(vec![
+            partnerhub_domain::FieldError::new("organization.name", "must be 1 to 200 characters"),
+            partnerhub_domain::FieldError::new("admin.email", "is not an e-mail address"),
+            partnerhub_domain::FieldError::new("quantity", "must be 1 to 10000"),
+        ]);
+        assert_eq!(
+            invalid(Locale::Fr, &e),
+            "Nom : doit compter de 1 à 200 caractères ; Adresse e-mail : n'est pas une adresse e-mail ; Quantité : doit être entre 1 et 10000"
+        );
+        assert_eq!(
+            invalid(Locale::En, &e),
+            "Name: must be 1 to 200 characters; E-mail: is not an e-mail address; Quantity: must be 1 to 10000"
+        );
     }
 }

@@ -298,7 +298,7 @@ async fn create(State(s): State<AppState>, portal: Portal, Form(f): Form<Vec<(St
     match s.service.create_invitation(&portal.caller, input).await {
         Ok(v) => Redirect::to(&format!("/invitations/{}/draft", v.invitation.id.0)).into_response(),
         Err(ServiceError::Validation(e)) => {
-            let msg = e.to_string();
+            let msg = super::i18n::invalid(portal.lang, &e);
             let providers = if customer.is_none() { active_providers(&s, &portal).await } else { None };
             let title = if customer.is_some() { w.request_reseller } else { w.new_relationship };
             html_response(
@@ -417,7 +417,7 @@ async fn save_draft(State(s): State<AppState>, portal: Portal, Path(id): Path<St
     let error = match s.service.save_invitation_email(&portal.caller, v.invitation.id, &f.subject, &body).await {
         Ok(_) => return Redirect::to(&format!("/invitations/{}/draft?saved=1", v.invitation.id.0)).into_response(),
         Err(ServiceError::UrlMissingFromEmail) => w.url_missing.to_owned(),
-        Err(ServiceError::Validation(e)) => e.to_string(),
+        Err(ServiceError::Validation(e)) => super::i18n::invalid(portal.lang, &e),
         Err(ServiceError::InvitationNotPending) => w.not_pending.to_owned(),
         Err(e) => return layout::error_page(portal.lang, e),
     };
@@ -454,7 +454,7 @@ async fn send(
     match s.service.send_invitation(&portal.caller, v.invitation.id, &f.to).await {
         Ok(()) => Redirect::to(&format!("/invitations/{}/draft?sent=1", v.invitation.id.0)).into_response(),
         Err(ServiceError::Validation(e)) => {
-            let msg = e.to_string();
+            let msg = super::i18n::invalid(portal.lang, &e);
             let (subject, body) = (v.invitation.email_subject.clone(), v.invitation.email_body.clone());
             let markup = draft_body(&portal, &v, &subject, &body, s.service.email_configured(), None, Some(&msg));
             html_response(StatusCode::UNPROCESSABLE_ENTITY, page(portal.lang, Some(&portal), w.draft_title, markup))

@@ -456,7 +456,7 @@ async fn answer_invitation(
         }
         Err(ServiceError::MfaRequired) => (None, true, StatusCode::UNAUTHORIZED),
         Err(ServiceError::Unauthenticated) => (Some(w.wrong.to_owned()), totp.is_some(), StatusCode::UNAUTHORIZED),
-        Err(ServiceError::Validation(e)) => (Some(e.to_string()), false, StatusCode::UNPROCESSABLE_ENTITY),
+        Err(ServiceError::Validation(e)) => (Some(super::i18n::invalid(lang, &e)), false, StatusCode::UNPROCESSABLE_ENTITY),
         Err(ServiceError::Forbidden) => (Some(w.not_admin.to_owned()), false, StatusCode::FORBIDDEN),
         Err(ServiceError::WrongCustomer) => (Some(w.wrong_customer.to_owned()), false, StatusCode::FORBIDDEN),
         Err(ServiceError::PasswordChangeRequired) => (Some(w.temporary_password.to_owned()), false, StatusCode::FORBIDDEN),

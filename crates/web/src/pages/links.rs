@@ -200,7 +200,7 @@ async fn request_provider(State(s): State<AppState>, portal: Portal, Form(f): Fo
     match s.service.request_provider(&portal.caller, f.provider_partner_id.trim()).await {
         Ok(_) => Redirect::to("/links").into_response(),
         Err(ServiceError::Validation(e)) => {
-            let msg = e.to_string();
+            let msg = super::i18n::invalid(portal.lang, &e);
             render(&s, &portal, StatusCode::UNPROCESSABLE_ENTITY, Some(&msg), &f.provider_partner_id).await
         }
         Err(e) => layout::error_page(portal.lang, e),

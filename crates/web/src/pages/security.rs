@@ -294,7 +294,7 @@ async fn confirm_totp(State(s): State<AppState>, portal: Portal, Form(f): Form<C
             html_response(StatusCode::OK, page(portal.lang, Some(&portal), w.codes_title, body))
         }
         Err(ServiceError::Validation(e)) => {
-            let msg = e.to_string();
+            let msg = super::i18n::invalid(portal.lang, &e);
             render(&s, &portal, StatusCode::UNPROCESSABLE_ENTITY, Some(&msg)).await
         }
         Err(ServiceError::Conflict(_)) => Redirect::to("/account/security").into_response(),
@@ -309,7 +309,7 @@ async fn remove_totp(State(s): State<AppState>, portal: Portal, Form(f): Form<Co
     match s.service.remove_totp(&portal.caller, f.code.trim()).await {
         Ok(()) => Redirect::to("/account/security").into_response(),
         Err(ServiceError::Validation(e)) => {
-            let msg = e.to_string();
+            let msg = super::i18n::invalid(portal.lang, &e);
             render(&s, &portal, StatusCode::UNPROCESSABLE_ENTITY, Some(&msg)).await
         }
         Err(e) => layout::error_page(portal.lang, e),

@@ -281,7 +281,7 @@ async fn create(State(s): State<AppState>, portal: Portal, Form(pairs): Form<Vec
     {
         Ok((user, password)) => shown_once(&portal, w.created_title, w.created_lead, &password, &user),
         Err(ServiceError::Validation(e)) => {
-            let msg = e.to_string();
+            let msg = super::i18n::invalid(portal.lang, &e);
             render_list(&s, &portal, StatusCode::UNPROCESSABLE_ENTITY, Some(&msg), Some(&f)).await
         }
         Err(e) => layout::error_page(portal.lang, e),
@@ -310,7 +310,7 @@ async fn change_roles(
     match s.service.update_user(&portal.caller, id, Some(f.roles), None).await {
         Ok(_) => Redirect::to("/users").into_response(),
         Err(ServiceError::Validation(e)) => {
-            let msg = e.to_string();
+            let msg = super::i18n::invalid(portal.lang, &e);
             render_list(&s, &portal, StatusCode::UNPROCESSABLE_ENTITY, Some(&msg), None).await
         }
         Err(e) => layout::error_page(portal.lang, e),
