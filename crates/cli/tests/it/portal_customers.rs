@@ -146,6 +146,136 @@ async fn the_customer_list_and_record_speak_both_languages_and_act_through_the_g
     app.verify_audit().await;
 }
 
+/// The seats of one subscription given out, as the JSON API says.
+async fn seats_assigned(app: &TestApp, token: &str, customer: &str, sub: &str) -> i64 {
+    let (s, b) = app.get(&format!("/api/v1/customers/{customer}/subscriptions"), token).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    b["items"].as_array().expect("items").iter().find(|x| x["id"] == sub).expect("the subscription")["assigned"].as_i64().expect("assigned")
+}
+
+#[tokio::test]
+async fn a_partner_agent_edits_and_deletes_customer_users_and_releases_licenses_from_the_record() {
+    let app = TestApp::spawn().await;
+    let partner = app.partner("direct").await;
+    let customer = app.customer_granting(&partner, &["user_admin", "license_admin"]).await;
+    let agent = app.user(&partner, &["admin_agent"]).await;
+    let (fr, en) = (Browser::new(&app, &agent, "fr"), Browser::new(&app, &agent, "en"));
+    let c = &customer.id;
+    let (kept, _, _) = app.tenant_user(&agent, c, &[]).await;
+    let (gone, _, _) = app.tenant_user(&agent, c, &[]).await;
+    let offer = app.offer("Office Pro").await;
+    let sub = app.order(&agent, c, &offer, 3, None).await;
+    for u in [&kept, &gone] {
+        let (s, b) = app.post(&format!("/api/v1/customers/{c}/users/{u}/licenses"), Some(&agent), json!({"subscription_id": sub})).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+    }
+    assert_eq!(seats_assigned(&app, &agent, c, &sub).await, 2);
+
+    // The actions, in both languages, with their stable ids.
+    let (_, html) = en.get(&format!("/customers/{c}?tab=users")).await;
+    for w in ["Edit", "Delete", &format!("id=\"edit-user-{kept}\""), &format!("id=\"delete-user-{gone}\"")] {
+        assert!(html.contains(w), "{w} missing from {html}");
+    }
+    let (_, html) = fr.get(&format!("/customers/{c}?tab=users")).await;
+    assert!(html.contains("Modifier") && html.contains("Supprimer") && html.contains("Je confirme"), "{html}");
+    let (_, html) = fr.get(&format!("/customers/{c}?tab=licenses")).await;
+    assert!(html.contains("Libérer") && html.contains(&format!("id=\"release-license-{kept}-{sub}\"")), "{html}");
+    let (_, html) = en.get(&format!("/customers/{c}?tab=licenses")).await;
+    assert!(html.contains("Release"), "{html}");
+    let (s, html) = fr.get(&format!("/customers/{c}/users/{kept}/edit")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(html.contains("Modifier l'utilisateur") && html.contains("Enregistrer"), "{html}");
+
+    // Without the form token, or with a forged one: refused, nothing changes.
+    let csrf = en.csrf().await;
+    let posts = [
+        (format!("/customers/{c}/users/{kept}/edit"), vec![("display_name", "Forged"), ("roles", "user_admin")]),
+        (format!("/customers/{c}/users/{gone}/delete"), vec![("confirm", "yes")]),
+        (format!("/customers/{c}/users/{kept}/licenses/{sub}/release"), vec![]),
+    ];
+    for (path, form) in &posts {
+        let (s, _, _) = en.post(path, form).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{path}");
+        let mut forged = form.clone();
+        forged.push(("csrf", "forged"));
+        let (s, _, _) = en.post(path, &forged).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{path}");
+    }
+    let (_, b) = app.get(&format!("/api/v1/customers/{c}/users"), &agent).await;
+    let items = b["items"].as_array().expect("items").clone();
+    assert!(items.iter().any(|u| u["id"] == gone.as_str()), "not deleted");
+    let k = items.iter().find(|u| u["id"] == kept.as_str()).expect("kept");
+    assert_eq!((k["display_name"].as_str(), k["roles"].clone()), (Some("Tenant user"), json!([])));
+    assert_eq!(seats_assigned(&app, &agent, c, &sub).await, 2);
+
+    // Edit: name and roles, seen by the JSON API; an empty name refused in the reader's words.
+    let (s, _, html) = fr.post(&format!("/customers/{c}/users/{kept}/edit"), &[("csrf", &csrf), ("display_name", "")]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    assert!(html.contains("Refusé :") && html.contains("Nom"), "{html}");
+    let (s, location, _) = en
+        .post(
+            &format!("/customers/{c}/users/{kept}/edit"),
+            &[("csrf", &csrf), ("display_name", "Renamed user"), ("roles", "user_admin"), ("roles", "billing_admin")],
+        )
+        .await;
+    assert_eq!((s, location.as_str()), (StatusCode::SEE_OTHER, format!("/customers/{c}?tab=users").as_str()));
+    let (_, b) = app.get(&format!("/api/v1/customers/{c}/users"), &agent).await;
+    let k = b["items"].as_array().expect("items").iter().find(|u| u["id"] == kept.as_str()).expect("kept").clone();
+    assert_eq!(k["display_name"], "Renamed user");
+    let mut roles: Vec<&str> = k["roles"].as_array().expect("roles").iter().filter_map(|r| r.as_str()).collect();
+    roles.sort_unstable();
+    assert_eq!(roles, ["billing_admin", "user_admin"]);
+
+    // The grants do not reach the customer's global admin: refused in clear words.
+    let ga = b["items"].as_array().expect("items").iter().find(|u| u["roles"] == json!(["global_admin"])).expect("the global admin")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let (s, _, html) = en.post(&format!("/customers/{c}/users/{ga}/edit"), &[("csrf", &csrf), ("display_name", "GA")]).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{html}");
+    assert!(html.contains("do not allow this for its users"), "{html}");
+    let (s, _, html) = fr.post(&format!("/customers/{c}/users/{ga}/delete"), &[("csrf", &csrf), ("confirm", "yes")]).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{html}");
+    assert!(html.contains("ne le permettent pas pour ses utilisateurs"), "{html}");
+    // With global admin granted, the customer's last global admin keeps the role: a 409 in clear words.
+    let other = app.customer_granting(&partner, &["global_admin"]).await;
+    let (_, b) = app.get(&format!("/api/v1/customers/{}/users", other.id), &agent).await;
+    let other_ga = b["items"][0]["id"].as_str().expect("id").to_owned();
+    let (s, _, html) = en.post(&format!("/customers/{}/users/{other_ga}/edit", other.id), &[("csrf", &csrf), ("display_name", "GA")]).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{html}");
+    assert!(html.contains("last global administrator stays"), "{html}");
+    let (s, _, html) = fr.post(&format!("/customers/{}/users/{other_ga}/delete", other.id), &[("csrf", &csrf), ("confirm", "yes")]).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{html}");
+    assert!(html.contains("dernier administrateur général"), "{html}");
+
+    // Release: the seat is free again.
+    let (s, location, _) = fr.post(&format!("/customers/{c}/users/{kept}/licenses/{sub}/release"), &[("csrf", &csrf)]).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert!(location.ends_with("?tab=licenses"), "{location}");
+    assert_eq!(seats_assigned(&app, &agent, c, &sub).await, 1);
+    let (_, b) = app.get(&format!("/api/v1/customers/{c}/users/{kept}/licenses"), &agent).await;
+    assert_eq!(b["items"], json!([]));
+
+    // Delete: the box must be ticked; then the user is gone and their license released.
+    let (s, _, html) = fr.post(&format!("/customers/{c}/users/{gone}/delete"), &[("csrf", &csrf)]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("Cochez la case"), "{html}");
+    let (_, _, html) = en.post(&format!("/customers/{c}/users/{gone}/delete"), &[("csrf", &csrf)]).await;
+    assert!(html.contains("Tick the box"), "{html}");
+    let (s, location, _) = en.post(&format!("/customers/{c}/users/{gone}/delete"), &[("csrf", &csrf), ("confirm", "yes")]).await;
+    assert_eq!((s, location.as_str()), (StatusCode::SEE_OTHER, format!("/customers/{c}?tab=users").as_str()));
+    let (_, b) = app.get(&format!("/api/v1/customers/{c}/users"), &agent).await;
+    assert!(!b["items"].as_array().expect("items").iter().any(|u| u["id"] == gone.as_str()), "deleted");
+    assert_eq!(seats_assigned(&app, &agent, c, &sub).await, 0);
+    let (s, _) = en.get(&format!("/customers/{c}/users/{gone}/edit")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    for path in [format!("/customers/{c}/users/zzz/edit"), format!("/customers/{c}/users/zzz/licenses/zzz/release")] {
+        let (s, _, _) = en.post(&path, &[("csrf", &csrf)]).await;
+        assert!(!s.is_server_error(), "{path}: {s}");
+    }
+    app.verify_audit().await;
+}
+
 #[tokio::test]
 async fn a_grant_that_does_not_allow_users_is_a_clear_refusal_in_the_tab() {
     let app = TestApp::spawn().await;

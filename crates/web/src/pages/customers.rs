@@ -26,6 +26,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/customers/{id}/users", post(create_user))
         .route("/customers/{id}/users/{user_id}/reset-password", post(reset_password))
         .route("/customers/{id}/licenses", post(assign_license))
+        .route("/customers/{id}/users/{user_id}/edit", get(edit_user_page).post(edit_user))
+        .route("/customers/{id}/users/{user_id}/delete", post(delete_user))
+        .route("/customers/{id}/users/{user_id}/licenses/{subscription_id}/release", post(release_license))
 }
 
 struct Words {
@@ -102,6 +105,16 @@ struct Words {
     state_expired: &'static str,
     state_revoked: &'static str,
     revoked_on: &'static str,
+    edit: &'static str,
+    edit_title: &'static str,
+    save: &'static str,
+    delete: &'static str,
+    delete_title: &'static str,
+    delete_confirm: &'static str,
+    delete_unconfirmed: &'static str,
+    last_global_admin: &'static str,
+    release: &'static str,
+    no_user: &'static str,
 }
 
 fn words(l: Locale) -> &'static Words {
@@ -180,6 +193,16 @@ fn words(l: Locale) -> &'static Words {
             state_expired: "Expired",
             state_revoked: "Revoked",
             revoked_on: "Revoked",
+            edit: "Edit",
+            edit_title: "Edit the user",
+            save: "Save",
+            delete: "Delete",
+            delete_title: "Delete the user",
+            delete_confirm: "I confirm: the user is deleted, their sessions end and their licenses are released.",
+            delete_unconfirmed: "Tick the box to confirm the deletion.",
+            last_global_admin: "The customer's last global administrator stays: give another user that role first.",
+            release: "Release",
+            no_user: "This user is not one of the customer's users.",
         },
         Locale::Fr => &Words {
             list_title: "Liste des clients",
@@ -255,6 +278,16 @@ fn words(l: Locale) -> &'static Words {
             state_expired: "Expiré",
             state_revoked: "Révoqué",
             revoked_on: "Révoqué le",
+            edit: "Modifier",
+            edit_title: "Modifier l'utilisateur",
+            save: "Enregistrer",
+            delete: "Supprimer",
+            delete_title: "Supprimer l'utilisateur",
+            delete_confirm: "Je confirme : l'utilisateur est supprimé, ses sessions prennent fin et ses licences sont libérées.",
+            delete_unconfirmed: "Cochez la case pour confirmer la suppression.",
+            last_global_admin: "Le dernier administrateur général du client reste : donnez d'abord ce rôle à un autre utilisateur.",
+            release: "Libérer",
+            no_user: "Cet utilisateur n'est pas un utilisateur du client.",
         },
     }
 }
@@ -498,10 +531,14 @@ async fn users_tab(s: &AppState, p: &Portal, d: &CustomerDetail) -> Markup {
                             td { (u.email) }
                             td { (user_roles(l, u)) }
                             td {
+                                a.button.secondary href=(format!("/customers/{}/users/{}/edit", id.0, u.id.0)) id=(format!("edit-user-{}", u.id.0)) { (w.edit) }
+                                " "
                                 form.inline method="post" action=(format!("/customers/{}/users/{}/reset-password", id.0, u.id.0)) {
                                     input type="hidden" name="csrf" value=(p.form_token);
                                     button.secondary type="submit" name="reset" id=(format!("reset-{}", u.id.0)) { (w.reset_password) }
                                 }
+                                " "
+                                (delete_user_form(p, id.0, u.id.0))
                             }
                         }
                     }
@@ -646,10 +683,22 @@ async fn licenses_tab(s: &AppState, p: &Portal, d: &CustomerDetail) -> Markup {
             p { (w.no_licenses) }
         } @else {
             table id="licenses" {
-                thead { tr { th { (w.user) } th { (w.offer) } th { (w.assigned_at) } } }
+                thead { tr { th { (w.user) } th { (w.offer) } th { (w.assigned_at) } th {} } }
                 tbody {
                     @for (name, email, lic) in &rows {
-                        tr { td { (name) " (" (email) ")" } td { (lic.offer.name) } td { (i18n::date(l, lic.assigned_at)) } }
+                        tr {
+                            td { (name) " (" (email) ")" }
+                            td { (lic.offer.name) }
+                            td { (i18n::date(l, lic.assigned_at)) }
+                            td {
+                                form.inline method="post"
+                                    action=(format!("/customers/{}/users/{}/licenses/{}/release", id.0, lic.user_id.0, lic.subscription_id.0)) {
+                                    input type="hidden" name="csrf" value=(p.form_token);
+                                    button.secondary type="submit" name="release"
+                                        id=(format!("release-license-{}-{}", lic.user_id.0, lic.subscription_id.0)) { (w.release) }
+                                }
+                            }
+                        }
                     }
                 }
             }
@@ -725,5 +774,169 @@ async fn grants_tab(s: &AppState, p: &Portal, d: &CustomerDetail) -> Markup {
                 }
             }
         }
+    }
+}
+
+fn delete_user_form(p: &Portal, customer: Uuid, user: Uuid) -> Markup {
+    let w = words(p.lang);
+    html! {
+        form.inline method="post" action=(format!("/customers/{customer}/users/{user}/delete")) {
+            input type="hidden" name="csrf" value=(p.form_token);
+            label.check { input type="checkbox" name="confirm" value="yes" id=(format!("confirm-delete-{user}")); span { (w.delete_confirm) } }
+            button.danger type="submit" name="delete" id=(format!("delete-user-{user}")) { (w.delete) }
+        }
+    }
+}
+
+/// The edit page of one user of the customer: name and roles, and the deletion.
+fn edit_page(p: &Portal, d: &CustomerDetail, u: &User, status: StatusCode, error: Option<&str>) -> Response {
+    let (l, w) = (p.lang, words(p.lang));
+    let (customer, user) = (d.summary.id.0, u.id.0);
+    let body = html! {
+        (tabs(l, customer, Tab::Users))
+        section.card {
+            h2 { (w.edit_title) }
+            p { (u.email) }
+            @if let Some(e) = error { p.errors role="alert" { (w.refused) " " (e) } }
+            form.stack method="post" action=(format!("/customers/{customer}/users/{user}/edit")) id="edit-user-form" {
+                input type="hidden" name="csrf" value=(p.form_token);
+                label { (w.display_name) input type="text" name="display_name" id="edit-display-name" required maxlength="200" value=(u.display_name); }
+                fieldset {
+                    legend { (w.user_roles) }
+                    @for r in OrgKind::Customer.roles() {
+                        label.check { input type="checkbox" name="roles" value=(r.as_str()) checked[u.roles.contains(r)]; span { (i18n::role(l, *r)) } }
+                    }
+                }
+                button type="submit" id="save-user" name="save" { (w.save) }
+            }
+        }
+        section.card {
+            h2 { (w.delete_title) }
+            (delete_user_form(p, customer, user))
+        }
+        p { a href=(format!("/customers/{customer}?tab=users")) id="back" { (w.back) } }
+    };
+    html_response(status, page(l, Some(p), w.edit_title, body))
+}
+
+/// The customer and one of its users, or the page that says why not.
+async fn customer_user(s: &AppState, p: &Portal, id: &str, user_id: &str) -> Result<(CustomerDetail, User), Response> {
+    let d = customer_or_page(s, p, id).await?;
+    let Ok(user) = Uuid::parse_str(user_id) else { return Err(layout::error_page(p.lang, ServiceError::NotFound)) };
+    let users = s
+        .service
+        .tenant_users(&p.caller, d.summary.id, PageQuery { limit: 500, cursor: None })
+        .await
+        .map_err(|e| layout::error_page(p.lang, e))?;
+    match users.items.into_iter().find(|u| u.id.0 == user) {
+        Some(u) => Ok((d, u)),
+        None => Err(layout::message_page(p.lang, StatusCode::NOT_FOUND, words(p.lang).no_user)),
+    }
+}
+
+/// A refusal of a change to a user, in the reader's words, with its status.
+fn user_refusal(l: Locale, e: &ServiceError) -> Option<(StatusCode, String)> {
+    let w = words(l);
+    match e {
+        ServiceError::Forbidden => Some((StatusCode::FORBIDDEN, w.users_refused.to_owned())),
+        // The one rule of a user's change the store holds: the tenant keeps a global admin.
+        ServiceError::Conflict(m) if m.contains("global_admin") => Some((StatusCode::CONFLICT, w.last_global_admin.to_owned())),
+        ServiceError::Conflict(_) => Some((StatusCode::CONFLICT, layout::words(l).conflict.to_owned())),
+        ServiceError::Validation(errors) => Some((StatusCode::UNPROCESSABLE_ENTITY, i18n::invalid(l, errors))),
+        _ => None,
+    }
+}
+
+async fn edit_user_page(State(s): State<AppState>, portal: Portal, Path((id, user_id)): Path<(String, String)>) -> Response {
+    match customer_user(&s, &portal, &id, &user_id).await {
+        Ok((d, u)) => edit_page(&portal, &d, &u, StatusCode::OK, None),
+        Err(r) => r,
+    }
+}
+
+/// Changes a user's name and roles: the service call of `PATCH /api/v1/customers/{id}/users/{user_id}`.
+async fn edit_user(
+    State(s): State<AppState>,
+    portal: Portal,
+    Path((id, user_id)): Path<(String, String)>,
+    Form(f): Form<Vec<(String, String)>>,
+) -> Response {
+    let get = |k: &str| f.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    if let Err(r) = portal.check_form(&s.service, &get("csrf")) {
+        return r;
+    }
+    let (d, u) = match customer_user(&s, &portal, &id, &user_id).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let roles: Vec<String> = f.iter().filter(|(k, _)| k == "roles").map(|(_, v)| v.clone()).collect();
+    match s.service.update_tenant_user(&portal.caller, d.summary.id, u.id, Some(roles), Some(get("display_name"))).await {
+        Ok(_) => Redirect::to(&format!("/customers/{}?tab=users", d.summary.id.0)).into_response(),
+        Err(e) => match user_refusal(portal.lang, &e) {
+            Some((status, msg)) => edit_page(&portal, &d, &u, status, Some(&msg)),
+            None => layout::error_page(portal.lang, e),
+        },
+    }
+}
+
+#[derive(Deserialize)]
+struct DeleteForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+/// Deletes a user (their sessions end, their licenses are released): the service call of
+/// `DELETE /api/v1/customers/{id}/users/{user_id}`, once the box is ticked.
+async fn delete_user(
+    State(s): State<AppState>,
+    portal: Portal,
+    Path((id, user_id)): Path<(String, String)>,
+    Form(f): Form<DeleteForm>,
+) -> Response {
+    if let Err(r) = portal.check_form(&s.service, &f.csrf) {
+        return r;
+    }
+    let (d, u) = match customer_user(&s, &portal, &id, &user_id).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if f.confirm != "yes" {
+        return edit_page(&portal, &d, &u, StatusCode::UNPROCESSABLE_ENTITY, Some(words(portal.lang).delete_unconfirmed));
+    }
+    match s.service.delete_tenant_user(&portal.caller, d.summary.id, u.id).await {
+        Ok(()) => Redirect::to(&format!("/customers/{}?tab=users", d.summary.id.0)).into_response(),
+        Err(e) => match user_refusal(portal.lang, &e) {
+            Some((status, msg)) => edit_page(&portal, &d, &u, status, Some(&msg)),
+            None => layout::error_page(portal.lang, e),
+        },
+    }
+}
+
+/// Gives a seat back: the service call of the API's license release route.
+async fn release_license(
+    State(s): State<AppState>,
+    portal: Portal,
+    Path((id, user_id, subscription_id)): Path<(String, String, String)>,
+    Form(f): Form<CsrfOnly>,
+) -> Response {
+    if let Err(r) = portal.check_form(&s.service, &f.csrf) {
+        return r;
+    }
+    let d = match customer_or_page(&s, &portal, &id).await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let (Ok(user), Ok(sub)) = (Uuid::parse_str(&user_id), Uuid::parse_str(&subscription_id)) else {
+        return layout::error_page(portal.lang, ServiceError::NotFound);
+    };
+    match s.service.release_license(&portal.caller, d.summary.id, UserId(user), SubscriptionId(sub)).await {
+        Ok(()) => Redirect::to(&format!("/customers/{}?tab=licenses", d.summary.id.0)).into_response(),
+        Err(ServiceError::Forbidden) => {
+            let body = html! { (tabs(portal.lang, d.summary.id.0, Tab::Licenses)) (refusal(words(portal.lang).licenses_refused)) };
+            html_response(StatusCode::FORBIDDEN, page(portal.lang, Some(&portal), &d.summary.name, body))
+        }
+        Err(e) => layout::error_page(portal.lang, e),
     }
 }
