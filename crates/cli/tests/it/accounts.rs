@@ -6,21 +6,6 @@ use crate::support::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-/// A customer created by a partner: (customer id, admin e-mail, temporary password).
-async fn created_customer(app: &TestApp, partner: &Org) -> (String, String, String) {
-    let name = unique("created");
-    let email = format!("ga@{name}.example");
-    let (s, b) = app
-        .post(
-            "/api/v1/customers",
-            Some(&partner.token),
-            json!({"name": format!("Customer {name}"), "domain": format!("{name}.example"), "admin": {"email": email, "display_name": "Grace"}}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    (b["id"].as_str().unwrap().to_owned(), email, b["admin"]["temporary_password"].as_str().unwrap().to_owned())
-}
-
 async fn try_sign_in(app: &TestApp, email: &str, password: &str) -> (StatusCode, Value) {
     app.post("/api/v1/auth/token", None, json!({"email": email, "password": password})).await
 }
@@ -33,7 +18,7 @@ async fn a_temporary_password_only_sets_a_new_one_and_expires() {
     let partner = app.partner("direct").await;
 
     // Used in time, it signs in, but that session may only change it (or read /me, sign out).
-    let (_, email, temporary) = created_customer(&app, &partner).await;
+    let (_, email, temporary) = app.created_customer(&partner).await;
     let (s, b) = try_sign_in(&app, &email, &temporary).await;
     assert_eq!((s, b["password_change_required"].as_bool()), (StatusCode::OK, Some(true)), "{b}");
     let token = b["access_token"].as_str().unwrap().to_owned();
@@ -53,7 +38,7 @@ async fn a_temporary_password_only_sets_a_new_one_and_expires() {
     app.sign_in(&email, PASSWORD).await;
 
     // Unused, it dies after 72 hours (`--temporary-password-ttl-hours`), though it is right.
-    let (_, email, temporary) = created_customer(&app, &partner).await;
+    let (_, email, temporary) = app.created_customer(&partner).await;
     app.clock.advance(time::Duration::hours(71));
     let (s, b) = try_sign_in(&app, &email, &temporary).await;
     assert_eq!(s, StatusCode::OK, "still good before its time: {b}");
@@ -182,7 +167,7 @@ async fn sessions_sign_out_list_revoke_and_stay_bounded() {
     assert_eq!(app.get("/api/v1/me", &tokens[8]).await.0, StatusCode::OK);
 
     // A session with a temporary password may sign out too.
-    let (_, temp_email, temporary) = created_customer(&app, &partner).await;
+    let (_, temp_email, temporary) = app.created_customer(&partner).await;
     let temp = app.sign_in(&temp_email, &temporary).await;
     assert_eq!(app.call(Method::DELETE, "/api/v1/auth/token", Some(&temp), None).await.0, StatusCode::NO_CONTENT);
     assert_eq!(app.get("/api/v1/me", &temp).await.0, StatusCode::UNAUTHORIZED);

@@ -9,9 +9,8 @@
 //! The helpers (`Browser::start`, `sign_in`, `click_text`, `fill`, `screenshot`) are the ones
 //! the story of issue 8's "How it is checked" is meant to be written with.
 
-use crate::support::{PASSWORD, TestApp, unique};
+use crate::support::{PASSWORD, TestApp};
 use fantoccini::{Client, ClientBuilder, Locator};
-use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -277,22 +276,6 @@ impl Browser {
     }
 }
 
-/// A customer created by a partner: its admin's e-mail and temporary password.
-async fn customer_with_temporary_password(app: &TestApp) -> (String, String) {
-    let partner = app.partner("direct").await;
-    let name = unique("tmp");
-    let email = format!("ga@{name}.example");
-    let (s, b) = app
-        .post(
-            "/api/v1/customers",
-            Some(&partner.token),
-            json!({"name": format!("Customer {name}"), "domain": format!("{name}.example"), "admin": {"email": email, "display_name": "Grace"}}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    (email, b["admin"]["temporary_password"].as_str().expect("temporary password").to_owned())
-}
-
 #[tokio::test]
 async fn the_landing_page_speaks_french_and_english_and_the_choice_persists() {
     let app = TestApp::spawn().await;
@@ -368,7 +351,8 @@ async fn signing_in_goes_home_and_signing_out_ends_the_session_on_the_server() {
 #[tokio::test]
 async fn a_temporary_password_leads_to_changing_it_first() {
     let app = TestApp::spawn().await;
-    let (email, temporary) = customer_with_temporary_password(&app).await;
+    let partner = app.partner("direct").await;
+    let (_, email, temporary) = app.created_customer(&partner).await;
     let Some(b) = Browser::start(&app.url).await else { return };
     b.sign_in(&email, &temporary).await;
     assert_eq!(b.path().await, "/account/password");

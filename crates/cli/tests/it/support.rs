@@ -318,6 +318,18 @@ impl TestApp {
     }
 
     /// A customer that signed up by itself, its global admin signed in.
+    /// A customer created by `partner` (`POST /customers`): (customer id, admin e-mail, the
+    /// admin's temporary password).
+    pub async fn created_customer(&self, partner: &Org) -> (String, String, String) {
+        let name = unique("created");
+        let email = format!("ga@{name}.example");
+        let body = json!({"name": format!("Customer {name}"), "domain": format!("{name}.example"),
+                          "admin": {"email": email, "display_name": "Grace"}});
+        let (s, b) = self.post("/api/v1/customers", Some(&partner.token), body).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        (b["id"].as_str().expect("id").to_owned(), email, b["admin"]["temporary_password"].as_str().expect("temporary password").to_owned())
+    }
+
     pub async fn customer(&self) -> Org {
         let name = unique("customer");
         let domain = format!("{name}.example");

@@ -4,7 +4,7 @@
 
 use super::i18n::{LANG_COOKIE, negotiate};
 use super::layout::{self, html_response, page};
-use super::session::{self, Portal, safe_next};
+use super::session::{self, CsrfOnly, Portal, safe_next};
 use crate::AppState;
 use crate::extract::ClientIp;
 use axum::Router;
@@ -197,12 +197,6 @@ async fn sign_in(State(s): State<AppState>, ClientIp(ip): ClientIp, headers: Hea
         ),
         Err(e) => layout::error_page(lang, e),
     }
-}
-
-#[derive(Deserialize)]
-struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
 }
 
 /// Ends the session on the server, then forgets the cookie.

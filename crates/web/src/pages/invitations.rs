@@ -5,7 +5,7 @@
 
 use super::i18n;
 use super::layout::{self, html_response, page};
-use super::session::Portal;
+use super::session::{CsrfOnly, Portal};
 use crate::AppState;
 use crate::extract::ClientIp;
 use axum::Router;
@@ -461,12 +461,6 @@ async fn send(
         }
         Err(e) => layout::error_page(portal.lang, e),
     }
-}
-
-#[derive(Deserialize)]
-struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
 }
 
 async fn revoke(State(s): State<AppState>, portal: Portal, Path(id): Path<String>, Form(f): Form<CsrfOnly>) -> Response {

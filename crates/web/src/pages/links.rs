@@ -3,7 +3,7 @@
 //! `/api/v1/providers` and `/api/v1/resellers`. Ending a link has no API route yet, so no button.
 
 use super::layout::{self, html_response, page};
-use super::session::Portal;
+use super::session::{CsrfOnly, Portal};
 use crate::AppState;
 use axum::Router;
 use axum::extract::{Form, Path, State};
@@ -207,13 +207,7 @@ async fn request_provider(State(s): State<AppState>, portal: Portal, Form(f): Fo
     }
 }
 
-#[derive(Deserialize)]
-struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
-
-async fn accept_reseller(State(s): State<AppState>, portal: Portal, Path(id): Path<String>, Form(f): Form<CsrfForm>) -> Response {
+async fn accept_reseller(State(s): State<AppState>, portal: Portal, Path(id): Path<String>, Form(f): Form<CsrfOnly>) -> Response {
     if let Err(r) = portal.check_form(&s.service, &f.csrf) {
         return r;
     }

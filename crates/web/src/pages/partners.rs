@@ -4,7 +4,7 @@
 
 use super::i18n;
 use super::layout::{self, html_response, page};
-use super::session::Portal;
+use super::session::{CsrfOnly, Portal};
 use crate::AppState;
 use axum::Router;
 use axum::extract::{Form, Path, Query, State};
@@ -203,13 +203,7 @@ fn partner_id(raw: &str) -> Option<OrganizationId> {
     Uuid::parse_str(raw).ok().map(OrganizationId)
 }
 
-#[derive(Deserialize)]
-struct RevokeForm {
-    #[serde(default)]
-    csrf: String,
-}
-
-async fn revoke_grants(State(s): State<AppState>, portal: Portal, Path(id): Path<String>, Form(f): Form<RevokeForm>) -> Response {
+async fn revoke_grants(State(s): State<AppState>, portal: Portal, Path(id): Path<String>, Form(f): Form<CsrfOnly>) -> Response {
     if let Err(r) = portal.check_form(&s.service, &f.csrf) {
         return r;
     }

@@ -5,7 +5,7 @@
 
 use super::i18n;
 use super::layout::{self, html_response, page};
-use super::session::Portal;
+use super::session::{CsrfOnly, Portal};
 use crate::AppState;
 use axum::Router;
 use axum::extract::{Form, Path, State};
@@ -232,12 +232,6 @@ async fn show(State(s): State<AppState>, portal: Portal) -> Response {
 }
 
 #[derive(Deserialize)]
-struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
-
-#[derive(Deserialize)]
 struct CodeForm {
     #[serde(default)]
     csrf: String,
@@ -245,7 +239,7 @@ struct CodeForm {
     code: String,
 }
 
-async fn end_session(State(s): State<AppState>, portal: Portal, Path(id): Path<String>, Form(f): Form<CsrfForm>) -> Response {
+async fn end_session(State(s): State<AppState>, portal: Portal, Path(id): Path<String>, Form(f): Form<CsrfOnly>) -> Response {
     if let Err(r) = portal.check_form(&s.service, &f.csrf) {
         return r;
     }
@@ -258,7 +252,7 @@ async fn end_session(State(s): State<AppState>, portal: Portal, Path(id): Path<S
 
 /// Starts (or restarts) an enrolment and shows the secret: this answer is the only place it
 /// is ever shown, so it is not a redirect.
-async fn start_totp(State(s): State<AppState>, portal: Portal, Form(f): Form<CsrfForm>) -> Response {
+async fn start_totp(State(s): State<AppState>, portal: Portal, Form(f): Form<CsrfOnly>) -> Response {
     if let Err(r) = portal.check_form(&s.service, &f.csrf) {
         return r;
     }

@@ -45,6 +45,13 @@ pub(crate) fn clear_session(service: &Service) -> HeaderValue {
     HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static("ph_session=; Max-Age=0"))
 }
 
+/// A form that carries only its form token (sign-out, revoke, release, end a session...).
+#[derive(serde::Deserialize)]
+pub(crate) struct CsrfOnly {
+    #[serde(default)]
+    pub csrf: String,
+}
+
 /// A signed-in portal user: the caller as the API would see it, its session token (for the
 /// form token and sign-out) and the reader's language.
 pub(crate) struct Portal {
