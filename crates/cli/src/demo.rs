@@ -1,7 +1,8 @@
 //! `serve --demo`: an indirect provider, an indirect reseller connected to it, a direct
 //! partner, two customers (one connected through the reseller and provider, one not), a
-//! catalog of offers, an order already placed, and an admin agent of the reseller, so that a
-//! new user can try orders, customer users and licenses at once.
+//! catalog of offers, an order already placed, an admin agent of the reseller, and a pending
+//! invitation of the direct partner, so that a new user can try every flow at once: orders,
+//! customer users and licenses on the partner side, the invitation page on the customer side.
 
 use partnerhub_service::{
     Caller, NewInvitationInput, NewOfferInput, NewOrderInput, NewPartnerInput, NewUserInput, OrderItemInput, Service, ServiceError,
@@ -78,6 +79,7 @@ pub async fn seed(s: &Service) -> anyhow::Result<()> {
         partner("Northwind Cloud", "direct", "6100003", "northwind.example", "ga@northwind.example", "direct partner")?;
     s.create_partner(&op, p).await?;
     s.link_provider(&op, provider.id, reseller.id).await?;
+    let direct_caller = signed_in(s, &direct_account).await?;
 
     let (c, connected_account) = customer(
         "Adventure Works",
@@ -127,6 +129,20 @@ pub async fn seed(s: &Service) -> anyhow::Result<()> {
     let order = NewOrderInput { items: vec![OrderItemInput { offer_id: mail.id, quantity: 10 }], reseller_id: Some(reseller.id) };
     let order = s.place_order(&provider_caller, connected, order).await?;
 
+    // A pending invitation of the direct partner, in French, for the customer side: open its
+    // link, then sign in as Tailspin Toys or sign up as a new customer right there.
+    let pending = NewInvitationInput {
+        customer_id: None,
+        indirect_provider_id: None,
+        roles: None,
+        duration_days: None,
+        auto_extend: None,
+        expires_in_days: None,
+        locale: Some("fr".into()),
+    };
+    let pending = s.create_invitation(&direct_caller, pending).await?;
+    let pending_url = pending.url.ok_or_else(|| anyhow::anyhow!("a new invitation has a URL"))?;
+
     let accounts = [provider_account, reseller_account, agent_account, direct_account, connected_account, lone_account];
     eprintln!("demo organizations (sign in with POST /api/v1/auth/token):");
     for a in &accounts {
@@ -138,5 +154,7 @@ pub async fn seed(s: &Service) -> anyhow::Result<()> {
         eprintln!("  subscription {}, ordered by Fabrikam with Contoso (id {}) as reseller of record;", sub.id.0, reseller.id.0);
     }
     eprintln!("  agent@contoso.example creates its users (POST /api/v1/customers/{}/users) and assigns seats.", connected.0);
+    eprintln!("demo invitation of Northwind Cloud, pending, in French (open it in a browser, sign in as Tailspin Toys or sign up):");
+    eprintln!("  {pending_url}");
     Ok(())
 }

@@ -86,7 +86,8 @@ struct ServeArgs {
     database: DatabaseArg,
     #[arg(long, env = "PARTNERHUB_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// The base of every URL handed out (invitation links). Defaults to http://LISTEN.
+    /// The base of every URL handed out (invitation links). Defaults to http:// and the address
+    /// bound (localhost for an unspecified one).
     #[arg(long, env = "PARTNERHUB_PUBLIC_URL")]
     public_url: Option<String>,
     /// Seed demo organizations and print their sign-in e-mails and passwords.
@@ -217,7 +218,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             store.server_secret(&fresh).await?
         }
     };
-    let public_url = args.public_url.unwrap_or_else(|| format!("http://{}", args.listen));
+    // Bound first: the default public URL (in every invitation link) names the port really
+    // bound, `--listen 127.0.0.1:0` included, and the demo's logins are printed once it is.
+    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let public_url = args.public_url.unwrap_or_else(|| match addr.ip().is_unspecified() {
+        true => format!("http://localhost:{}", addr.port()),
+        false => format!("http://{addr}"),
+    });
     let config = ServiceConfig {
         public_url: public_url.trim_end_matches('/').to_owned(),
         secret: Secret::new(secret),
@@ -234,8 +242,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.demo {
         demo::seed(&service).await?;
     }
-    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
-    let addr = listener.local_addr()?;
     let web = partnerhub_web::WebConfig { trusted_proxies: partnerhub_web::TrustedProxies::new(args.trusted_proxies) };
     let app = partnerhub_web::router_with(service, web);
     eprintln!("listening on http://{addr}");

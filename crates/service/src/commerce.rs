@@ -3,7 +3,7 @@
 //! customer itself. Each refusal of `docs/commerce.md` is checked here first, for a clear
 //! answer; the store checks the same again in the transaction that writes.
 
-use crate::{Caller, Service, ServiceError, ServiceResult};
+use crate::{Caller, Conflict, Service, ServiceError, ServiceResult};
 use partnerhub_domain::commerce::{MAX_ORDER_ITEMS, quantity, unit_price};
 use partnerhub_domain::*;
 use partnerhub_store::*;
@@ -243,7 +243,7 @@ impl Service {
             return Err(ServiceError::Forbidden);
         }
         if current.status == SubscriptionStatus::Cancelled {
-            return Err(ServiceError::Conflict("the subscription is cancelled, which is final".into()));
+            return Err(Conflict::SubscriptionCancelled.into());
         }
         let data = json!({"subscription_id": id, "customer_id": customer, "quantity": new_quantity, "status": status.map(|s| s.as_str())});
         let mut change = self.change(

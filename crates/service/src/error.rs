@@ -17,9 +17,10 @@ pub enum ServiceError {
     NotFound,
     #[error(transparent)]
     Validation(#[from] ValidationErrors),
-    /// A uniqueness rule: the message says which.
+    /// A rule of the current state refuses the change: which one, so that each face can say it
+    /// in its own words.
     #[error("{0}")]
-    Conflict(String),
+    Conflict(Conflict),
     #[error("the partner already has an active relationship with that customer")]
     RelationshipExists,
     #[error("the invitation was already accepted, declined or revoked")]
@@ -61,6 +62,58 @@ pub enum ServiceError {
     Internal(String),
 }
 
+/// The rules of the current state a change can run into (`409 conflict`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conflict {
+    /// A renewal whose relationship a removal ended after the service read it.
+    RelationshipEnded,
+    DomainTaken,
+    EmailTaken,
+    PartnerIdTaken,
+    LastGlobalAdmin,
+    ProviderLinkExists,
+    ResellerDisconnected,
+    QuantityBelowAssigned,
+    SubscriptionCancelled,
+    SubscriptionNotActive,
+    NoSeats,
+    LicenseExists,
+    TotpActive,
+    NoTotpPending,
+    EnrolmentChanged,
+    /// A store rule this version has no words for (named by its constraint).
+    Other(&'static str),
+}
+
+impl std::fmt::Display for Conflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Conflict::RelationshipEnded => "the relationship ended while the invitation was being accepted; accept it again",
+            Conflict::DomainTaken => "that domain is already taken",
+            Conflict::EmailTaken => "that e-mail address is already taken",
+            Conflict::PartnerIdTaken => "that partner id is already taken",
+            Conflict::LastGlobalAdmin => "an organization must keep at least one global_admin",
+            Conflict::ProviderLinkExists => "these partners are already linked",
+            Conflict::ResellerDisconnected => "the reseller is no longer connected to that indirect provider",
+            Conflict::QuantityBelowAssigned => "the quantity cannot drop below the licenses assigned; release licenses first",
+            Conflict::SubscriptionCancelled => "the subscription is cancelled, which is final",
+            Conflict::SubscriptionNotActive => "licenses are assigned only from an active subscription",
+            Conflict::NoSeats => "every seat of the subscription is assigned",
+            Conflict::LicenseExists => "the user already holds a license of that subscription",
+            Conflict::TotpActive => "TOTP is already active: remove it first (DELETE /api/v1/me/mfa/totp)",
+            Conflict::NoTotpPending => "no TOTP enrolment is pending: start one (POST /api/v1/me/mfa/totp)",
+            Conflict::EnrolmentChanged => "the enrolment changed meanwhile: start again",
+            Conflict::Other(constraint) => return write!(f, "conflict on {constraint}"),
+        })
+    }
+}
+
+impl From<Conflict> for ServiceError {
+    fn from(c: Conflict) -> Self {
+        ServiceError::Conflict(c)
+    }
+}
+
 impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -73,14 +126,12 @@ impl From<StoreError> for ServiceError {
                 constraint::INVITATION_NOT_PENDING => ServiceError::InvitationNotPending,
                 // A renewal whose relationship a removal ended after the service read it:
                 // accepting again reads the relationships afresh.
-                constraint::RELATIONSHIP_ENDED => {
-                    ServiceError::Conflict("the relationship ended while the invitation was being accepted; accept it again".into())
-                }
-                constraint::DOMAIN_TAKEN => ServiceError::Conflict("that domain is already taken".into()),
-                constraint::EMAIL_TAKEN => ServiceError::Conflict("that e-mail address is already taken".into()),
-                constraint::PARTNER_ID_TAKEN => ServiceError::Conflict("that partner id is already taken".into()),
-                constraint::LAST_GLOBAL_ADMIN => ServiceError::Conflict("an organization must keep at least one global_admin".into()),
-                constraint::PROVIDER_LINK_EXISTS => ServiceError::Conflict("these partners are already linked".into()),
+                constraint::RELATIONSHIP_ENDED => Conflict::RelationshipEnded.into(),
+                constraint::DOMAIN_TAKEN => Conflict::DomainTaken.into(),
+                constraint::EMAIL_TAKEN => Conflict::EmailTaken.into(),
+                constraint::PARTNER_ID_TAKEN => Conflict::PartnerIdTaken.into(),
+                constraint::LAST_GLOBAL_ADMIN => Conflict::LastGlobalAdmin.into(),
+                constraint::PROVIDER_LINK_EXISTS => Conflict::ProviderLinkExists.into(),
                 constraint::NOT_A_PROVIDER => ServiceError::Validation(ValidationErrors::one(
                     "provider_id",
                     "the link must join an indirect provider to an indirect reseller",
@@ -92,16 +143,12 @@ impl From<StoreError> for ServiceError {
                 constraint::OFFER_UNAVAILABLE => {
                     ServiceError::Validation(ValidationErrors::one("items", "names an offer that does not exist or is disabled"))
                 }
-                constraint::QUANTITY_BELOW_ASSIGNED => {
-                    ServiceError::Conflict("the quantity cannot drop below the licenses assigned; release licenses first".into())
-                }
-                constraint::SUBSCRIPTION_CANCELLED => ServiceError::Conflict("the subscription is cancelled, which is final".into()),
-                constraint::SUBSCRIPTION_NOT_ACTIVE => {
-                    ServiceError::Conflict("licenses are assigned only from an active subscription".into())
-                }
-                constraint::NO_SEATS => ServiceError::Conflict("every seat of the subscription is assigned".into()),
-                constraint::LICENSE_EXISTS => ServiceError::Conflict("the user already holds a license of that subscription".into()),
-                other => ServiceError::Conflict(format!("conflict on {other}")),
+                constraint::QUANTITY_BELOW_ASSIGNED => Conflict::QuantityBelowAssigned.into(),
+                constraint::SUBSCRIPTION_CANCELLED => Conflict::SubscriptionCancelled.into(),
+                constraint::SUBSCRIPTION_NOT_ACTIVE => Conflict::SubscriptionNotActive.into(),
+                constraint::NO_SEATS => Conflict::NoSeats.into(),
+                constraint::LICENSE_EXISTS => Conflict::LicenseExists.into(),
+                other => Conflict::Other(other).into(),
             },
             StoreError::Database(m) => ServiceError::Internal(m),
         }
@@ -116,7 +163,8 @@ mod tests {
     fn a_relationship_ended_during_acceptance_says_to_accept_again() {
         let e = ServiceError::from(StoreError::Conflict { constraint: constraint::RELATIONSHIP_ENDED });
         assert!(
-            matches!(&e, ServiceError::Conflict(m) if m == "the relationship ended while the invitation was being accepted; accept it again"),
+            matches!(&e, ServiceError::Conflict(Conflict::RelationshipEnded))
+                && e.to_string() == "the relationship ended while the invitation was being accepted; accept it again",
             "{e:?}"
         );
     }

@@ -6,7 +6,7 @@
 //! turned back into a working link without the secret.
 
 use crate::auth::{INVITE_FAILURES_PER_IP, INVITE_WINDOW_SECS, hash_token};
-use crate::{Caller, Service, ServiceError, ServiceResult, drafts, rfc3339};
+use crate::{Caller, Conflict, Service, ServiceError, ServiceResult, drafts, rfc3339};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
@@ -307,7 +307,7 @@ impl Service {
         relationships.push((partner_rel.clone(), found.partner.clone()));
         if let Some(provider) = &found.provider {
             if !self.store.active_provider_link(provider.id, inv.partner_org_id).await? {
-                return Err(ServiceError::Conflict("the reseller is no longer connected to that indirect provider".into()));
+                return Err(Conflict::ResellerDisconnected.into());
             }
             let rel = match self.store.active_relationship(provider.id, customer).await? {
                 Some(existing) => existing,

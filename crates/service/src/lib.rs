@@ -19,7 +19,7 @@ mod tenant;
 pub use auth::{HashGate, PURGE_EVERY, PasswordHasher, SignedIn, hash_token, spawn_purge};
 pub use commerce::{NewOfferInput, NewOrderInput, OrderItemInput, SubscriptionPatchInput};
 pub use customers::NewCustomerInput;
-pub use error::ServiceError;
+pub use error::{Conflict, ServiceError};
 pub use invitations::{AcceptOutcome, InvitationView, NewInvitationInput};
 pub use limits::Limited;
 pub use mail::SmtpConfig;

@@ -8,7 +8,7 @@
 //! user's row does not open). The step of every accepted code is recorded, and a code of that
 //! step or an earlier one is refused: a code works once. Time is the service's clock.
 
-use crate::{Caller, Service, ServiceError, ServiceResult};
+use crate::{Caller, Conflict, Service, ServiceError, ServiceResult};
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use partnerhub_domain::*;
@@ -173,7 +173,7 @@ impl Service {
         let change = self.mfa_change(caller.actor(), &p.organization, p.user.id, "user.mfa_enrolment_started");
         match self.store.start_totp(p.organization.id, p.user.id, sealed, self.now(), change).await {
             Err(StoreError::Conflict { constraint: constraint::TOTP_ACTIVE }) => {
-                return Err(ServiceError::Conflict("TOTP is already active: remove it first (DELETE /api/v1/me/mfa/totp)".into()));
+                return Err(Conflict::TotpActive.into());
             }
             other => other?,
         }
@@ -186,7 +186,7 @@ impl Service {
         let p = self.mfa_caller(caller)?;
         let pending = self.store.totp(p.user.id).await?.filter(|t| !t.active());
         let Some(pending) = pending else {
-            return Err(ServiceError::Conflict("no TOTP enrolment is pending: start one (POST /api/v1/me/mfa/totp)".into()));
+            return Err(Conflict::NoTotpPending.into());
         };
         let key = format!("mfa:user:{}", p.user.id);
         self.check_rate(&key, MFA_FAILURES_PER_USER).await?;
@@ -206,7 +206,7 @@ impl Service {
         change.record("recovery_codes", RECOVERY_CODES as i64);
         match self.store.confirm_totp(p.organization.id, p.user.id, confirmation, change).await {
             Err(StoreError::Conflict { constraint: constraint::TOTP_NOT_PENDING }) => {
-                return Err(ServiceError::Conflict("the enrolment changed meanwhile: start again".into()));
+                return Err(Conflict::EnrolmentChanged.into());
             }
             other => other?,
         }

@@ -268,8 +268,30 @@ impl Service {
             json!({"roles": roles, "display_name": name.as_ref().map(|n| n.as_str())}),
             vec![org],
         );
-        let patch = UserPatch { roles, display_name: name.map(|n| n.as_str().to_owned()) };
+        let patch = UserPatch { roles, display_name: name.map(|n| n.as_str().to_owned()), locale: None };
         Ok(self.store.update_user(org, id, patch, change).await?)
+    }
+
+    /// The caller's own choice of language, kept on the user so that it follows them to any
+    /// browser (the portal's switch). Any user may set their own, even one holding a temporary
+    /// password or awaiting TOTP enrolment; choosing the language already stored changes nothing.
+    pub async fn set_language(&self, caller: &Caller, locale: Locale) -> ServiceResult<()> {
+        let p = caller.principal()?;
+        if p.user.locale == Some(locale) {
+            return Ok(());
+        }
+        let (org, id) = (p.organization.id, p.user.id);
+        let change = self.change(
+            caller,
+            "user.updated",
+            json!({"type": "user", "id": id}),
+            (p.organization.kind == OrgKind::Customer).then_some(org),
+            json!({"locale": locale.as_str()}),
+            vec![org],
+        );
+        let patch = UserPatch { locale: Some(locale), ..UserPatch::default() };
+        self.store.update_user(org, id, patch, change).await?;
+        Ok(())
     }
 
     pub async fn delete_user(&self, caller: &Caller, id: UserId) -> ServiceResult<()> {

@@ -119,7 +119,7 @@ impl Service {
             json!({"user_id": user, "roles": roles, "display_name": name.as_ref().map(|n| n.as_str())}),
             customer,
         );
-        let patch = UserPatch { roles, display_name: name.map(|n| n.as_str().to_owned()) };
+        let patch = UserPatch { roles, display_name: name.map(|n| n.as_str().to_owned()), locale: None };
         Ok(self.store.update_tenant_user(&access, user, patch, change).await?)
     }
 

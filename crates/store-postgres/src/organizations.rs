@@ -12,7 +12,7 @@ use sqlx::Row;
 use time::OffsetDateTime;
 
 const ORG_COLS: &str = "id, kind, name, domain, partner_type, partner_id, created_at";
-pub(crate) const USER_COLS: &str = "id, organization_id, email, display_name, roles, password_change_required, created_at";
+pub(crate) const USER_COLS: &str = "id, organization_id, email, display_name, roles, password_change_required, locale, created_at";
 
 #[async_trait]
 impl OrganizationStore for PgStore {
@@ -107,13 +107,14 @@ impl OrganizationStore for PgStore {
         };
         let old = user_from(&old)?;
         let r = sqlx::query(sqlf!(
-            "UPDATE users SET roles = coalesce($1, roles), display_name = coalesce($2, display_name)
+            "UPDATE users SET roles = coalesce($1, roles), display_name = coalesce($2, display_name), locale = coalesce($5, locale)
              WHERE id = $3 AND organization_id = $4 RETURNING {USER_COLS}"
         ))
         .bind(patch.roles.as_deref().map(roles_json))
         .bind(patch.display_name.as_deref())
         .bind(user.0)
         .bind(org.0)
+        .bind(patch.locale.map(|l| l.as_str()))
         .fetch_one(&mut *tx)
         .await
         .map_err(db)?;

@@ -90,7 +90,7 @@ impl SessionStore for PgStore {
 
     async fn principal(&self, token_hash: &[u8], now: OffsetDateTime) -> StoreResult<Option<Principal>> {
         let r = sqlx::query(
-            "SELECT u.id, u.organization_id, u.email, u.display_name, u.roles, u.password_change_required, u.created_at, s.id AS session_id,
+            "SELECT u.id, u.organization_id, u.email, u.display_name, u.roles, u.password_change_required, u.locale, u.created_at, s.id AS session_id,
                     o.id AS o_id, o.kind AS o_kind, o.name AS o_name, o.domain AS o_domain, o.partner_type AS o_partner_type,
                     o.partner_id AS o_partner_id, o.created_at AS o_created_at
              FROM sessions s JOIN users u ON u.id = s.user_id AND u.organization_id = s.organization_id

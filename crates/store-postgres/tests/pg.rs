@@ -546,7 +546,7 @@ async fn users_sessions_attempts_links_and_the_secret() {
         ["agent@usery.example", "ga@usery.example"]
     );
     // The last global admin stays.
-    let demote = UserPatch { roles: Some(vec![Role::AdminAgent]), display_name: None };
+    let demote = UserPatch { roles: Some(vec![Role::AdminAgent]), display_name: None, locale: None };
     assert_eq!(
         conflict(store.update_user(p.org, p.admin, demote.clone(), change("user.updated", p.org, None, 0)).await),
         constraint::LAST_GLOBAL_ADMIN
@@ -556,7 +556,7 @@ async fn users_sessions_attempts_links_and_the_secret() {
         store.update_user(other.org, second.id, demote.clone(), change("user.updated", other.org, None, 0)).await,
         Err(StoreError::NotFound)
     ));
-    let promote = UserPatch { roles: Some(vec![Role::GlobalAdmin]), display_name: Some("Boss".into()) };
+    let promote = UserPatch { roles: Some(vec![Role::GlobalAdmin]), display_name: Some("Boss".into()), locale: None };
     let u = store.update_user(p.org, second.id, promote, change("user.updated", p.org, None, 0)).await.unwrap();
     assert_eq!((u.roles.clone(), u.display_name.as_str()), (vec![Role::GlobalAdmin], "Boss"));
     // Two admins demoting each other at once: one of them stays.
@@ -752,7 +752,7 @@ async fn crossing_writers_never_deadlock() {
             if i % 2 == 0 {
                 b.delete_user(org, u, change("user.deleted", org, None, 0)).await
             } else {
-                let patch = UserPatch { roles: Some(vec![Role::AdminAgent]), display_name: None };
+                let patch = UserPatch { roles: Some(vec![Role::AdminAgent]), display_name: None, locale: None };
                 b.update_user(org, u, patch, change("user.updated", org, None, 0)).await.map(|_| ())
             }
         }));

@@ -12,7 +12,7 @@ use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use time::OffsetDateTime;
 
-pub(crate) const USER_COLS: &str = "id, organization_id, email, display_name, roles, password_change_required, created_at";
+pub(crate) const USER_COLS: &str = "id, organization_id, email, display_name, roles, password_change_required, locale, created_at";
 
 #[async_trait]
 impl OrganizationStore for SqliteStore {
@@ -80,11 +80,17 @@ impl OrganizationStore for SqliteStore {
         self.db
             .write(move |c| {
                 // The write transaction is the lock: the roles read here are the ones changed.
-                let old = one(c, &format!("SELECT {USER_COLS} FROM users WHERE id = ? AND organization_id = ?"), params![user.0, org.0], user_from)?;
+                let old = one(
+                    c,
+                    &format!("SELECT {USER_COLS} FROM users WHERE id = ? AND organization_id = ?"),
+                    params![user.0, org.0],
+                    user_from,
+                )?;
                 exec(
                     c,
-                    "UPDATE users SET roles = coalesce(?, roles), display_name = coalesce(?, display_name) WHERE id = ? AND organization_id = ?",
-                    params![patch.roles.as_deref().map(roles_json), patch.display_name, user.0, org.0],
+                    "UPDATE users SET roles = coalesce(?, roles), display_name = coalesce(?, display_name), locale = coalesce(?, locale)
+                     WHERE id = ? AND organization_id = ?",
+                    params![patch.roles.as_deref().map(roles_json), patch.display_name, patch.locale.map(|l| l.as_str()), user.0, org.0],
                 )?;
                 if patch.takes_a_role_from(&old.roles) {
                     exec(c, "DELETE FROM sessions WHERE user_id = ?", params![user.0])?;

@@ -43,6 +43,7 @@ pub(crate) fn user_from(r: &Row<'_>) -> StoreResult<User> {
         roles: names(&roles)?.iter().map(|n| Role::parse(n).ok_or_else(|| corrupt("role", n))).collect::<StoreResult<_>>()?,
         password_change_required: get(r, "password_change_required")?,
         mfa_enrollment_required: false,
+        locale: get::<Option<String>>(r, "locale")?.map(|l| Locale::parse(&l).ok_or_else(|| corrupt("locale", &l))).transpose()?,
         created_at: from_ts(get(r, "created_at")?),
     })
 }

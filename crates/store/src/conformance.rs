@@ -224,10 +224,10 @@ pub async fn organizations_users_and_uniqueness(store: &dyn Store) {
     );
     let users = store.list_users(org).await.unwrap();
     assert_eq!(users.iter().map(|u| u.email.as_str()).collect::<Vec<_>>(), ["agent@fabrikam.example", "ga@fabrikam.example"]);
-    let patch = UserPatch { roles: Some(vec![Role::SalesAgent]), display_name: Some("Sam".into()) };
+    let patch = UserPatch { roles: Some(vec![Role::SalesAgent]), display_name: Some("Sam".into()), locale: None };
     let updated = store.update_user(org, agent_id, patch, change(org, "user.updated")).await.unwrap();
     assert_eq!((updated.roles, updated.display_name.as_str()), (vec![Role::SalesAgent], "Sam"));
-    let demote = UserPatch { roles: Some(vec![Role::AdminAgent]), display_name: None };
+    let demote = UserPatch { roles: Some(vec![Role::AdminAgent]), display_name: None, locale: None };
     assert_eq!(conflict(store.update_user(org, admin, demote, change(org, "x")).await), constraint::LAST_GLOBAL_ADMIN);
     assert_eq!(store.user(org, admin).await.unwrap().roles, vec![Role::GlobalAdmin], "the refused change left nothing behind");
     assert_eq!(conflict(store.delete_user(org, admin, change(org, "x")).await), constraint::LAST_GLOBAL_ADMIN);

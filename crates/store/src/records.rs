@@ -59,6 +59,8 @@ pub struct User {
     /// `--require-mfa` holds this user to enrolling TOTP first (see `Caller::require`): set by
     /// the service when it authenticates a request; stores always answer `false`.
     pub mfa_enrollment_required: bool,
+    /// The language the user chose in the portal (`None`: not chosen, `Accept-Language` decides).
+    pub locale: Option<Locale>,
     pub created_at: OffsetDateTime,
 }
 
@@ -86,6 +88,7 @@ impl NewUser {
             roles: self.roles.clone(),
             password_change_required: self.password_change_required,
             mfa_enrollment_required: false,
+            locale: None,
             created_at: self.created_at,
         }
     }
@@ -95,6 +98,8 @@ impl NewUser {
 pub struct UserPatch {
     pub roles: Option<Vec<Role>>,
     pub display_name: Option<String>,
+    /// The user's own choice of language (only the user sets it; see `Service::set_language`).
+    pub locale: Option<Locale>,
 }
 
 pub struct Credentials {

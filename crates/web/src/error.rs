@@ -83,7 +83,7 @@ impl IntoResponse for ApiError {
                     p.errors = Some(v.0.into_iter().map(|f| FieldErrorResponse { field: f.field, message: f.message }).collect());
                     p
                 }
-                S::Conflict(m) => problem(StatusCode::CONFLICT, "conflict", "Conflict", m),
+                S::Conflict(c) => problem(StatusCode::CONFLICT, "conflict", "Conflict", c.to_string()),
                 S::RelationshipExists => problem(StatusCode::CONFLICT, "relationship_exists", "Relationship exists", e.to_string()),
                 S::InvitationNotPending => problem(StatusCode::CONFLICT, "invitation_not_pending", "Invitation not pending", e.to_string()),
                 S::InvitationExpired => problem(StatusCode::GONE, "invitation_expired", "Invitation expired", e.to_string()),

@@ -304,4 +304,16 @@ async fn the_demo_logins_reach_orders_customer_users_and_licenses() {
         .await
         .unwrap();
     assert_eq!(order.status(), 201, "{}", order.text().await.unwrap());
+
+    // The customer side: the pending invitation's link opens in French, and Tailspin accepts it.
+    let link = printed.iter().map(|l| l.trim()).find(|l| l.contains("/invite/")).unwrap_or_else(|| panic!("an invitation in {printed:?}"));
+    let page = c.get(link).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("<html lang=\"fr\"") && html.contains("Northwind Cloud") && html.contains("Accepter"), "{html}");
+    let tailspin = sign_in(url, "ga@tailspin.example", &login("ga@tailspin.example")).await;
+    let token = link.rsplit('/').next().unwrap();
+    let accepted =
+        c.post(format!("{url}/api/v1/invitations/accept")).bearer_auth(&tailspin).json(&json!({"token": token})).send().await.unwrap();
+    assert_eq!(accepted.status(), 201, "{}", accepted.text().await.unwrap());
 }

@@ -391,3 +391,68 @@ async fn the_api_reference_shows_every_operation_from_the_openapi_document_offli
     assert_eq!(s, StatusCode::OK);
     assert!(signed.contains("href=\"/users\"") && signed.contains("Sign out"), "the menu of a signed-in reader");
 }
+
+/// `<html lang>` of `path` read with only the session cookie (no language cookie) and a
+/// browser asking for English: what a new browser of the same user sees.
+async fn lang_in_a_new_browser(app: &TestApp, token: &str, path: &str) -> String {
+    let res = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}{path}", app.url))
+        .header("Cookie", format!("ph_session={token}"))
+        .header("Accept-Language", "en-GB,en;q=0.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    html.split("<html lang=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn the_language_chosen_when_signed_in_follows_the_user_to_another_browser() {
+    let app = TestApp::spawn().await;
+    let p = app.partner("direct").await;
+    assert_eq!(lang_in_a_new_browser(&app, &p.token, "/customers").await, "en", "Accept-Language while nothing is chosen");
+    let b = Browser::new(&app, &p.token, "en");
+    let (_, html) = b.get("/customers").await;
+    assert!(html.contains("action=\"/lang/fr\""), "signed in, the switch is a form");
+    // Neither a POST without the form token nor a GET (a link from another site) stores it.
+    let (s, _) = b.post("/lang/fr", &[]).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = b.get("/lang/fr").await;
+    assert!(s.is_redirection());
+    assert_eq!(lang_in_a_new_browser(&app, &p.token, "/customers").await, "en");
+    // The switch: stored on the user, back to the page it was used on.
+    let csrf = b.csrf("/customers").await;
+    let res = b
+        .client
+        .post(format!("{}/lang/fr", app.url))
+        .header("Cookie", &b.cookie)
+        .header("Referer", format!("{}/customers?q=x", app.url))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()["location"], "/customers?q=x");
+    assert!(res.headers()["set-cookie"].to_str().unwrap().starts_with("ph_lang=fr;"));
+    // Another browser of the same user, another session: French, whatever the browser asks.
+    assert_eq!(lang_in_a_new_browser(&app, &p.token, "/customers").await, "fr");
+    let again = app.sign_in(&p.email, PASSWORD).await;
+    assert_eq!(lang_in_a_new_browser(&app, &again, "/invitations").await, "fr");
+    assert!(Browser::new(&app, &again, "en").get("/users").await.1.contains("<html lang=\"fr\""), "over the switch's cookie too");
+    // Recorded once, as the user's own change; choosing it again changes nothing.
+    let (s, _) = b.post("/lang/fr", &[("csrf", &csrf)]).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (_, audit) = app.get("/api/v1/audit?action=user.updated", &p.token).await;
+    let items = audit["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{audit}");
+    assert_eq!(items[0]["details"]["locale"], "fr");
+    // Back to English, for every browser.
+    let (s, _) = b.post("/lang/en", &[("csrf", &csrf)]).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert_eq!(lang_in_a_new_browser(&app, &again, "/customers").await, "en");
+    app.verify_audit().await;
+}

@@ -319,8 +319,8 @@ fn squeeze(s: &str) -> String {
 }
 
 /// What a reader sees: text nodes, and the texts attributes show (title, labels, placeholders,
-/// button values, alt), each whitespace-squeezed; the language switch link left out (it
-/// names the other language in that language, on purpose).
+/// button values, alt), each whitespace-squeezed; the language switch left out (a link, or a
+/// form's button when signed in: it names the other language in that language, on purpose).
 pub fn visible_texts(html: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut in_switch = false;
@@ -329,7 +329,9 @@ pub fn visible_texts(html: &str) -> Vec<String> {
             Node::Tag(t) => {
                 if t.name == "a" && !t.closing {
                     in_switch = t.attr("href").is_some_and(|h| h.starts_with("/lang/"));
-                } else if t.name == "a" {
+                } else if t.name == "form" && !t.closing {
+                    in_switch = t.attr("action").is_some_and(|h| h.starts_with("/lang/"));
+                } else if t.name == "a" || t.name == "form" {
                     in_switch = false;
                 }
                 for a in ["title", "placeholder", "aria-label", "alt"] {

@@ -141,16 +141,22 @@ pub async fn a_lost_role_ends_the_users_sessions(store: &dyn Store) {
     sign_in(store, agent_id, org, 1).await;
     sign_in(store, agent_id, org, 2).await;
     sign_in(store, admin, org, 3).await;
-    let roles = |r: &[Role]| UserPatch { roles: Some(r.to_vec()), display_name: None };
+    let roles = |r: &[Role]| UserPatch { roles: Some(r.to_vec()), display_name: None, locale: None };
     let kept = [
-        UserPatch { roles: None, display_name: Some("Renamed".into()) },
+        UserPatch { roles: None, display_name: Some("Renamed".into()), locale: None },
         roles(&[Role::HelpdeskAgent, Role::SalesAgent]),
         roles(&[Role::SalesAgent, Role::HelpdeskAgent, Role::AdminAgent]),
+        UserPatch { locale: Some(Locale::Fr), ..UserPatch::default() },
     ];
     for patch in kept {
         store.update_user(org, agent_id, patch, change(org, "user.updated")).await.unwrap();
         assert!(live(store, 1).await && live(store, 2).await, "no role lost, no session ended");
     }
+    // The chosen language is kept by later patches and read with the session.
+    assert_eq!(store.user(org, agent_id).await.unwrap().locale, Some(Locale::Fr));
+    let held = store.principal(&[1; 32], now()).await.unwrap().unwrap();
+    assert_eq!((held.user.display_name.as_str(), held.user.locale), ("Renamed", Some(Locale::Fr)));
+    assert_eq!(store.user(org, admin).await.unwrap().locale, None, "nobody chose for the admin");
     let u = store.update_user(org, agent_id, roles(&[Role::SalesAgent, Role::AdminAgent]), change(org, "user.updated")).await.unwrap();
     assert_eq!(u.roles, [Role::SalesAgent, Role::AdminAgent]);
     assert!(!live(store, 1).await && !live(store, 2).await, "a lost role ends every session of the user");

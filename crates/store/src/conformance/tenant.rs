@@ -66,8 +66,8 @@ pub async fn tenant_users_through_the_grants(store: &dyn Store) {
 
     // The customer's global admin: only with a live global_admin grant.
     let manage = |who| access(who, c, &admin_agent, TenantAction::ManageUsers);
-    let demote = || UserPatch { roles: Some(vec![Role::UserAdmin]), display_name: None };
-    let promote = || UserPatch { roles: Some(vec![Role::GlobalAdmin]), display_name: None };
+    let demote = || UserPatch { roles: Some(vec![Role::UserAdmin]), display_name: None, locale: None };
+    let promote = || UserPatch { roles: Some(vec![Role::GlobalAdmin]), display_name: None, locale: None };
     let forbidden = |r: StoreResult<User>| assert!(matches!(r, Err(StoreError::Forbidden)), "{r:?}");
     assert!(matches!(reset(reset_as(p, &admin_agent), ga).await, Err(StoreError::Forbidden)));
     forbidden(store.update_tenant_user(&manage(p), ga, demote(), change(p, "x")).await);
@@ -92,7 +92,7 @@ pub async fn tenant_users_through_the_grants(store: &dyn Store) {
     assert!(nobody.roles.is_empty());
     let misplaced = new_user(outside, "misplaced@tenant.example", vec![]);
     assert!(matches!(store.create_tenant_user(&manage(p), misplaced, change(p, "x")).await, Err(StoreError::NotFound)));
-    let renamed = UserPatch { roles: None, display_name: Some("Renamed".into()) };
+    let renamed = UserPatch { roles: None, display_name: Some("Renamed".into()), locale: None };
     assert_eq!(store.update_tenant_user(&manage(p), plain, renamed, change(p, "user.updated")).await.unwrap().display_name, "Renamed");
     assert!(matches!(
         store.update_tenant_user(&manage(p), outsider, UserPatch::default(), change(p, "x")).await,

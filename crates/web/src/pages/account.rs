@@ -24,7 +24,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/sign-in", get(sign_in_page).post(sign_in))
         .route("/sign-out", post(sign_out))
         .route("/account/password", get(password_page).post(change_password))
-        .route("/lang/{lang}", get(switch_language))
+        .route("/lang/{lang}", get(switch_language).post(choose_language))
         .route("/assets/portal.css", get(css))
         .route("/assets/portal.js", get(js))
 }
@@ -261,11 +261,38 @@ async fn change_password(State(s): State<AppState>, portal: Portal, Form(f): For
     }
 }
 
-/// `/lang/fr` or `/lang/en`: remembers the choice for a year and goes back where the reader was.
+/// `GET /lang/fr` or `/lang/en`, the switch of a reader not signed in: remembers the choice in
+/// this browser for a year and goes back where the reader was. Nothing is stored on the server.
 async fn switch_language(Path(lang): Path<String>, headers: HeaderMap) -> Response {
     let Some(l) = super::i18n::parse(&lang) else {
         return layout::message_page(negotiate(&headers), StatusCode::NOT_FOUND, layout::words(negotiate(&headers)).not_found);
     };
+    back_in(l, &headers)
+}
+
+/// `POST /lang/fr` or `/lang/en`, the switch of a signed-in user (a form with its form token):
+/// stores the choice on the user, so that it follows them to any browser, and in this browser.
+async fn choose_language(
+    State(s): State<AppState>,
+    portal: Portal,
+    Path(lang): Path<String>,
+    headers: HeaderMap,
+    Form(f): Form<CsrfOnly>,
+) -> Response {
+    let Some(l) = super::i18n::parse(&lang) else {
+        return layout::message_page(portal.lang, StatusCode::NOT_FOUND, layout::words(portal.lang).not_found);
+    };
+    if let Err(r) = portal.check_form(&s.service, &f.csrf) {
+        return r;
+    }
+    match s.service.set_language(&portal.caller, l).await {
+        Ok(()) => back_in(l, &headers),
+        Err(e) => layout::error_page(portal.lang, e),
+    }
+}
+
+/// The way back to the page the switch was used on, with the language's cookie.
+fn back_in(l: Locale, headers: &HeaderMap) -> Response {
     // Back to the page the reader came from when it is ours (the Referer's path only).
     let back = headers
         .get(header::REFERER)

@@ -437,7 +437,8 @@ async fn change(State(s): State<AppState>, portal: Portal, Path((id, sid)): Path
             )
             .await
         }
-        Err(ServiceError::Conflict(m)) => {
+        Err(ServiceError::Conflict(c)) => {
+            let m = super::i18n::conflict(portal.lang, c).to_owned();
             let mut r = render_list(&s, &portal, ListQuery { customer: Some(customer.0.to_string()), ..Default::default() }, Some(m)).await;
             if r.status() == StatusCode::UNPROCESSABLE_ENTITY {
                 *r.status_mut() = StatusCode::CONFLICT;

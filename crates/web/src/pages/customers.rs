@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::{Markup, html};
 use partnerhub_domain::{Locale, OrgKind, OrganizationId, SubscriptionId, SubscriptionStatus, UserId};
-use partnerhub_service::{NewTenantUserInput, ServiceError};
+use partnerhub_service::{Conflict, NewTenantUserInput, ServiceError};
 use partnerhub_store::{CustomerDetail, CustomerQuery, CustomerSort, PageQuery, Subscription, User};
 use serde::Deserialize;
 use uuid::Uuid;

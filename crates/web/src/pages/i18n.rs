@@ -4,6 +4,7 @@
 
 use axum::http::{HeaderMap, header};
 use partnerhub_domain::{DelegatedRole, InvitationState, Locale, Role, SubscriptionStatus, ValidationErrors};
+use partnerhub_service::Conflict;
 use time::OffsetDateTime;
 
 /// The cookie the language switch sets (a preference, not a secret).
@@ -216,6 +217,54 @@ pub(crate) fn audit_target(l: Locale, kind: &str) -> Option<&'static str> {
         Locale::Fr => fr,
         Locale::En => en,
     })
+}
+
+/// A rule of the current state that refused a change, in the reader's words.
+pub(crate) fn conflict(l: Locale, c: Conflict) -> &'static str {
+    let (fr, en) = match c {
+        Conflict::RelationshipEnded => (
+            "La relation a pris fin pendant l'acceptation de l'invitation : acceptez-la de nouveau.",
+            "The relationship ended while the invitation was being accepted: accept it again.",
+        ),
+        Conflict::DomainTaken => ("Ce domaine est déjà pris.", "That domain is already taken."),
+        Conflict::EmailTaken => {
+            ("Cette adresse e-mail est déjà utilisée par un autre utilisateur.", "That e-mail address is already used by another user.")
+        }
+        Conflict::PartnerIdTaken => ("Cet identifiant de partenaire est déjà pris.", "That partner id is already taken."),
+        Conflict::LastGlobalAdmin => (
+            "Une organisation garde toujours au moins un administrateur général : nommez-en un autre d'abord.",
+            "An organization always keeps at least one global administrator: make someone else one first.",
+        ),
+        Conflict::ProviderLinkExists => ("Ces partenaires sont déjà liés.", "These partners are already linked."),
+        Conflict::ResellerDisconnected => {
+            ("Le revendeur n'est plus lié à ce fournisseur indirect.", "The reseller is no longer connected to that indirect provider.")
+        }
+        Conflict::QuantityBelowAssigned => (
+            "La quantité ne peut pas descendre sous le nombre de licences attribuées : libérez des licences d'abord.",
+            "The quantity cannot drop below the licenses assigned: release licenses first.",
+        ),
+        Conflict::SubscriptionCancelled => {
+            ("L'abonnement est annulé, ce qui est définitif.", "The subscription is cancelled, which is final.")
+        }
+        Conflict::SubscriptionNotActive => {
+            ("Les licences ne s'attribuent que depuis un abonnement actif.", "Licenses are assigned only from an active subscription.")
+        }
+        Conflict::NoSeats => ("Toutes les licences de l'abonnement sont attribuées.", "Every seat of the subscription is assigned."),
+        Conflict::LicenseExists => {
+            ("L'utilisateur a déjà une licence de cet abonnement.", "The user already holds a license of that subscription.")
+        }
+        Conflict::TotpActive => ("La validation en deux étapes est déjà active.", "Two-step verification is already on."),
+        Conflict::NoTotpPending => ("Aucune activation n'est en cours : recommencez.", "No enrolment is in progress: start again."),
+        Conflict::EnrolmentChanged => ("L'activation a changé entre-temps : recommencez.", "The enrolment changed meanwhile: start again."),
+        Conflict::Other(_) => (
+            "Ce n'est pas possible dans l'état actuel. Rechargez la page et réessayez.",
+            "This cannot be done in the current state. Reload the page and try again.",
+        ),
+    };
+    match l {
+        Locale::Fr => fr,
+        Locale::En => en,
+    }
 }
 
 /// What a refused form says, in the reader's language: each field by its label, then why.

@@ -149,7 +149,15 @@ pub(crate) fn page(lang: Locale, portal: Option<&Portal>, title: &str, body: Mar
                         }
                     }
                     div.tools {
-                        a href=(format!("/lang/{}", other(lang).as_str())) hreflang=(other(lang).as_str()) lang=(other(lang).as_str()) title=(w.language) { (w.other_language) }
+                        @if let Some(p) = portal {
+                            // Signed in, the switch is a form: it stores the choice on the user.
+                            form.inline.lang method="post" action=(format!("/lang/{}", other(lang).as_str())) {
+                                input type="hidden" name="csrf" value=(p.form_token);
+                                button.link type="submit" lang=(other(lang).as_str()) title=(w.language) { (w.other_language) }
+                            }
+                        } @else {
+                            a href=(format!("/lang/{}", other(lang).as_str())) hreflang=(other(lang).as_str()) lang=(other(lang).as_str()) title=(w.language) { (w.other_language) }
+                        }
                         @if let Some(p) = portal {
                             span.who { (p.principal().user.display_name) " · " (p.principal().organization.name) }
                             form.inline method="post" action="/sign-out" {
@@ -199,8 +207,13 @@ pub(crate) fn error_page(lang: Locale, e: ServiceError) -> Response {
     let w = words(lang);
     // The API's mapping decides the status (and logs a 5xx with its cause), so the two faces
     // never disagree about what a failure is.
+    let conflict = match &e {
+        ServiceError::Conflict(c) => Some(super::i18n::conflict(lang, *c)),
+        _ => None,
+    };
     let status = crate::ApiError::from(e).into_response().status();
     let message = match status {
+        StatusCode::CONFLICT if conflict.is_some() => conflict.unwrap_or(w.conflict),
         StatusCode::NOT_FOUND => w.not_found,
         StatusCode::FORBIDDEN => w.forbidden,
         StatusCode::CONFLICT => w.conflict,

@@ -102,20 +102,27 @@ impl FromRequestParts<AppState> for Portal {
         match s.service.authenticate(&token).await {
             Ok(caller) => {
                 let form_token = s.service.form_token(&token);
+                // The user's own choice, wherever they sign in, before the browser's.
+                let lang = match &caller {
+                    Caller::User(p) => p.user.locale.unwrap_or(lang),
+                    _ => lang,
+                };
                 let portal = Portal { caller, token, form_token, lang };
                 // A temporary password: nothing but changing it (and signing out).
                 let p = portal.principal();
-                if p.user.password_change_required && parts.uri.path() != "/account/password" && parts.uri.path() != "/sign-out" {
+                let path = parts.uri.path();
+                // The language switch is always there: a held user may still read in their language.
+                let always = path == "/sign-out" || path.starts_with("/lang/");
+                if p.user.password_change_required && path != "/account/password" && !always {
                     return Err(Redirect::to("/account/password").into_response());
                 }
                 // `--require-mfa` and no TOTP yet: nothing but enrolling (and the password, and
                 // signing out).
-                let path = parts.uri.path();
                 if p.user.mfa_enrollment_required
                     && path != "/account/security"
                     && !path.starts_with("/account/security/")
                     && path != "/account/password"
-                    && path != "/sign-out"
+                    && !always
                 {
                     return Err(Redirect::to("/account/security").into_response());
                 }

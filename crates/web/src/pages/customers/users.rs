@@ -202,9 +202,9 @@ pub(super) fn user_refusal(l: Locale, e: &ServiceError) -> Option<(StatusCode, S
     let w = words(l);
     match e {
         ServiceError::Forbidden => Some((StatusCode::FORBIDDEN, w.users_refused.to_owned())),
-        // The one rule of a user's change the store holds: the tenant keeps a global admin.
-        ServiceError::Conflict(m) if m.contains("global_admin") => Some((StatusCode::CONFLICT, w.last_global_admin.to_owned())),
-        ServiceError::Conflict(_) => Some((StatusCode::CONFLICT, layout::words(l).conflict.to_owned())),
+        // The tenant keeps a global admin (said of the customer here); an e-mail is one user's only.
+        ServiceError::Conflict(Conflict::LastGlobalAdmin) => Some((StatusCode::CONFLICT, w.last_global_admin.to_owned())),
+        ServiceError::Conflict(c) => Some((StatusCode::CONFLICT, i18n::conflict(l, *c).to_owned())),
         ServiceError::Validation(errors) => Some((StatusCode::UNPROCESSABLE_ENTITY, i18n::invalid(l, errors))),
         _ => None,
     }
