@@ -106,11 +106,27 @@ async fn the_users_page_lists_creates_changes_resets_and_deletes_in_both_languag
     assert!(html.contains("Rôles : cochez au moins un rôle"), "{html}");
     assert!(!html.contains("FieldError") && !html.contains("validation failed"), "{html}");
 
-    // Change roles.
+    // The same e-mail again: the form as typed, and why, in the reader's words.
+    let (s, html) = fr.post("/users", &[("csrf", &csrf), ("display_name", "Twin"), ("email", &email), ("roles", "sales_agent")]).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{html}");
+    assert!(html.contains("Cette adresse e-mail est déjà utilisée") && html.contains("value=\"Twin\""), "{html}");
+
+    // Change roles, then the name with them.
     let (s, to) = fr.post(&format!("/users/{id}/roles"), &[("csrf", &csrf), ("roles", "admin_agent")]).await;
     assert_eq!((s, to.as_str()), (StatusCode::SEE_OTHER, "/users"));
     let list = users(&app, &p.token).await;
     assert_eq!(list.iter().find(|u| u["id"] == id.as_str()).unwrap()["roles"], json!(["admin_agent"]));
+    let (s, _) = fr.post(&format!("/users/{id}/roles"), &[("csrf", &csrf), ("display_name", " Linus T. "), ("roles", "admin_agent")]).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let list = users(&app, &p.token).await;
+    assert_eq!(list.iter().find(|u| u["id"] == id.as_str()).unwrap()["display_name"], "Linus T.");
+    let (_, html) = fr.get("/users").await;
+    assert!(html.contains("value=\"Linus T.\""), "the edit form shows the name");
+    // Taking the last global admin's role: refused in words, nothing changed.
+    let me = app.user_id(&p.token).await;
+    let (s, html) = fr.post(&format!("/users/{me}/roles"), &[("csrf", &csrf), ("roles", "admin_agent")]).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{html}");
+    assert!(html.contains("au moins un administrateur général"), "{html}");
 
     // Reset the password: a new temporary one, shown once.
     let (s, html) = fr.post(&format!("/users/{id}/reset-password"), &[("csrf", &csrf)]).await;

@@ -68,7 +68,7 @@ fn words(l: Locale) -> &'static Words {
             must_change: "Must choose a password at next sign-in",
             new_user: "Add a user",
             create: "Add the user",
-            change_roles: "Change roles",
+            change_roles: "Save name and roles",
             reset: "Reset password",
             reset_hint: "Gives a temporary password and ends the user's sessions.",
             delete: "Delete",
@@ -96,7 +96,7 @@ fn words(l: Locale) -> &'static Words {
             must_change: "Doit choisir un mot de passe à la prochaine connexion",
             new_user: "Ajouter un utilisateur",
             create: "Ajouter l'utilisateur",
-            change_roles: "Modifier les rôles",
+            change_roles: "Enregistrer le nom et les rôles",
             reset: "Réinitialiser le mot de passe",
             reset_hint: "Donne un mot de passe temporaire et met fin aux sessions de l'utilisateur.",
             delete: "Supprimer",
@@ -169,6 +169,7 @@ fn list_body(p: &Portal, users: &[User], error: Option<&str>, form: Option<&NewF
                                         summary { (w.actions) }
                                         form.stack method="post" action=(format!("/users/{}/roles", u.id.0)) {
                                             input type="hidden" name="csrf" value=(p.form_token);
+                                            label { (w.name) input type="text" name="display_name" required maxlength="200" value=(u.display_name); }
                                             fieldset {
                                                 legend { (w.roles) }
                                                 (role_boxes(p, &format!("role-{}", u.id.0), &u.roles))
@@ -284,6 +285,10 @@ async fn create(State(s): State<AppState>, portal: Portal, Form(pairs): Form<Vec
             let msg = super::i18n::invalid(portal.lang, &e);
             render_list(&s, &portal, StatusCode::UNPROCESSABLE_ENTITY, Some(&msg), Some(&f)).await
         }
+        // An e-mail already used: the form again, as typed, saying so.
+        Err(ServiceError::Conflict(c)) => {
+            render_list(&s, &portal, StatusCode::CONFLICT, Some(super::i18n::conflict(portal.lang, c)), Some(&f)).await
+        }
         Err(e) => layout::error_page(portal.lang, e),
     }
 }
@@ -307,11 +312,16 @@ async fn change_roles(
         return r;
     }
     let Some(id) = user_id(&id) else { return not_found(&portal) };
-    match s.service.update_user(&portal.caller, id, Some(f.roles), None).await {
+    // The name only when the form has it (an older form, or a script, may send roles alone).
+    let name = Some(f.display_name.trim().to_owned()).filter(|n| !n.is_empty());
+    match s.service.update_user(&portal.caller, id, Some(f.roles), name).await {
         Ok(_) => Redirect::to("/users").into_response(),
         Err(ServiceError::Validation(e)) => {
             let msg = super::i18n::invalid(portal.lang, &e);
             render_list(&s, &portal, StatusCode::UNPROCESSABLE_ENTITY, Some(&msg), None).await
+        }
+        Err(ServiceError::Conflict(c)) => {
+            render_list(&s, &portal, StatusCode::CONFLICT, Some(super::i18n::conflict(portal.lang, c)), None).await
         }
         Err(e) => layout::error_page(portal.lang, e),
     }
