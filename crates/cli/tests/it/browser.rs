@@ -308,6 +308,25 @@ async fn the_landing_page_speaks_french_and_english_and_the_choice_persists() {
 }
 
 #[tokio::test]
+async fn the_switch_of_a_signed_in_user_follows_them_to_a_new_browser() {
+    let app = TestApp::spawn().await;
+    let partner = app.partner("direct").await;
+    let Some(b) = Browser::start(&app.url).await else { return };
+    b.goto("/lang/en").await;
+    b.sign_in(&partner.email, PASSWORD).await;
+    assert_eq!((b.path().await.as_str(), b.lang().await.as_str()), ("/customers", "en"));
+    // Signed in, the switch is a button of a form; it comes back to the same page.
+    b.click_css("form[action='/lang/fr'] button").await;
+    assert_eq!((b.path().await.as_str(), b.lang().await.as_str()), ("/customers", "fr"));
+    // A new browser (no cookie at all) that asks for English: French once signed in.
+    b.client.delete_all_cookies().await.expect("forget the cookies");
+    b.goto("/lang/en").await;
+    b.sign_in(&partner.email, PASSWORD).await;
+    assert_eq!((b.path().await.as_str(), b.lang().await.as_str()), ("/customers", "fr"));
+    b.close().await;
+}
+
+#[tokio::test]
 async fn signing_in_goes_home_and_signing_out_ends_the_session_on_the_server() {
     let app = TestApp::spawn().await;
     let partner = app.partner("direct").await;
