@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod client;
+mod contract;
 mod error;
 mod extract;
 pub mod idempotency;
@@ -69,7 +70,7 @@ pub fn router_with(service: Service, web: WebConfig) -> Router {
     let https = service.public_url().get(..8).is_some_and(|p| p.eq_ignore_ascii_case("https://"));
     let state = AppState { service, metrics: Arc::new(metrics::Metrics::default()), trusted_proxies: web.trusted_proxies };
     let (api_router, openapi) = api::routes(OpenApiRouter::with_openapi(ApiDoc::openapi())).split_for_parts();
-    let openapi = Arc::new(openapi);
+    let openapi = Arc::new(contract::complete(openapi));
     api_router
         .merge(pages::routes())
         .route(
@@ -97,5 +98,5 @@ static HSTS: axum::http::HeaderValue = axum::http::HeaderValue::from_static("max
 
 /// The OpenAPI document, for the snapshot test and `partnerhub openapi`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api::routes(OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())).split_for_parts().1
+    contract::complete(api::routes(OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())).split_for_parts().1)
 }

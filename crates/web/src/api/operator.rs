@@ -61,7 +61,7 @@ pub async fn create_provider_link(
 }
 
 /// The partners, by name, with their type and partner id.
-#[utoipa::path(get, path = "/api/v1/operator/partners", tag = "operator", security(("bearer" = [])), params(PageParams),
+#[utoipa::path(get, path = "/api/v1/operator/partners", tag = "operator", operation_id = "list_operator_partners", security(("bearer" = [])), params(PageParams),
     responses((status = 200, body = ListResponse<OperatorPartnerResponse>), (status = 401, body = Problem), (status = 422, body = Problem)))]
 pub async fn list_partners(
     State(s): State<AppState>,
