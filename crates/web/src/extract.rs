@@ -186,14 +186,8 @@ mod tests {
     /// The one field a refused body is named by, or `None` when it was not a 422.
     fn field<T: DeserializeOwned + Serialize>(body: &str) -> Option<String> {
         match parse_body::<T>(body.as_bytes()) {
-            Err(ApiError::Service(ServiceError::Validation(v))) if v.0.len() == 1 => {
-                eprintln!("{body}: {} ({})", v.0[0].field, v.0[0].message);
-                Some(v.0[0].field.clone())
-            }
-            Err(e) => {
-                eprintln!("{body}: {e:?}");
-                None
-            }
+            Err(ApiError::Service(ServiceError::Validation(v))) if v.0.len() == 1 => Some(v.0[0].field.clone()),
+            Err(_) => None,
             Ok(_) => Some("accepted".into()),
         }
     }
