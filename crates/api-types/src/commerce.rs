@@ -10,6 +10,7 @@ use uuid::Uuid;
 // ---- offers, orders, subscriptions, licenses ----
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateOfferRequest {
     /// 1 to 200 characters.
     pub name: String,
@@ -54,6 +55,7 @@ pub struct OperatorPartnerResponse {
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct OrderItemRequest {
     pub offer_id: Uuid,
     /// 1 to 100,000 seats.
@@ -61,6 +63,7 @@ pub struct OrderItemRequest {
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateOrderRequest {
     /// 1 to 50 items; each makes one subscription.
     pub items: Vec<OrderItemRequest>,
@@ -104,6 +107,7 @@ pub struct OrderResponse {
 }
 
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateSubscriptionRequest {
     /// 1 to 100,000, never below the licenses assigned.
     #[serde(default)]
@@ -114,6 +118,7 @@ pub struct UpdateSubscriptionRequest {
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AssignLicenseRequest {
     pub subscription_id: Uuid,
 }
@@ -130,6 +135,7 @@ pub struct LicenseResponse {
 // ---- a customer's users, managed by a partner through its grants ----
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateTenantUserRequest {
     pub email: String,
     pub display_name: String,

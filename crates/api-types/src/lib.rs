@@ -1,5 +1,10 @@
 //! The request and response types of partnerhub's HTTP API, version 1 (`API.md`), shared by
 //! the server, the CLI and the tests. serde for the wire, utoipa for the OpenAPI document.
+//!
+//! Every request type refuses fields it does not have (`deny_unknown_fields`, which utoipa
+//! writes as `additionalProperties: false`); answers do not, so that clients take fields added
+//! later (docs/contract.md). `#[serde(flatten)]` does not mix with `deny_unknown_fields`:
+//! keep it out of request types.
 
 mod commerce;
 pub use commerce::*;
@@ -43,6 +48,7 @@ pub struct FieldErrorResponse {
 // ---- operator ----
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewAdmin {
     pub email: String,
     pub display_name: String,
@@ -50,6 +56,7 @@ pub struct NewAdmin {
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreatePartnerRequest {
     pub name: String,
     /// `direct`, `indirect_provider` or `indirect_reseller`.
@@ -71,6 +78,7 @@ pub struct PartnerResponse {
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateProviderLinkRequest {
     pub provider_id: Uuid,
     pub reseller_id: Uuid,
@@ -86,6 +94,7 @@ pub struct ProviderLinkResponse {
 // ---- sign-in and self ----
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TokenRequest {
     pub email: String,
     pub password: String,
@@ -107,6 +116,7 @@ pub struct TokenResponse {
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
     pub current_password: String,
     /// 12 to 1024 characters, not the current one.
@@ -158,12 +168,14 @@ pub struct MeResponse {
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SignupOrganization {
     pub name: String,
     pub domain: String,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SignupRequest {
     pub organization: SignupOrganization,
     pub admin: NewAdmin,
@@ -178,6 +190,7 @@ pub struct SignupResponse {
 // ---- users of one's own organization ----
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
     pub email: String,
     pub display_name: String,
@@ -188,6 +201,7 @@ pub struct CreateUserRequest {
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
     #[serde(default)]
     pub roles: Option<Vec<String>>,
@@ -207,6 +221,7 @@ pub struct LinkedPartnerResponse {
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RequestProviderRequest {
     pub provider_partner_id: String,
 }
@@ -268,12 +283,14 @@ pub struct CustomerDetailResponse {
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewCustomerAdmin {
     pub email: String,
     pub display_name: String,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateCustomerRequest {
     pub name: String,
     pub domain: String,
@@ -319,6 +336,7 @@ pub struct RemovalPreflightResponse {
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RemoveRelationshipRequest {
     #[serde(default)]
     pub attest_good_faith: Option<bool>,
@@ -351,6 +369,7 @@ pub struct GrantResponse {
 // ---- invitations ----
 
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateInvitationRequest {
     #[serde(default)]
     pub customer_id: Option<Uuid>,
@@ -370,6 +389,7 @@ pub struct CreateInvitationRequest {
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct EmailDraft {
     pub subject: String,
     pub body: String,
@@ -402,11 +422,13 @@ pub struct InvitationResponse {
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SendInvitationRequest {
     pub to: String,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct InvitationTokenRequest {
     pub token: String,
 }
@@ -512,6 +534,7 @@ pub struct TotpEnrolmentResponse {
 
 /// A code of the authenticator app (or, to remove TOTP, an unused recovery code).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TotpCodeRequest {
     pub code: String,
 }

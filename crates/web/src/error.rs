@@ -16,6 +16,10 @@ pub enum ApiError {
     /// The request body did not arrive whole within the transport's body timeout.
     RequestTimeout,
     NotFound,
+    /// A route has the path, not the method (the router adds `Allow`).
+    MethodNotAllowed,
+    /// The request target is longer than `fallback::MAX_URI_LEN`.
+    UriTooLong,
     /// The database does not answer (readiness).
     NotReady(String),
 }
@@ -62,6 +66,18 @@ impl IntoResponse for ApiError {
                 problem(StatusCode::REQUEST_TIMEOUT, "request_timeout", "Request timeout", "the request body did not arrive in time".into())
             }
             ApiError::NotFound => problem(StatusCode::NOT_FOUND, "not_found", "Not found", "no such resource".into()),
+            ApiError::MethodNotAllowed => problem(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "Method not allowed",
+                "this path does not take this method; `Allow` lists those it takes".into(),
+            ),
+            ApiError::UriTooLong => problem(
+                StatusCode::URI_TOO_LONG,
+                "uri_too_long",
+                "URI too long",
+                format!("request targets are limited to {} bytes", crate::fallback::MAX_URI_LEN),
+            ),
             ApiError::NotReady(cause) => {
                 tracing::warn!(error = %cause, "not ready: the database does not answer");
                 problem(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "Not ready", "the database does not answer".into())

@@ -10,34 +10,110 @@ use axum::http::request::Parts;
 use bytes::Bytes;
 use partnerhub_domain::ValidationErrors;
 use partnerhub_service::Caller;
-use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde::de::{DeserializeOwned, IgnoredAny};
+use serde_json::Value;
 
-/// A JSON body. Not JSON: 400 `malformed_request`; JSON of the wrong shape: 422
-/// `validation_failed` naming the field; over the limit: 413. The `Content-Type` is not
-/// insisted on, so `curl -d` works.
+/// A JSON body: an object with `T`'s fields and no others, each of its type (docs/contract.md).
+/// Not JSON: 400 `malformed_request`; JSON of the wrong shape (not an object, an unknown
+/// field, a wrong type, a missing field): 422 `validation_failed` naming the field by its
+/// path (`admin.password`, `items[0].quantity`); over the limit: 413. The `Content-Type` is
+/// not insisted on, so `curl -d` works.
 pub struct AppJson<T>(pub T);
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for AppJson<T> {
+impl<T: DeserializeOwned + Serialize, S: Send + Sync> FromRequest<S> for AppJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = Bytes::from_request(req, state).await.map_err(|e: BytesRejection| {
             if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE { ApiError::TooLarge } else { ApiError::Malformed(e.body_text()) }
         })?;
-        serde_json::from_slice(&bytes).map(AppJson).map_err(json_error)
+        parse_body(&bytes).map(AppJson)
     }
 }
 
-fn json_error(e: serde_json::Error) -> ApiError {
-    use serde_json::error::Category;
-    match e.classify() {
-        Category::Data => {
-            let msg = e.to_string();
-            // serde names the field in backticks: "missing field `name`", "unknown variant `x`".
-            let field = msg.strip_prefix("missing field `").and_then(|rest| rest.split('`').next()).unwrap_or("body").to_owned();
-            ValidationErrors::one(&field, msg).into()
+/// Reads a request body as `T`, strictly: see [`AppJson`].
+pub(crate) fn parse_body<T: DeserializeOwned + Serialize>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Every body of the contract is an object; serde would read a struct from an array too.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(match serde_json::from_slice::<IgnoredAny>(bytes) {
+            Ok(_) => ValidationErrors::one("body", "must be a JSON object").into(),
+            Err(e) => not_json(&e),
+        });
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: T = match serde_path_to_error::deserialize(&mut de) {
+        Ok(v) => v,
+        // A wrong field may come before the text stops being JSON: not JSON is told first.
+        Err(e) => return Err(serde_json::from_slice::<IgnoredAny>(bytes).map_or_else(|e| not_json(&e), |_| field_error(e))),
+    };
+    de.end().map_err(|e| not_json(&e))?;
+    // The same for a nested object sent as an array (`"admin": ["a@b.example", "Ada"]`).
+    if bytes.contains(&b'[')
+        && let (Ok(sent), Ok(read)) = (serde_json::from_slice::<Value>(bytes), serde_json::to_value(&value))
+        && let Some(field) = array_for_object(&sent, &read, String::new())
+    {
+        return Err(ValidationErrors::one(&field, "must be a JSON object").into());
+    }
+    Ok(value)
+}
+
+fn not_json(e: &serde_json::Error) -> ApiError {
+    ApiError::Malformed(format!("the body is not valid JSON: {e}"))
+}
+
+/// A field path as the contract writes it: `duration_days`, `admin.password`,
+/// `items[0].quantity`; empty for the body itself.
+fn field_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for segment in path {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } | Segment::Enum { variant: key } => out = join(&out, key),
+            Segment::Unknown => out = join(&out, "?"),
         }
-        _ => ApiError::Malformed(format!("the body is not valid JSON: {e}")),
+    }
+    out
+}
+
+fn join(path: &str, field: &str) -> String {
+    if path.is_empty() { field.to_owned() } else { format!("{path}.{field}") }
+}
+
+fn field_error(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    use serde_json::error::Category;
+    let mut field = field_path(e.path());
+    let inner = e.into_inner();
+    if inner.classify() != Category::Data {
+        return not_json(&inner);
+    }
+    // serde_json says where in the text; the field path says it better.
+    let full = inner.to_string();
+    let suffix = format!(" at line {} column {}", inner.line(), inner.column());
+    let message = full.strip_suffix(suffix.as_str()).unwrap_or(&full).to_owned();
+    // A missing or repeated field is reported at the object that lacks or repeats it.
+    let named =
+        ["missing field `", "duplicate field `"].iter().find_map(|p| message.strip_prefix(p)).and_then(|rest| rest.split('`').next());
+    if let Some(name) = named {
+        field = join(&field, name);
+    }
+    if field.is_empty() {
+        field = "body".into();
+    }
+    ValidationErrors::one(&field, message).into()
+}
+
+/// The path of the first place where `sent` has an array and `read` (what `T` made of it,
+/// serialized back) an object.
+fn array_for_object(sent: &Value, read: &Value, at: String) -> Option<String> {
+    match (sent, read) {
+        (Value::Array(_), Value::Object(_)) => Some(if at.is_empty() { "body".into() } else { at }),
+        (Value::Object(s), Value::Object(r)) => r.iter().find_map(|(k, rv)| s.get(k).and_then(|sv| array_for_object(sv, rv, join(&at, k)))),
+        (Value::Array(s), Value::Array(r)) => {
+            s.iter().zip(r).enumerate().find_map(|(i, (sv, rv))| array_for_object(sv, rv, format!("{at}[{i}]")))
+        }
+        _ => None,
     }
 }
 
@@ -100,3 +176,60 @@ impl FromRequestParts<AppState> for Operator {
 }
 
 pub(crate) use crate::client::ClientIp;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use partnerhub_api_types::{CreateCustomerRequest, CreateInvitationRequest, CreateOrderRequest};
+    use partnerhub_service::ServiceError;
+
+    /// The one field a refused body is named by, or `None` when it was not a 422.
+    fn field<T: DeserializeOwned + Serialize>(body: &str) -> Option<String> {
+        match parse_body::<T>(body.as_bytes()) {
+            Err(ApiError::Service(ServiceError::Validation(v))) if v.0.len() == 1 => Some(v.0[0].field.clone()),
+            Err(_) => None,
+            Ok(_) => Some("accepted".into()),
+        }
+    }
+
+    const ORDER: &str = "00000000-0000-4000-8000-000000000001";
+
+    #[test]
+    fn refusals_name_the_field_by_its_path() {
+        type Inv = CreateInvitationRequest;
+        type Cust = CreateCustomerRequest;
+        type Order = CreateOrderRequest;
+        assert_eq!(field::<Inv>(r#"{"duration_days": "ten"}"#).as_deref(), Some("duration_days"));
+        assert_eq!(field::<Inv>(r#"{"duration_day": 10}"#).as_deref(), Some("duration_day"));
+        assert_eq!(field::<Inv>(r#"{"duration_days": 1, "duration_days": 2}"#).as_deref(), Some("duration_days"));
+        assert_eq!(field::<Inv>("{}").as_deref(), Some("accepted"));
+        let admin = |extra: &str| {
+            format!(r#"{{"name": "N", "domain": "n.example", "admin": {{"email": "a@n.example", "display_name": "A"{extra}}}}}"#)
+        };
+        assert_eq!(field::<Cust>(&admin("")).as_deref(), Some("accepted"));
+        assert_eq!(field::<Cust>(&admin(r#", "password": "x""#)).as_deref(), Some("admin.password"));
+        assert_eq!(
+            field::<Cust>(r#"{"name": "N", "domain": "n.example", "admin": {"email": "a@n.example"}}"#).as_deref(),
+            Some("admin.display_name")
+        );
+        assert_eq!(field::<Cust>(r#"{"name": "N", "domain": "n.example"}"#).as_deref(), Some("admin"));
+        assert_eq!(field::<Cust>(r#"{"name": "N", "domain": "n.example", "admin": ["a@n.example", "A"]}"#).as_deref(), Some("admin"));
+        let item =
+            |q: &str| format!(r#"{{"items": [{{"offer_id": "{ORDER}", "quantity": 1}}, {{"offer_id": "{ORDER}", "quantity": {q}}}]}}"#);
+        assert_eq!(field::<Order>(&item("2")).as_deref(), Some("accepted"));
+        assert_eq!(field::<Order>(&item("\"2\"")).as_deref(), Some("items[1].quantity"));
+        assert_eq!(field::<Order>(&item("2, \"price\": 3")).as_deref(), Some("items[1].price"));
+        assert_eq!(field::<Order>(&format!(r#"{{"items": [["{ORDER}", 1]]}}"#)).as_deref(), Some("items[0]"));
+        assert_eq!(field::<Order>(r#"{"items": [{"offer_id": "nope", "quantity": 1}]}"#).as_deref(), Some("items[0].offer_id"));
+        for not_an_object in ["[]", "3", "\"x\"", "null", "true", " [1] "] {
+            assert_eq!(field::<Inv>(not_an_object).as_deref(), Some("body"), "{not_an_object}");
+        }
+    }
+
+    #[test]
+    fn what_is_not_json_is_malformed() {
+        for body in ["", "{", "{\"a\":", "{} {}", "{}x", "[", "nul", "\u{feff}{}"] {
+            assert!(matches!(parse_body::<CreateInvitationRequest>(body.as_bytes()), Err(ApiError::Malformed(_))), "{body:?}");
+        }
+    }
+}

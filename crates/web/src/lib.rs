@@ -6,6 +6,7 @@ pub mod client;
 mod contract;
 mod error;
 mod extract;
+mod fallback;
 pub mod idempotency;
 mod metrics;
 mod pages;
@@ -13,6 +14,7 @@ mod transport;
 
 pub use client::TrustedProxies;
 pub use error::ApiError;
+pub use fallback::MAX_URI_LEN;
 pub use transport::{Transport, serve};
 
 use axum::Router;
@@ -80,10 +82,13 @@ pub fn router_with(service: Service, web: WebConfig) -> Router {
                 async move { axum::Json(doc.as_ref().clone()) }
             }),
         )
-        .fallback(|| async { ApiError::NotFound })
+        .fallback(fallback::not_found)
+        // After every route: it is set on the routes registered so far.
+        .method_not_allowed_fallback(fallback::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::idempotency))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(fallback::uri_limit))
         .layer(axum::middleware::from_fn(api::security_headers))
         .layer(axum::middleware::map_response(move |mut res: axum::response::Response| async move {
             if https {

@@ -2,7 +2,20 @@
 
 use crate::support::*;
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
+
+/// The field the first error of a 422 names.
+fn field(b: &Value) -> &str {
+    b["errors"][0]["field"].as_str().unwrap_or("<no field>")
+}
+
+/// The status, `Content-Type` and body of a request.
+async fn raw(req: reqwest::RequestBuilder) -> (StatusCode, String, reqwest::header::HeaderMap, String) {
+    let res = req.send().await.unwrap();
+    let (status, headers) = (res.status(), res.headers().clone());
+    let ct = headers.get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    (status, ct, headers, res.text().await.unwrap())
+}
 
 #[tokio::test]
 async fn bodies_over_one_mebibyte_are_refused_with_413() {
@@ -25,6 +38,7 @@ async fn malformed_and_mistyped_bodies_are_400_and_422() {
     assert_eq!(code(&b), "malformed_request");
     let (s, b) = app.post("/api/v1/invitations", Some(&partner.token), json!({"duration_days": "a year"})).await;
     assert_eq!((s, code(&b)), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"));
+    assert_eq!(field(&b), "duration_days", "{b}");
     let (s, b) = app.post("/api/v1/operator/partners", Some(OPERATOR), json!({"name": "x"})).await;
     assert_eq!((s, code(&b)), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"));
     assert_eq!(b["errors"][0]["field"], "partner_type");
@@ -217,4 +231,173 @@ async fn every_401_carries_www_authenticate_bearer() {
     let res = client.get(unknown).bearer_auth(&partner.token).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     assert!(res.headers().get("www-authenticate").is_none());
+}
+
+#[tokio::test]
+async fn unknown_fields_are_refused_by_their_path_and_nothing_is_created() {
+    let app = TestApp::spawn().await;
+    let partner = app.partner("direct").await;
+    let before = app.customer_ids(&partner).await;
+    // `POST /customers` takes no password: the server makes a temporary one.
+    let with_password = json!({"name": "Contoso", "domain": "contoso-unknown.example",
+        "admin": {"email": "ga@contoso-unknown.example", "display_name": "Ada", "password": "chosen by the client"}});
+    let (s, b) = app.post("/api/v1/customers", Some(&partner.token), with_password).await;
+    assert_eq!((s, code(&b), field(&b)), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "admin.password"), "{b}");
+    let top = json!({"name": "Contoso", "domain": "contoso-unknown.example", "notes": "vip",
+        "admin": {"email": "ga@contoso-unknown.example", "display_name": "Ada"}});
+    let (s, b) = app.post("/api/v1/customers", Some(&partner.token), top).await;
+    assert_eq!((s, field(&b)), (StatusCode::UNPROCESSABLE_ENTITY, "notes"), "{b}");
+    assert_eq!(app.customer_ids(&partner).await, before, "no customer was created");
+    // A misspelt field is not the default silently: `duration_day` is no `duration_days`.
+    let (s, b) = app.post("/api/v1/invitations", Some(&partner.token), json!({"duration_day": 10})).await;
+    assert_eq!((s, field(&b)), (StatusCode::UNPROCESSABLE_ENTITY, "duration_day"), "{b}");
+    assert!(b["errors"][0]["message"].as_str().unwrap().contains("unknown field"), "{b}");
+    assert_eq!(app.get("/api/v1/invitations", &partner.token).await.1["total"], 0, "no invitation was created");
+    // Sign-in: an unknown field is refused before any password is checked.
+    let (s, b) = app.post("/api/v1/auth/token", None, json!({"email": partner.email, "password": PASSWORD, "remember": true})).await;
+    assert_eq!((s, field(&b)), (StatusCode::UNPROCESSABLE_ENTITY, "remember"), "{b}");
+}
+
+#[tokio::test]
+async fn wrong_types_are_named_by_their_path_and_nothing_is_ordered() {
+    let app = TestApp::spawn().await;
+    let partner = app.partner("direct").await;
+    let customer = app.connected_customer(&partner).await;
+    let offer = app.offer("Mail Basic").await;
+    let path = format!("/api/v1/customers/{}/orders", customer.id);
+    let cases = [
+        (json!({"items": [{"offer_id": offer, "quantity": "ten"}]}), "items[0].quantity"),
+        (json!({"items": [{"offer_id": offer, "quantity": 1}, {"offer_id": offer, "quantity": 1.5}]}), "items[1].quantity"),
+        (json!({"items": [{"offer_id": offer, "quantity": 1, "price_cents": 1}]}), "items[0].price_cents"),
+        (json!({"items": [{"offer_id": offer}]}), "items[0].quantity"),
+        (json!({"items": [[offer, 1]]}), "items[0]"),
+        (json!({"items": {"offer_id": offer, "quantity": 1}}), "items"),
+        (json!({"items": [{"offer_id": offer, "quantity": 1}], "reseller_id": 7}), "reseller_id"),
+    ];
+    for (body, want) in cases {
+        let (s, b) = app.post(&path, Some(&partner.token), body.clone()).await;
+        assert_eq!((s, code(&b), field(&b)), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", want), "{body} -> {b}");
+    }
+    let (s, b) = app.get(&format!("/api/v1/customers/{}/subscriptions", customer.id), &partner.token).await;
+    assert_eq!((s, &b["total"]), (StatusCode::OK, &json!(0)), "nothing was ordered: {b}");
+    let (s, b) = app.post("/api/v1/invitations", Some(&partner.token), json!({"duration_days": "ten"})).await;
+    assert_eq!((s, field(&b)), (StatusCode::UNPROCESSABLE_ENTITY, "duration_days"), "{b}");
+    // The same fields, of the right types, are taken.
+    app.order(&partner.token, &customer.id, &offer, 2, None).await;
+}
+
+#[tokio::test]
+async fn a_body_that_is_json_but_not_an_object_is_refused_and_creates_nothing() {
+    let app = TestApp::spawn().await;
+    let partner = app.partner("direct").await;
+    for body in ["[]", "[{}]", "3", "\"x\"", "null", "true"] {
+        let req = app.client.post(format!("{}/api/v1/invitations", app.url)).bearer_auth(&partner.token).body(body);
+        let (s, ct, _, text) = raw(req.header("content-type", "application/json")).await;
+        assert_eq!((s, ct.as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "application/problem+json"), "{body}: {text}");
+        let b: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!((code(&b), field(&b)), ("validation_failed", "body"), "{body}: {b}");
+    }
+    for body in ["", "[", "{\"roles\": [", "{} {}", "nul"] {
+        let req = app.client.post(format!("{}/api/v1/invitations", app.url)).bearer_auth(&partner.token).body(body);
+        let (s, ct, _, text) = raw(req).await;
+        assert_eq!((s, ct.as_str()), (StatusCode::BAD_REQUEST, "application/problem+json"), "{body:?}: {text}");
+        assert!(text.contains("malformed_request"), "{text}");
+    }
+    assert_eq!(app.get("/api/v1/invitations", &partner.token).await.1["total"], 0, "no invitation was created");
+}
+
+#[tokio::test]
+async fn unknown_api_paths_wrong_methods_and_long_uris_are_problem_json() {
+    let app = TestApp::spawn().await;
+    let partner = app.partner("direct").await;
+    let url = |p: &str| format!("{}{p}", app.url);
+    let problem = |ct: &str, text: &str| {
+        assert_eq!(ct, "application/problem+json", "{text}");
+        serde_json::from_str::<Value>(text).unwrap()
+    };
+    let (s, ct, _, text) = raw(app.client.get(url("/api/v1/nothing-here")).bearer_auth(&partner.token)).await;
+    assert_eq!((s, code(&problem(&ct, &text))), (StatusCode::NOT_FOUND, "not_found"));
+    // Without a token too: an unknown path is not a question of who asks.
+    let (s, ct, _, text) = raw(app.client.post(url("/api/v2/customers"))).await;
+    assert_eq!((s, code(&problem(&ct, &text))), (StatusCode::NOT_FOUND, "not_found"));
+
+    for (method, path, allow) in [
+        (reqwest::Method::DELETE, "/api/v1/invitations", "GET,HEAD,POST"),
+        (reqwest::Method::PUT, "/api/v1/customers/00000000-0000-4000-8000-000000000000", "GET,HEAD"),
+        (reqwest::Method::GET, "/api/v1/auth/token", "POST,DELETE"),
+        (reqwest::Method::PATCH, "/api/openapi.json", "GET,HEAD"),
+    ] {
+        let (s, ct, headers, text) = raw(app.client.request(method.clone(), url(path)).bearer_auth(&partner.token)).await;
+        let b = problem(&ct, &text);
+        assert_eq!((s, code(&b)), (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"), "{method} {path}");
+        let mut got: Vec<_> = headers["allow"].to_str().unwrap().split(',').map(|m| m.trim().to_owned()).collect();
+        let mut want: Vec<_> = allow.split(',').map(str::to_owned).collect();
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "{method} {path}");
+    }
+
+    let long = format!("/api/v1/customers?q={}", "a".repeat(partnerhub_web::MAX_URI_LEN));
+    let (s, ct, _, text) = raw(app.client.get(url(&long)).bearer_auth(&partner.token)).await;
+    assert_eq!((s, code(&problem(&ct, &text))), (StatusCode::URI_TOO_LONG, "uri_too_long"));
+    // Just within the limit is answered as usual.
+    let within = format!("/api/v1/me?pad={}", "a".repeat(partnerhub_web::MAX_URI_LEN - "/api/v1/me?pad=".len()));
+    assert_eq!(app.get(&within, &partner.token).await.0, StatusCode::OK);
+
+    // The portal's paths answer the portal's pages, in the reader's language.
+    for (method, path, status) in [
+        (reqwest::Method::GET, "/nothing-here".to_owned(), StatusCode::NOT_FOUND),
+        (reqwest::Method::DELETE, "/sign-in".to_owned(), StatusCode::METHOD_NOT_ALLOWED),
+        (reqwest::Method::GET, format!("/customers?q={}", "a".repeat(partnerhub_web::MAX_URI_LEN)), StatusCode::URI_TOO_LONG),
+    ] {
+        let (s, ct, headers, text) = raw(app.client.request(method, url(&path)).header("accept-language", "fr")).await;
+        assert_eq!(s, status, "{text}");
+        assert!(ct.starts_with("text/html"), "{ct}");
+        assert!(text.contains("<html lang=\"fr\""), "{text}");
+        if s == StatusCode::METHOD_NOT_ALLOWED {
+            assert!(headers["allow"].to_str().unwrap().contains("POST"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_portal_form_or_query_that_does_not_decode_gets_the_portal_page_in_the_readers_language() {
+    let app = TestApp::spawn().await;
+    let partner = app.partner("direct").await;
+    let html_in = |ct: &str, text: &str, lang: &str, words: &str| {
+        assert!(ct.starts_with("text/html"), "{ct}: {text}");
+        assert!(text.contains(&format!("<html lang=\"{lang}\"")), "{text}");
+        assert!(text.contains(words), "{text}");
+    };
+    // Signed out: the sign-in form without its fields, in the browser's language.
+    let req = app.client.post(format!("{}/sign-in", app.url)).header("accept-language", "fr").form(&[("next", "/home")]);
+    let (s, ct, _, text) = raw(req).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
+    html_in(&ct, &text, "fr", "Certaines valeurs ne sont pas valides");
+
+    // Signed in, the user's own language wins over the browser's: they chose French.
+    let cookie = format!("ph_session={}", partner.token);
+    let page = app.client.get(format!("{}/invitations", app.url)).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    let csrf = page.split("name=\"csrf\" value=\"").nth(1).and_then(|r| r.split('"').next()).unwrap().to_owned();
+    let no_redirect = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let res = no_redirect.post(format!("{}/lang/fr", app.url)).header("cookie", &cookie).form(&[("csrf", &csrf)]).send().await.unwrap();
+    assert!(res.status().is_redirection(), "{}", res.status());
+    // A form posted as JSON: not a form (415).
+    let req = app
+        .client
+        .post(format!("{}/invitations", app.url))
+        .header("cookie", &cookie)
+        .header("accept-language", "en")
+        .json(&json!({"csrf": csrf}));
+    let (s, ct, _, text) = raw(req).await;
+    assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{text}");
+    html_in(&ct, &text, "fr", "Certaines valeurs ne sont pas valides");
+    // A query string that does not decode (a field twice), a path that is not UTF-8.
+    for path in ["/customers?q=a&q=b", "/customers/%FF%FE"] {
+        let req = app.client.get(format!("{}{path}", app.url)).header("cookie", &cookie).header("accept-language", "en");
+        let (s, ct, _, text) = raw(req).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{path}: {text}");
+        html_in(&ct, &text, "fr", "Certaines valeurs ne sont pas valides");
+    }
+    assert_eq!(app.get("/api/v1/invitations", &partner.token).await.1["total"], 0, "nothing was created");
 }

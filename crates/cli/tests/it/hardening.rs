@@ -372,3 +372,30 @@ async fn sigterm_answers_the_request_in_flight_then_exits() {
     };
     assert!(status.success(), "{status}");
 }
+
+/// A request target past `MAX_URI_LEN` is `414 uri_too_long` in problem+json, from the real
+/// transport; past hyper's own limit (64 KiB), hyper answers 414 itself before any route, with
+/// no body, and closes the connection (docs/contract.md).
+#[tokio::test]
+async fn a_long_request_target_is_414_problem_json_and_past_hypers_limit_a_bare_414() {
+    let db = TestDb::fresh(backend()).await;
+    let server = Running(crate::crash::start_with(&db.url, &[TRANSPORT_SECRET]));
+    let server = &server.0;
+    let request = |len: usize| format!("GET /api/v1/customers?q={} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(len));
+
+    let mut ours = connect(server).await;
+    send(&mut ours, &request(partnerhub_web::MAX_URI_LEN)).await;
+    let (text, _) = read_some(&mut ours, Duration::from_secs(5)).await;
+    let head = text.to_ascii_lowercase();
+    assert!(text.starts_with("HTTP/1.1 414"), "{text}");
+    assert!(head.contains("content-type: application/problem+json"), "{text}");
+
+    let mut hypers = connect(server).await;
+    send(&mut hypers, &request(70_000)).await;
+    let (text, _) = read_some(&mut hypers, Duration::from_secs(5)).await;
+    let head = text.to_ascii_lowercase();
+    assert!(text.starts_with("HTTP/1.1 414"), "{text}");
+    assert!(head.contains("content-length: 0") && !head.contains("content-type"), "{text}");
+    let (rest, closed) = read_some(&mut hypers, Duration::from_secs(5)).await;
+    assert!(closed && rest.is_empty(), "{rest:?}");
+}

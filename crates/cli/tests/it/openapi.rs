@@ -12,5 +12,25 @@ async fn the_openapi_document_matches_its_snapshot() {
     for p in ["/api/v1/invitations/accept", "/api/v1/customers/{id}/remove-relationship", "/api/v1/audit", "/api/v1/operator/partners"] {
         assert!(paths.contains_key(p), "{p}");
     }
+    // Request bodies refuse unknown fields, and say so; answers do not (a client reading them
+    // must take new fields).
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for name in
+        ["CreateCustomerRequest", "NewCustomerAdmin", "CreateOrderRequest", "OrderItemRequest", "CreateInvitationRequest", "TokenRequest"]
+    {
+        assert_eq!(schemas[name]["additionalProperties"], false, "{name}");
+    }
+    for name in ["CustomerResponse", "InvitationResponse", "Problem"] {
+        assert!(schemas[name].get("additionalProperties").is_none(), "{name}");
+    }
+    // Every schema that is some operation's request body says so.
+    for (path, ops) in paths {
+        for (method, op) in ops.as_object().unwrap() {
+            if let Some(r) = op["requestBody"]["content"]["application/json"]["schema"]["$ref"].as_str() {
+                let name = r.trim_start_matches("#/components/schemas/");
+                assert_eq!(schemas[name]["additionalProperties"], false, "{method} {path}: {name}");
+            }
+        }
+    }
     insta::assert_json_snapshot!("openapi", doc);
 }

@@ -2,13 +2,14 @@
 //! account has one), sign-out, the forced password change after a temporary password, the
 //! language switch, and the two assets.
 
+use super::extract::{Form, Path, Query};
 use super::i18n::{LANG_COOKIE, negotiate};
 use super::layout::{self, html_response, page};
 use super::session::{self, CsrfOnly, Portal, safe_next};
 use crate::AppState;
 use crate::extract::ClientIp;
 use axum::Router;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};

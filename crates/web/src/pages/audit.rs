@@ -3,13 +3,14 @@
 //! Partner and customer organizations alike (a customer sees what partners did in its
 //! tenant): the same service call as `GET /api/v1/audit`.
 
+use super::extract::Query;
 use super::i18n;
 use super::layout::{self, html_response, page};
 use super::session::{Portal, urlencode};
 use crate::AppState;
 use crate::api::audit::{csv_body, record};
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;

@@ -5,12 +5,13 @@
 //! indirect provider names the reseller of record). Customer side: its tenant's
 //! subscriptions, read-only. The same service calls as the API.
 
+use super::extract::{Form, Path, Query};
 use super::i18n;
 use super::layout::{self, html_response, page};
 use super::session::{Portal, urlencode};
 use crate::AppState;
 use axum::Router;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};

@@ -2,13 +2,14 @@
 //! relationship") and a customer's record with its Account / Users / Licenses / Subscriptions
 //! tabs, through the same service calls as the API (the grants decide what each tab may do).
 
+use super::extract::{Form, Path, Query};
 use super::i18n;
 use super::invitations;
 use super::layout::{self, html_response, page};
 use super::session::{CsrfOnly, Portal, urlencode};
 use crate::AppState;
 use axum::Router;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};

@@ -3,13 +3,14 @@
 //! send when SMTP is configured, done), and the list (state, dates, who accepted, the link
 //! again while pending, revoke). Every action is the API's own service call.
 
+use super::extract::{Form, Path, Query};
 use super::i18n;
 use super::layout::{self, html_response, page};
 use super::session::{CsrfOnly, Portal};
 use crate::AppState;
 use crate::extract::ClientIp;
 use axum::Router;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};

@@ -15,13 +15,14 @@
 //! Without a session, the form carries a double-submit value bound to the link (a
 //! SameSite=Strict cookie, hashed with the token).
 
+use super::extract::{Form, Path, Query};
 use super::i18n::{self, LANG_COOKIE};
 use super::layout::{self, html_response, page};
 use super::session::{self, Portal};
 use crate::AppState;
 use crate::extract::ClientIp;
 use axum::Router;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;

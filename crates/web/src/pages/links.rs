@@ -2,11 +2,12 @@
 //! provider's resellers (and accepting a pending request) — the same service calls as
 //! `/api/v1/providers` and `/api/v1/resellers`. Ending a link has no API route yet, so no button.
 
+use super::extract::{Form, Path};
 use super::layout::{self, html_response, page};
 use super::session::{CsrfOnly, Portal};
 use crate::AppState;
 use axum::Router;
-use axum::extract::{Form, Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};

@@ -4,12 +4,14 @@
 //! - `i18n`: the languages, and the words shared by every page (roles, states, dates);
 //! - `layout`: the frame of every page, the error pages, the stylesheet and script;
 //! - `session`: the session cookie and the form token (CSRF) every POST carries;
+//! - `extract`: `Form`, `Query` and `Path` whose refusals are the portal's error page;
 //! - one module per area, each with its own `Words` in both languages.
 
 mod account;
 mod audit;
 mod commerce;
 mod customers;
+pub(crate) mod extract;
 pub(crate) mod i18n;
 mod invitations;
 mod invite;

@@ -2,12 +2,13 @@
 //! in words) and their expiry; revoke a partner's grants (the relationship stays) or remove
 //! the partner (its grants go with it). The same service calls as `/api/v1/partners`.
 
+use super::extract::{Form, Path, Query};
 use super::i18n;
 use super::layout::{self, html_response, page};
 use super::session::{CsrfOnly, Portal};
 use crate::AppState;
 use axum::Router;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};

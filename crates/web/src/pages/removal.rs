@@ -4,11 +4,12 @@
 //! legal notice is sent, and the button. The same service calls as the API's preflight and
 //! removal.
 
+use super::extract::{Form, Path};
 use super::layout::{self, html_response, page};
 use super::session::{Portal, urlencode};
 use crate::AppState;
 use axum::Router;
-use axum::extract::{Form, Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;

@@ -3,12 +3,13 @@
 //! confirm with a code (the recovery codes shown once), remove with a code. A user held by
 //! `--require-mfa` reaches this page and nothing else (see `session`).
 
+use super::extract::{Form, Path};
 use super::i18n;
 use super::layout::{self, html_response, page};
 use super::session::{CsrfOnly, Portal};
 use crate::AppState;
 use axum::Router;
-use axum::extract::{Form, Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};

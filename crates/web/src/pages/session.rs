@@ -107,6 +107,8 @@ impl FromRequestParts<AppState> for Portal {
                     Caller::User(p) => p.user.locale.unwrap_or(lang),
                     _ => lang,
                 };
+                // What is extracted after (a form that does not decode) answers in it too.
+                parts.extensions.insert(super::extract::ReaderLang(lang));
                 let portal = Portal { caller, token, form_token, lang };
                 // A temporary password: nothing but changing it (and signing out).
                 let p = portal.principal();

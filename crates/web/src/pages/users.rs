@@ -2,12 +2,13 @@
 //! words; create one (a temporary password shown once), change roles, reset a password, delete
 //! — the same service calls as `/api/v1/users`, which decide who may.
 
+use super::extract::{Form, Path};
 use super::i18n;
 use super::layout::{self, html_response, page};
 use super::session::Portal;
 use crate::AppState;
 use axum::Router;
-use axum::extract::{Form, Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
