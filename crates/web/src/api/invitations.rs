@@ -193,7 +193,8 @@ pub async fn accept_invitation(
 
 /// A customer global admin declines.
 #[utoipa::path(post, path = "/api/v1/invitations/decline", tag = "invitations", request_body = InvitationTokenRequest, security(("bearer" = [])),
-    responses((status = 200, body = StateResponse), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 410, body = Problem)))]
+    responses((status = 200, body = StateResponse), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 410, body = Problem),
+              (status = 429, body = Problem)))]
 pub async fn decline_invitation(
     State(s): State<AppState>,
     Auth(c): Auth,
