@@ -28,8 +28,11 @@ def token_for(method, path):
         return WORLD["spare_token"]
     if path.startswith(CUSTOMER_SIDE) or path == "/api/v1/users/{id}/licenses":
         return WORLD["customer_token"]
-    if path.startswith("/api/v1/users") or path.startswith("/api/v1/resellers") or path.startswith("/api/v1/providers"):
+    if path.startswith(("/api/v1/users", "/api/v1/resellers", "/api/v1/providers", "/api/v1/audit")):
         return WORLD["partner_admin_token"]
+    # The provider placed the order: it orders, and changes the subscription.
+    if path == "/api/v1/customers/{id}/orders" or (method == "PATCH" and "/subscriptions/" in path):
+        return WORLD["provider_token"]
     return WORLD["agent_token"]
 
 

@@ -15,11 +15,12 @@ bin=${PARTNERHUB_BIN:-$root/target/debug/partnerhub}
 venv=$root/target/contract-venv
 SCHEMATHESIS=schemathesis==4.32.5
 CLIENTGEN=openapi-python-client==0.29.1
+SMTPD=aiosmtpd==1.4.6
 
 [ -x "$bin" ] || (cd "$root" && cargo build -q -p partnerhub)
-if [ ! -x "$venv/bin/schemathesis" ] || [ ! -x "$venv/bin/openapi-python-client" ]; then
+if [ ! -x "$venv/bin/schemathesis" ] || [ ! -x "$venv/bin/openapi-python-client" ] || [ ! -x "$venv/bin/aiosmtpd" ]; then
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check "$SCHEMATHESIS" "$CLIENTGEN"
+  "$venv/bin/pip" install -q --disable-pip-version-check "$SCHEMATHESIS" "$CLIENTGEN" "$SMTPD"
 fi
 
 work=$(mktemp -d /tmp/partnerhub-contract.XXXXXX)
@@ -36,14 +37,23 @@ case "$backend" in
 esac
 
 server=""
+smtpd=""
 finish() {
   [ -n "$server" ] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
+  [ -n "$smtpd" ] && kill "$smtpd" 2>/dev/null && wait "$smtpd" 2>/dev/null || true
   if [ "$backend" = postgres ]; then psql -q "$admin_url" -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" >/dev/null || true; fi
   rm -rf "$work"
 }
 trap finish EXIT
 
+# A real SMTP server that takes every message, so that sending a draft is a 202 and not the
+# 503 of a server without a relay.
+smtp_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$venv/bin/aiosmtpd" -n -c aiosmtpd.handlers.Sink -l "127.0.0.1:$smtp_port" > "$work/smtpd.log" 2>&1 &
+smtpd=$!
+
 base="http://127.0.0.1:$port"
+PARTNERHUB_SMTP_URL="smtp://127.0.0.1:$smtp_port" \
 PARTNERHUB_OPERATOR_TOKEN=contract-operator-token \
 PARTNERHUB_SECRET=contract-run-secret-Tq5Wz0Mb8Xr3Lc6Nv1Pk9Gh4Jd7Sy2 \
 PARTNERHUB_LOG=warn \
@@ -60,7 +70,7 @@ echo "== schemathesis on $backend ($base)"
 start=$(date +%s)
 status=0
 PARTNERHUB_WORLD="$work/world.json" SCHEMATHESIS_HOOKS=hooks PYTHONPATH="$here" \
-  "$venv/bin/schemathesis" run "$base/api/openapi.json" \
+  "$venv/bin/schemathesis" --config-file "$here/schemathesis.toml" run "$base/api/openapi.json" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,negative_data_rejection,unsupported_method \
     --phases examples,coverage,fuzzing --max-examples "${CONTRACT_MAX_EXAMPLES:-30}" --continue-on-failure \
     --generation-with-security-parameters false \

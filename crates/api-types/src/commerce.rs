@@ -2,6 +2,7 @@
 //! licenses, and a customer's users as a partner manages them.
 
 use crate::PartnerRefResponse;
+use crate::names::*;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -11,6 +12,7 @@ use uuid::Uuid;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Mail Basic", "unit_price_cents": 600, "currency": "EUR"}))]
 pub struct CreateOfferRequest {
     /// 1 to 200 characters.
     pub name: String,
@@ -47,6 +49,7 @@ pub struct OperatorPartnerResponse {
     pub id: Uuid,
     pub name: String,
     /// `direct`, `indirect_provider` or `indirect_reseller`.
+    #[schema(value_type = PartnerTypeName)]
     pub partner_type: String,
     pub partner_id: String,
     pub domain: String,
@@ -64,6 +67,7 @@ pub struct OrderItemRequest {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"items": [{"offer_id": "01929c1e-3f0a-7c3e-9a8b-1d2e3f4a5b6c", "quantity": 10}]}))]
 pub struct CreateOrderRequest {
     /// 1 to 50 items; each makes one subscription.
     pub items: Vec<OrderItemRequest>,
@@ -84,6 +88,7 @@ pub struct SubscriptionResponse {
     /// Licenses given out; never above `quantity`.
     pub assigned: i64,
     /// `active`, `suspended` or `cancelled`.
+    #[schema(value_type = SubscriptionStatusName)]
     pub status: String,
     /// The reseller of an indirect order, the direct partner otherwise.
     pub partner_of_record: PartnerRefResponse,
@@ -108,17 +113,20 @@ pub struct OrderResponse {
 
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"quantity": 12}))]
 pub struct UpdateSubscriptionRequest {
     /// 1 to 100,000, never below the licenses assigned.
     #[serde(default)]
     pub quantity: Option<i64>,
     /// `active`, `suspended` or `cancelled` (final).
     #[serde(default)]
+    #[schema(value_type = Option<SubscriptionStatusName>)]
     pub status: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"subscription_id": "01929c1e-3f0a-7c3e-9a8b-1d2e3f4a5b6c"}))]
 pub struct AssignLicenseRequest {
     pub subscription_id: Uuid,
 }
@@ -136,11 +144,13 @@ pub struct LicenseResponse {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "kim@adventure-works.example", "display_name": "Kim", "roles": ["user_admin"]}))]
 pub struct CreateTenantUserRequest {
     pub email: String,
     pub display_name: String,
     /// Customer roles (`global_admin`, `user_admin`, `billing_admin`); none by default.
     #[serde(default)]
+    #[schema(value_type = Vec<RoleName>)]
     pub roles: Vec<String>,
 }
 
@@ -149,6 +159,7 @@ pub struct CreatedTenantUserResponse {
     pub id: Uuid,
     pub email: String,
     pub display_name: String,
+    #[schema(value_type = Vec<RoleName>)]
     pub roles: Vec<String>,
     /// Shown this once; the user must change it at the first sign-in.
     pub temporary_password: String,

@@ -7,7 +7,9 @@
 //! keep it out of request types.
 
 mod commerce;
+mod names;
 pub use commerce::*;
+pub use names::*;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -57,9 +59,11 @@ pub struct NewAdmin {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Fabrikam Distribution", "partner_type": "indirect_provider", "partner_id": "4100001", "domain": "fabrikam.example", "admin": {"email": "ga@fabrikam.example", "display_name": "Ada", "password": "correct horse battery staple"}}))]
 pub struct CreatePartnerRequest {
     pub name: String,
     /// `direct`, `indirect_provider` or `indirect_reseller`.
+    #[schema(value_type = PartnerTypeName)]
     pub partner_type: String,
     /// The short public id the partner is known by.
     pub partner_id: String,
@@ -71,6 +75,7 @@ pub struct CreatePartnerRequest {
 pub struct PartnerResponse {
     pub id: Uuid,
     pub name: String,
+    #[schema(value_type = PartnerTypeName)]
     pub partner_type: String,
     pub partner_id: String,
     pub domain: String,
@@ -79,6 +84,7 @@ pub struct PartnerResponse {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"provider_id": "01929c1e-3f0a-7c3e-9a8b-1d2e3f4a5b6c", "reseller_id": "01929c1e-3f0a-7c3e-9a8b-6c5b4a3f2e1d"}))]
 pub struct CreateProviderLinkRequest {
     pub provider_id: Uuid,
     pub reseller_id: Uuid,
@@ -95,6 +101,7 @@ pub struct ProviderLinkResponse {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "ga@contoso.example", "password": "correct horse battery staple"}))]
 pub struct TokenRequest {
     pub email: String,
     pub password: String,
@@ -107,6 +114,7 @@ pub struct TokenRequest {
 pub struct TokenResponse {
     pub access_token: String,
     /// Always `Bearer`.
+    #[schema(value_type = TokenType)]
     pub token_type: String,
     /// Seconds until the token expires.
     pub expires_in: i64,
@@ -117,6 +125,7 @@ pub struct TokenResponse {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"current_password": "the temporary one", "new_password": "correct horse battery staple"}))]
 pub struct ChangePasswordRequest {
     pub current_password: String,
     /// 12 to 1024 characters, not the current one.
@@ -134,6 +143,7 @@ pub struct UserResponse {
     pub id: Uuid,
     pub email: String,
     pub display_name: String,
+    #[schema(value_type = Vec<RoleName>)]
     pub roles: Vec<String>,
 }
 
@@ -142,8 +152,10 @@ pub struct OrganizationResponse {
     pub id: Uuid,
     pub name: String,
     /// `partner` or `customer`.
+    #[schema(value_type = OrgKindName)]
     pub kind: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<PartnerTypeName>)]
     pub partner_type: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub partner_id: Option<String>,
@@ -176,6 +188,7 @@ pub struct SignupOrganization {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"organization": {"name": "Adventure Works", "domain": "adventure-works.example"}, "admin": {"email": "ga@adventure-works.example", "display_name": "Grace", "password": "correct horse battery staple"}}))]
 pub struct SignupRequest {
     pub organization: SignupOrganization,
     pub admin: NewAdmin,
@@ -191,12 +204,14 @@ pub struct SignupResponse {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "alex@contoso.example", "display_name": "Alex", "password": "correct horse battery staple", "roles": ["admin_agent"]}))]
 pub struct CreateUserRequest {
     pub email: String,
     pub display_name: String,
     pub password: String,
     /// At least one role of the organization's kind.
     #[serde(default)]
+    #[schema(value_type = Vec<RoleName>)]
     pub roles: Vec<String>,
 }
 
@@ -204,6 +219,7 @@ pub struct CreateUserRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
     #[serde(default)]
+    #[schema(value_type = Option<Vec<RoleName>>)]
     pub roles: Option<Vec<String>>,
     #[serde(default)]
     pub display_name: Option<String>,
@@ -240,15 +256,18 @@ pub struct PartnerRefResponse {
 pub struct RelationshipResponse {
     pub id: Uuid,
     /// `active` or `removed`.
+    #[schema(value_type = RelationshipStateName)]
     pub state: String,
     #[serde(with = "time::serde::rfc3339")]
     pub since: OffsetDateTime,
     /// `invitation` or `created`.
+    #[schema(value_type = RelationshipVia)]
     pub via: String,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct GrantSummary {
+    #[schema(value_type = DelegatedRoleName)]
     pub role: String,
     #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
@@ -291,6 +310,7 @@ pub struct NewCustomerAdmin {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Tailspin Toys", "domain": "tailspin.example", "admin": {"email": "ga@tailspin.example", "display_name": "Tom"}}))]
 pub struct CreateCustomerRequest {
     pub name: String,
     pub domain: String,
@@ -320,6 +340,7 @@ pub struct CreatedCustomerResponse {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct BlockerResponse {
     /// e.g. `active_subscription`.
+    #[schema(value_type = BlockerKind)]
     pub kind: String,
     pub id: Uuid,
     pub name: String,
@@ -337,6 +358,7 @@ pub struct RemovalPreflightResponse {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"attest_good_faith": true}))]
 pub struct RemoveRelationshipRequest {
     #[serde(default)]
     pub attest_good_faith: Option<bool>,
@@ -346,6 +368,7 @@ pub struct RemoveRelationshipRequest {
 pub struct RemovalResponse {
     pub relationship_id: Uuid,
     /// Always `removed`.
+    #[schema(value_type = RelationshipStateName)]
     pub state: String,
     pub revoked_grants: i64,
     pub legal_notice: String,
@@ -354,8 +377,10 @@ pub struct RemovalResponse {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct GrantResponse {
     pub id: Uuid,
+    #[schema(value_type = DelegatedRoleName)]
     pub role: String,
     /// `active`, `expired` or `revoked`.
+    #[schema(value_type = GrantStateName)]
     pub state: String,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -370,12 +395,14 @@ pub struct GrantResponse {
 
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"roles": ["user_admin", "license_admin", "helpdesk_admin"], "duration_days": 365, "expires_in_days": 30, "locale": "fr"}))]
 pub struct CreateInvitationRequest {
     #[serde(default)]
     pub customer_id: Option<Uuid>,
     #[serde(default)]
     pub indirect_provider_id: Option<Uuid>,
     #[serde(default)]
+    #[schema(value_type = Option<Vec<DelegatedRoleName>>)]
     pub roles: Option<Vec<String>>,
     #[serde(default)]
     pub duration_days: Option<i64>,
@@ -385,6 +412,7 @@ pub struct CreateInvitationRequest {
     pub expires_in_days: Option<i64>,
     /// `fr` or `en` (default).
     #[serde(default)]
+    #[schema(value_type = Option<LocaleName>)]
     pub locale: Option<String>,
 }
 
@@ -399,14 +427,17 @@ pub struct EmailDraft {
 pub struct InvitationResponse {
     pub id: Uuid,
     /// `pending`, `accepted`, `declined`, `revoked` or `expired`.
+    #[schema(value_type = InvitationStateName)]
     pub state: String,
     /// The personalized URL; shown while pending only.
     pub url: Option<String>,
     pub customer_id: Option<Uuid>,
     pub indirect_provider_id: Option<Uuid>,
+    #[schema(value_type = Vec<DelegatedRoleName>)]
     pub roles: Vec<String>,
     pub duration_days: i64,
     pub auto_extend: bool,
+    #[schema(value_type = LocaleName)]
     pub locale: String,
     #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
@@ -423,12 +454,14 @@ pub struct InvitationResponse {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"to": "ga@adventure-works.example"}))]
 pub struct SendInvitationRequest {
     pub to: String,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"token": "l4dlUpTCyM3my7XkhcjGZz0DICXQRt9uCKrSWlYbcKg"}))]
 pub struct InvitationTokenRequest {
     pub token: String,
 }
@@ -444,10 +477,12 @@ pub struct PartnerPublic {
 pub struct InvitationPreviewResponse {
     pub partner: PartnerPublic,
     pub indirect_provider: Option<PartnerPublic>,
+    #[schema(value_type = Vec<DelegatedRoleName>)]
     pub roles: Vec<String>,
     pub duration_days: i64,
     #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
+    #[schema(value_type = InvitationStateName)]
     pub state: String,
     /// Whether the invitation is bound to one customer organization.
     pub bound_to_customer: bool,
@@ -457,6 +492,7 @@ pub struct InvitationPreviewResponse {
 pub struct AcceptedRelationship {
     pub id: Uuid,
     pub partner: PartnerRefResponse,
+    #[schema(value_type = RelationshipStateName)]
     pub state: String,
     #[serde(with = "time::serde::rfc3339")]
     pub since: OffsetDateTime,
@@ -466,6 +502,7 @@ pub struct AcceptedRelationship {
 pub struct AcceptedGrant {
     pub id: Uuid,
     pub partner: PartnerRefResponse,
+    #[schema(value_type = DelegatedRoleName)]
     pub role: String,
     #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
@@ -479,6 +516,7 @@ pub struct AcceptResponse {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct StateResponse {
+    #[schema(value_type = OutcomeState)]
     pub state: String,
 }
 
@@ -504,6 +542,7 @@ pub struct RevokeGrantsResponse {
 pub struct AuditActor {
     pub user_id: Option<Uuid>,
     pub email: Option<String>,
+    #[schema(value_type = Vec<RoleName>)]
     pub roles: Vec<String>,
 }
 

@@ -215,6 +215,36 @@ mod tests {
     }
 
     #[test]
+    fn the_enums_of_the_document_are_the_domains_own_lists() {
+        use partnerhub_domain::{DelegatedRole, InvitationState, PartnerType, Role, SubscriptionStatus};
+        let v = serde_json::to_value(crate::openapi()).unwrap_or_default();
+        let listed = |name: &str| -> Vec<String> {
+            let values = v.pointer(&format!("/components/schemas/{name}/enum")).and_then(Value::as_array).cloned().unwrap_or_default();
+            let mut names: Vec<String> = values.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect();
+            names.sort();
+            names
+        };
+        let sorted = |mut names: Vec<&str>| {
+            names.sort_unstable();
+            names.into_iter().map(str::to_owned).collect::<Vec<_>>()
+        };
+        assert_eq!(listed("RoleName"), sorted(Role::ALL.iter().map(|r| r.as_str()).collect()));
+        assert_eq!(listed("DelegatedRoleName"), sorted(DelegatedRole::ALL.iter().map(|r| r.as_str()).collect()));
+        assert_eq!(listed("SubscriptionStatusName"), sorted(SubscriptionStatus::ALL.iter().map(|r| r.as_str()).collect()));
+        let states = ["pending", "accepted", "declined", "revoked", "expired"];
+        assert!(states.iter().all(|st| InvitationState::parse(st).is_some()));
+        assert_eq!(listed("InvitationStateName"), sorted(states.to_vec()));
+        let types = ["direct", "indirect_provider", "indirect_reseller"];
+        assert!(types.iter().all(|t| PartnerType::parse(t).is_some()));
+        assert_eq!(listed("PartnerTypeName"), sorted(types.to_vec()));
+        // And the fields say so: a generated client knows every value.
+        assert_eq!(
+            v.pointer("/components/schemas/InvitationResponse/properties/state/$ref"),
+            Some(&json!("#/components/schemas/InvitationStateName"))
+        );
+    }
+
+    #[test]
     fn every_error_is_problem_json_and_every_bearer_operation_answers_401() {
         let v = serde_json::to_value(crate::openapi()).unwrap_or_default();
         let paths = v["paths"].as_object().cloned().unwrap_or_default();

@@ -60,8 +60,8 @@ pub(crate) fn record(a: &AuditRecord) -> AuditRecordResponse {
 /// Records of the caller's own users' actions and of every action on its resources, newest
 /// first. With `Accept: text/csv`, the same rows as CSV.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", security(("bearer" = [])), params(AuditParams),
-    responses((status = 200, body = ListResponse<AuditRecordResponse>, content_type = "application/json"),
-              (status = 200, description = "the same rows as CSV", content_type = "text/csv"),
+    responses((status = 200, description = "The records, newest first; with `Accept: text/csv`, the same rows as CSV.",
+               content((ListResponse<AuditRecordResponse> = "application/json"), (String = "text/csv"))),
               (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn list_audit(
     State(s): State<AppState>,
