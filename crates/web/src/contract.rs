@@ -112,10 +112,10 @@ fn complete_operation(method: &str, path: &str, op: &mut Map<String, Value>) {
             "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"}
         });
         let list = op.entry("parameters").or_insert_with(|| json!([]));
-        if let Some(list) = list.as_array_mut() {
-            if !list.iter().any(|p| p.get("name").and_then(Value::as_str) == Some("Idempotency-Key")) {
-                list.push(header);
-            }
+        if let Some(list) = list.as_array_mut()
+            && !list.iter().any(|p| p.get("name").and_then(Value::as_str) == Some("Idempotency-Key"))
+        {
+            list.push(header);
         }
     }
     let responses = op.entry("responses").or_insert_with(|| json!({}));
@@ -168,10 +168,10 @@ fn response_schemas(doc: &Value) -> BTreeSet<String> {
         }
     }
     while let Some(name) = todo.pop() {
-        if seen.insert(name.clone()) {
-            if let Some(schema) = doc.pointer(&format!("/components/schemas/{name}")) {
-                refs(schema, &mut todo);
-            }
+        if seen.insert(name.clone())
+            && let Some(schema) = doc.pointer(&format!("/components/schemas/{name}"))
+        {
+            refs(schema, &mut todo);
         }
     }
     seen
