@@ -26,23 +26,26 @@ use uuid::Uuid;
 /// writing transaction takes, right before `append`.
 pub(crate) const LOCK: &str = "pg_advisory_xact_lock(8099831086649537585)";
 
-/// Appends the audit records of `change` and writes its outbox events: one statement per
-/// record, the events with the first. The chain lock must be held (see [`LOCK`]), taken by an
-/// earlier statement: the first statement's snapshot then shows the head as the last appender
-/// committed it, and each later one sees the records of this transaction before it.
+/// Appends the audit records of `change` and writes its outbox events, in one statement
+/// (one round trip, however many records: the chain lock is held until commit). The chain lock
+/// must be held (see [`LOCK`]), taken by an earlier statement: this one's snapshot then shows
+/// the head as the last appender committed it. The records follow one another in the chain:
+/// a recursive CTE hashes each over the one before.
 pub(crate) async fn append(conn: &mut PgConnection, change: &Change) -> StoreResult<()> {
-    let none: &[Event] = &[];
-    for (i, e) in change.records().enumerate() {
-        append_one(conn, change.id, e, if i == 0 { &change.events } else { none }).await?;
+    let records: Vec<&AuditEntry> = change.records().collect();
+    let (mut pres, mut posts) = (Vec::with_capacity(records.len()), Vec::with_capacity(records.len()));
+    let (mut vis_n, mut vis_org) = (Vec::new(), Vec::new());
+    for (i, e) in records.iter().enumerate() {
+        let (pre, post) = canonical_parts(change.id, e)?;
+        pres.push(pre);
+        posts.push(post);
+        let mut visible = e.visible_to.iter().map(|o| o.0).collect::<Vec<_>>();
+        visible.sort();
+        visible.dedup();
+        vis_n.extend(std::iter::repeat_n(i as i64 + 1, visible.len()));
+        vis_org.extend(visible);
     }
-    Ok(())
-}
-
-async fn append_one(conn: &mut PgConnection, change_id: Uuid, e: &AuditEntry, events: &[Event]) -> StoreResult<()> {
-    let (pre, post) = canonical_parts(change_id, e)?;
-    let mut visible = e.visible_to.iter().map(|o| o.0).collect::<Vec<_>>();
-    visible.sort();
-    visible.dedup();
+    let events = &change.events;
     let mut ids = Vec::with_capacity(events.len());
     let mut types = Vec::with_capacity(events.len());
     let mut orgs = Vec::with_capacity(events.len());
@@ -61,39 +64,49 @@ async fn append_one(conn: &mut PgConnection, change_id: Uuid, e: &AuditEntry, ev
         payloads.push(payload.to_string());
         created.push(pt(ev.occurred_at));
     }
-    // The body is the canonical JSON with the next seq spliced in; the hash is computed over
-    // the same text, so what is stored is exactly what was hashed.
+    // Each body is the canonical JSON with its seq spliced in; the hash is computed over the
+    // same text, so what is stored is exactly what was hashed.
     sqlx::query(
-        "WITH head AS (
+        "WITH RECURSIVE head AS (
              SELECT coalesce(h.seq, 0) + 1 AS seq, coalesce(h.hash, decode(repeat('00', 32), 'hex')) AS prev
              FROM (SELECT 1) AS one LEFT JOIN (SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1) AS h ON true
-         ), rec AS (
-             SELECT seq, prev, $1::text || seq::text || $2::text AS body FROM head
+         ), recs AS (
+             SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::uuid[], $5::text[], $6::uuid[])
+                 WITH ORDINALITY AS t(pre, post, at, organization_id, action, customer_id, n)
+         ), chain AS (
+             SELECT r.n, h.seq, h.prev, b.body, sha256(h.prev || convert_to(b.body, 'UTF8')) AS hash
+             FROM head h JOIN recs r ON r.n = 1, LATERAL (SELECT r.pre || h.seq::text || r.post AS body) AS b
+             UNION ALL
+             SELECT r.n, c.seq + 1, c.hash, b.body, sha256(c.hash || convert_to(b.body, 'UTF8'))
+             FROM chain c JOIN recs r ON r.n = c.n + 1, LATERAL (SELECT r.pre || (c.seq + 1)::text || r.post AS body) AS b
          ), a AS (
              INSERT INTO audit_records (seq, at, organization_id, action, customer_id, body, prev_hash, hash, change_id)
-             SELECT seq, $3, $4, $5, $6, body, prev, sha256(prev || convert_to(body, 'UTF8')), $13 FROM rec
+             SELECT c.seq, r.at, r.organization_id, r.action, r.customer_id, c.body, c.prev, c.hash, $14
+             FROM chain c JOIN recs r ON r.n = c.n
              RETURNING seq
          ), v AS (
-             INSERT INTO audit_visibility (organization_id, seq) SELECT o, a.seq FROM a, unnest($7::uuid[]) AS o
+             INSERT INTO audit_visibility (organization_id, seq)
+             SELECT o.org, c.seq FROM unnest($7::int8[], $8::uuid[]) AS o(n, org) JOIN chain c ON c.n = o.n
          ), ev AS (
              INSERT INTO outbox_events (id, event_type, organization_id, payload, created_at, change_id)
-             SELECT t.*, $13 FROM unnest($8::uuid[], $9::text[], $10::uuid[], $11::text[], $12::timestamptz[]) AS t
+             SELECT t.*, $14 FROM unnest($9::uuid[], $10::text[], $11::uuid[], $12::text[], $13::timestamptz[]) AS t
          )
-         SELECT seq FROM a",
+         SELECT count(*) AS n FROM a",
     )
-    .bind(pre)
-    .bind(post)
-    .bind(pt(e.at))
-    .bind(e.actor.organization_id.map(|o| o.0))
-    .bind(e.action)
-    .bind(e.customer_id.map(|c| c.0))
-    .bind(visible)
+    .bind(pres)
+    .bind(posts)
+    .bind(records.iter().map(|e| pt(e.at)).collect::<Vec<_>>())
+    .bind(records.iter().map(|e| e.actor.organization_id.map(|o| o.0)).collect::<Vec<_>>())
+    .bind(records.iter().map(|e| e.action).collect::<Vec<_>>())
+    .bind(records.iter().map(|e| e.customer_id.map(|c| c.0)).collect::<Vec<_>>())
+    .bind(vis_n)
+    .bind(vis_org)
     .bind(ids)
     .bind(types)
     .bind(orgs)
     .bind(payloads)
     .bind(created)
-    .bind(change_id)
+    .bind(change.id)
     .fetch_one(&mut *conn)
     .await
     .map_err(db)?;

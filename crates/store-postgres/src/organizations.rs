@@ -275,7 +275,7 @@ impl OrganizationStore for PgStore {
         );
         let r = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(pt(now)).bind(org.0).bind(reseller.0).fetch_one(&mut *tx).await.map_err(db)?;
         if n_of(&r)? == 0 {
-            return Err(match live_link_state(&mut *tx, org, reseller).await?.as_deref() {
+            return Err(match live_link_state(&mut tx, org, reseller).await?.as_deref() {
                 Some("active") => StoreError::Conflict { constraint: constraint::PROVIDER_LINK_NOT_PENDING },
                 _ => StoreError::NotFound,
             });
