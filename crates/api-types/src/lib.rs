@@ -202,7 +202,7 @@ pub struct LinkedPartnerResponse {
     pub id: Uuid,
     pub name: String,
     pub partner_id: String,
-    /// `pending` or `active`.
+    /// `pending` or `active` in the lists; `declined` in the answer to a decline.
     pub state: String,
 }
 
