@@ -232,7 +232,7 @@ pub struct LinkedPartnerResponse {
     pub id: Uuid,
     pub name: String,
     pub partner_id: String,
-    /// `pending` or `active`.
+    /// `pending` or `active` in the lists; `declined` in the answer to a decline.
     pub state: String,
 }
 
@@ -560,6 +560,11 @@ pub struct AuditRecordResponse {
     pub details: Value,
     /// SHA-256 of the previous record's hash and this record, hex.
     pub hash: String,
+    /// The id the records of one change share (a customer creation writes
+    /// `organization.created`, `relationship.created` and `grant.created` under one id); the
+    /// same as the `change_id` of the change's outbox events. `null` on records written
+    /// before change ids existed. Not in API.md: see docs/audit.md.
+    pub change_id: Option<Uuid>,
 }
 
 /// A TOTP secret being enrolled: not active until confirmed with a code.

@@ -108,26 +108,20 @@ impl Service {
             .collect();
         let mut visible = vec![partner, org.id];
         visible.extend(input.reseller_id);
+        // One change, several records: the organization (with its admin), then each
+        // relationship and grant under its own action, all with the change's id.
         let mut change = self.change(
             caller,
-            "customer.created",
+            "organization.created",
             json!({"type": "organization", "id": org.id}),
             Some(org.id),
-            json!({"name": org.name, "domain": org.domain, "admin_user_id": admin.id, "admin_email": admin.email,
+            json!({"name": org.name, "domain": org.domain, "kind": org.kind.as_str(), "created_by": "partner",
+                   "admin_user_id": admin.id, "admin_email": admin.email,
                    "relationships": rels.iter().map(|r| json!({"id": r.id, "partner_id": r.partner_org_id})).collect::<Vec<_>>(),
                    "grants": grants.len()}),
             visible,
         );
-        for rel in &rels {
-            change.events.push(self.event(
-                "relationship.created",
-                rel.partner_org_id,
-                json!({"relationship_id": rel.id, "partner_id": rel.partner_org_id, "customer_id": org.id, "via": "created"}),
-            ));
-        }
-        for g in &grants {
-            change.events.push(self.event("grant.created", g.partner_org_id, json!({"grant_id": g.id, "partner_id": g.partner_org_id, "customer_id": org.id, "role": g.role.as_str(), "expires_at": crate::rfc3339(g.expires_at)})));
-        }
+        self.record_created(&mut change, org.id, &rels, &grants);
         let user = admin.user();
         let customer_id = org.id;
         self.store.create_customer(org, admin, rels, grants, change).await?;

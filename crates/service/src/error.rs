@@ -72,6 +72,8 @@ pub enum Conflict {
     PartnerIdTaken,
     LastGlobalAdmin,
     ProviderLinkExists,
+    /// A decline of a link that is active already.
+    ProviderLinkNotPending,
     ResellerDisconnected,
     QuantityBelowAssigned,
     SubscriptionCancelled,
@@ -94,6 +96,7 @@ impl std::fmt::Display for Conflict {
             Conflict::PartnerIdTaken => "that partner id is already taken",
             Conflict::LastGlobalAdmin => "an organization must keep at least one global_admin",
             Conflict::ProviderLinkExists => "these partners are already linked",
+            Conflict::ProviderLinkNotPending => "the link is active, not a pending request: end it instead",
             Conflict::ResellerDisconnected => "the reseller is no longer connected to that indirect provider",
             Conflict::QuantityBelowAssigned => "the quantity cannot drop below the licenses assigned; release licenses first",
             Conflict::SubscriptionCancelled => "the subscription is cancelled, which is final",
@@ -132,6 +135,7 @@ impl From<StoreError> for ServiceError {
                 constraint::PARTNER_ID_TAKEN => Conflict::PartnerIdTaken.into(),
                 constraint::LAST_GLOBAL_ADMIN => Conflict::LastGlobalAdmin.into(),
                 constraint::PROVIDER_LINK_EXISTS => Conflict::ProviderLinkExists.into(),
+                constraint::PROVIDER_LINK_NOT_PENDING => Conflict::ProviderLinkNotPending.into(),
                 constraint::NOT_A_PROVIDER => ServiceError::Validation(ValidationErrors::one(
                     "provider_id",
                     "the link must join an indirect provider to an indirect reseller",

@@ -215,7 +215,7 @@ impl Service {
         mailer.send(to.as_str(), &p.organization.name, &subject, &body).await?;
         let change = self.change(
             caller,
-            "invitation.sent",
+            "email.sent",
             json!({"type": "invitation", "id": id}),
             inv.customer_id,
             json!({"to": to.as_str()}),
@@ -358,16 +358,7 @@ impl Service {
             inv.partner_org_id,
             json!({"invitation_id": inv.id, "partner_id": inv.partner_org_id, "customer_id": customer}),
         ));
-        for r in &new_rels {
-            change.events.push(self.event(
-                "relationship.created",
-                r.partner_org_id,
-                json!({"relationship_id": r.id, "partner_id": r.partner_org_id, "customer_id": customer, "via": "invitation"}),
-            ));
-        }
-        for g in &grants {
-            change.events.push(self.event("grant.created", g.partner_org_id, json!({"grant_id": g.id, "partner_id": g.partner_org_id, "customer_id": customer, "role": g.role.as_str(), "expires_at": rfc3339(g.expires_at)})));
-        }
+        self.record_created(&mut change, customer, &new_rels, &grants);
         let out_grants = grants
             .iter()
             .map(|g| {

@@ -125,14 +125,29 @@ impl Service {
         details: Value,
         visible_to: Vec<OrganizationId>,
     ) -> Change {
-        Change {
-            audit: AuditEntry { at: self.now(), actor: actor.actor(), action, target, customer_id: customer, details, visible_to },
-            events: Vec::new(),
-        }
+        Change::new(AuditEntry { at: self.now(), actor: actor.actor(), action, target, customer_id: customer, details, visible_to })
     }
 
     pub(crate) fn event(&self, event_type: &'static str, organization_id: OrganizationId, data: Value) -> Event {
         Event { id: uuid::Uuid::now_v7(), event_type, organization_id, occurred_at: self.now(), data }
+    }
+
+    /// Each relationship and grant a change makes (a customer creation, an acceptance), told
+    /// twice: an audit record of its own in the change (`relationship.created`,
+    /// `grant.created`, read by the change's readers) and the event of the same name for the
+    /// partner that holds it. The record's details are the event's data.
+    pub(crate) fn record_created(&self, change: &mut Change, customer: OrganizationId, rels: &[NewRelationship], grants: &[NewGrant]) {
+        for r in rels {
+            let data = serde_json::json!({"relationship_id": r.id, "partner_id": r.partner_org_id, "customer_id": customer, "via": r.via});
+            change.also("relationship.created", serde_json::json!({"type": "relationship", "id": r.id}), data.clone());
+            change.events.push(self.event("relationship.created", r.partner_org_id, data));
+        }
+        for g in grants {
+            let data = serde_json::json!({"grant_id": g.id, "partner_id": g.partner_org_id, "customer_id": customer, "role": g.role.as_str(),
+                                          "expires_at": rfc3339(g.expires_at)});
+            change.also("grant.created", serde_json::json!({"type": "grant", "id": g.id}), data.clone());
+            change.events.push(self.event("grant.created", g.partner_org_id, data));
+        }
     }
 
     pub async fn audit(&self, caller: &Caller, filter: AuditFilter) -> ServiceResult<Page<AuditRecord>> {

@@ -129,19 +129,16 @@ impl Service {
     }
 
     fn mfa_change(&self, actor: Actor, org: &Organization, user: UserId, action: &'static str) -> Change {
-        Change {
-            audit: AuditEntry {
-                at: self.now(),
-                actor,
-                action,
-                target: serde_json::json!({"type": "user", "id": user}),
-                customer_id: (org.kind == OrgKind::Customer).then_some(org.id),
-                details: serde_json::json!({}),
-                visible_to: vec![org.id],
-            },
-            // API.md names no event for `user.*` actions: the audit record is the whole trace.
-            events: Vec::new(),
-        }
+        // API.md names no event for `user.*` actions: the audit record is the whole trace.
+        Change::new(AuditEntry {
+            at: self.now(),
+            actor,
+            action,
+            target: serde_json::json!({"type": "user", "id": user}),
+            customer_id: (org.kind == OrgKind::Customer).then_some(org.id),
+            details: serde_json::json!({}),
+            visible_to: vec![org.id],
+        })
     }
 
     /// `--require-mfa`: a partner user holding `global_admin` or `admin_agent` without an

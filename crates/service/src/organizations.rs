@@ -86,7 +86,7 @@ impl Service {
         caller: &Caller,
         org: NewOrganization,
         admin: ParsedAdmin,
-        action: &'static str,
+        created_by: &'static str,
     ) -> ServiceResult<(NewOrganization, UserId)> {
         let hash = self.config.password_hasher.hash(&admin.password).await?;
         let user = NewUser {
@@ -102,11 +102,11 @@ impl Service {
         let user_id = user.id;
         let change = self.change(
             caller,
-            action,
+            "organization.created",
             json!({"type": "organization", "id": org.id}),
             (org.kind == OrgKind::Customer).then_some(org.id),
             json!({"name": org.name, "domain": org.domain, "kind": org.kind.as_str(), "partner_type": org.partner_type.map(|t| t.as_str()),
-                   "partner_id": org.partner_id, "admin_user_id": user_id, "admin_email": user.email}),
+                   "partner_id": org.partner_id, "admin_user_id": user_id, "admin_email": user.email, "created_by": created_by}),
             vec![org.id],
         );
         self.store.create_organization(org.clone(), user, change).await?;
@@ -141,7 +141,7 @@ impl Service {
             partner_id: Some(partner_id.as_str().to_owned()),
             created_at: self.now(),
         };
-        self.new_org_with_admin(caller, org, admin, "partner.created").await
+        self.new_org_with_admin(caller, org, admin, "operator").await
     }
 
     /// Anyone: sign up a new customer organization with its first global admin.
@@ -163,7 +163,7 @@ impl Service {
             partner_id: None,
             created_at: self.now(),
         };
-        let (org, user) = self.new_org_with_admin(&Caller::Anonymous, org, admin, "organization.created").await?;
+        let (org, user) = self.new_org_with_admin(&Caller::Anonymous, org, admin, "signup").await?;
         Ok((org.id, user))
     }
 
@@ -411,6 +411,47 @@ impl Service {
         self.store.activate_provider_link(provider, reseller, self.now(), change).await?;
         let org = self.store.organization(reseller).await?;
         Ok(ProviderLinkView { partner: org.partner_ref(), state: "active".into() })
+    }
+
+    /// An indirect provider declines a reseller's pending request; the link stays as
+    /// `declined`, and the reseller may ask again.
+    pub async fn decline_reseller(&self, caller: &Caller, reseller: OrganizationId) -> ServiceResult<ProviderLinkView> {
+        let p = caller.require(Action::ProviderLinksManage)?;
+        let provider = p.organization.id;
+        let change = self.change(
+            caller,
+            "provider_link.declined",
+            json!({"type": "provider_link", "provider_id": provider, "reseller_id": reseller}),
+            None,
+            json!({"state": "declined"}),
+            vec![provider, reseller],
+        );
+        self.store.decline_provider_link(provider, reseller, self.now(), change).await?;
+        let org = self.store.organization(reseller).await?;
+        Ok(ProviderLinkView { partner: org.partner_ref(), state: "declined".into() })
+    }
+
+    /// Ends the caller's live link with `other`: one of its resellers (the provider ends it)
+    /// or one of its providers (the reseller leaves), as `side` says. A pending request ends
+    /// too (the reseller withdraws it). Customers' relationships and grants stay as they are;
+    /// what needs the link (an indirect provider ordering for that reseller, creating
+    /// customers or inviting for it) is refused from now on.
+    pub async fn end_provider_link(&self, caller: &Caller, side: LinkSide, other: OrganizationId) -> ServiceResult<()> {
+        let p = caller.require(Action::ProviderLinksManage)?;
+        let me = p.organization.id;
+        let (provider, reseller, by) = match side {
+            LinkSide::Resellers => (me, other, "provider"),
+            LinkSide::Providers => (other, me, "reseller"),
+        };
+        let change = self.change(
+            caller,
+            "provider_link.ended",
+            json!({"type": "provider_link", "provider_id": provider, "reseller_id": reseller}),
+            None,
+            json!({"state": "ended", "ended_by": by}),
+            vec![provider, reseller],
+        );
+        Ok(self.store.end_provider_link(me, side, other, self.now(), change).await?)
     }
 
     pub async fn provider_links(&self, caller: &Caller, side: LinkSide) -> ServiceResult<Vec<ProviderLinkView>> {

@@ -19,27 +19,39 @@ use partnerhub_store::*;
 use serde_json::Value;
 use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 /// Takes the advisory lock that serializes appends to the chain (key 0x7068617564697431,
 /// "phaudit1"), for the statements that fold it in (see `crate::fenced`): the last lock a
 /// writing transaction takes, right before `append`.
 pub(crate) const LOCK: &str = "pg_advisory_xact_lock(8099831086649537585)";
 
-/// Appends the audit record of `change` and writes its outbox events, in one statement.
-/// The chain lock must be held (see [`LOCK`]), taken by an earlier statement: this one's
-/// snapshot then shows the head as the last appender committed it.
+/// Appends the audit records of `change` and writes its outbox events, in one statement
+/// (one round trip, however many records: the chain lock is held until commit). The chain lock
+/// must be held (see [`LOCK`]), taken by an earlier statement: this one's snapshot then shows
+/// the head as the last appender committed it. The records follow one another in the chain:
+/// a recursive CTE hashes each over the one before.
 pub(crate) async fn append(conn: &mut PgConnection, change: &Change) -> StoreResult<()> {
-    let e = &change.audit;
-    let (pre, post) = canonical_parts(e)?;
-    let mut visible = e.visible_to.iter().map(|o| o.0).collect::<Vec<_>>();
-    visible.sort();
-    visible.dedup();
-    let mut ids = Vec::with_capacity(change.events.len());
-    let mut types = Vec::with_capacity(change.events.len());
-    let mut orgs = Vec::with_capacity(change.events.len());
-    let mut payloads = Vec::with_capacity(change.events.len());
-    let mut created = Vec::with_capacity(change.events.len());
-    for ev in &change.events {
+    let records: Vec<&AuditEntry> = change.records().collect();
+    let (mut pres, mut posts) = (Vec::with_capacity(records.len()), Vec::with_capacity(records.len()));
+    let (mut vis_n, mut vis_org) = (Vec::new(), Vec::new());
+    for (i, e) in records.iter().enumerate() {
+        let (pre, post) = canonical_parts(change.id, e)?;
+        pres.push(pre);
+        posts.push(post);
+        let mut visible = e.visible_to.iter().map(|o| o.0).collect::<Vec<_>>();
+        visible.sort();
+        visible.dedup();
+        vis_n.extend(std::iter::repeat_n(i as i64 + 1, visible.len()));
+        vis_org.extend(visible);
+    }
+    let events = &change.events;
+    let mut ids = Vec::with_capacity(events.len());
+    let mut types = Vec::with_capacity(events.len());
+    let mut orgs = Vec::with_capacity(events.len());
+    let mut payloads = Vec::with_capacity(events.len());
+    let mut created = Vec::with_capacity(events.len());
+    for ev in events {
         let payload = serde_json::json!({
             "id": ev.id,
             "type": ev.event_type,
@@ -52,57 +64,68 @@ pub(crate) async fn append(conn: &mut PgConnection, change: &Change) -> StoreRes
         payloads.push(payload.to_string());
         created.push(pt(ev.occurred_at));
     }
-    // The body is the canonical JSON with the next seq spliced in; the hash is computed over
-    // the same text, so what is stored is exactly what was hashed.
+    // Each body is the canonical JSON with its seq spliced in; the hash is computed over the
+    // same text, so what is stored is exactly what was hashed.
     sqlx::query(
-        "WITH head AS (
+        "WITH RECURSIVE head AS (
              SELECT coalesce(h.seq, 0) + 1 AS seq, coalesce(h.hash, decode(repeat('00', 32), 'hex')) AS prev
              FROM (SELECT 1) AS one LEFT JOIN (SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1) AS h ON true
-         ), rec AS (
-             SELECT seq, prev, $1::text || seq::text || $2::text AS body FROM head
+         ), recs AS (
+             SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::uuid[], $5::text[], $6::uuid[])
+                 WITH ORDINALITY AS t(pre, post, at, organization_id, action, customer_id, n)
+         ), chain AS (
+             SELECT r.n, h.seq, h.prev, b.body, sha256(h.prev || convert_to(b.body, 'UTF8')) AS hash
+             FROM head h JOIN recs r ON r.n = 1, LATERAL (SELECT r.pre || h.seq::text || r.post AS body) AS b
+             UNION ALL
+             SELECT r.n, c.seq + 1, c.hash, b.body, sha256(c.hash || convert_to(b.body, 'UTF8'))
+             FROM chain c JOIN recs r ON r.n = c.n + 1, LATERAL (SELECT r.pre || (c.seq + 1)::text || r.post AS body) AS b
          ), a AS (
-             INSERT INTO audit_records (seq, at, organization_id, action, customer_id, body, prev_hash, hash)
-             SELECT seq, $3, $4, $5, $6, body, prev, sha256(prev || convert_to(body, 'UTF8')) FROM rec
+             INSERT INTO audit_records (seq, at, organization_id, action, customer_id, body, prev_hash, hash, change_id)
+             SELECT c.seq, r.at, r.organization_id, r.action, r.customer_id, c.body, c.prev, c.hash, $14
+             FROM chain c JOIN recs r ON r.n = c.n
              RETURNING seq
          ), v AS (
-             INSERT INTO audit_visibility (organization_id, seq) SELECT o, a.seq FROM a, unnest($7::uuid[]) AS o
+             INSERT INTO audit_visibility (organization_id, seq)
+             SELECT o.org, c.seq FROM unnest($7::int8[], $8::uuid[]) AS o(n, org) JOIN chain c ON c.n = o.n
          ), ev AS (
-             INSERT INTO outbox_events (id, event_type, organization_id, payload, created_at)
-             SELECT * FROM unnest($8::uuid[], $9::text[], $10::uuid[], $11::text[], $12::timestamptz[])
+             INSERT INTO outbox_events (id, event_type, organization_id, payload, created_at, change_id)
+             SELECT t.*, $14 FROM unnest($9::uuid[], $10::text[], $11::uuid[], $12::text[], $13::timestamptz[]) AS t
          )
-         SELECT seq FROM a",
+         SELECT count(*) AS n FROM a",
     )
-    .bind(pre)
-    .bind(post)
-    .bind(pt(e.at))
-    .bind(e.actor.organization_id.map(|o| o.0))
-    .bind(e.action)
-    .bind(e.customer_id.map(|c| c.0))
-    .bind(visible)
+    .bind(pres)
+    .bind(posts)
+    .bind(records.iter().map(|e| pt(e.at)).collect::<Vec<_>>())
+    .bind(records.iter().map(|e| e.actor.organization_id.map(|o| o.0)).collect::<Vec<_>>())
+    .bind(records.iter().map(|e| e.action).collect::<Vec<_>>())
+    .bind(records.iter().map(|e| e.customer_id.map(|c| c.0)).collect::<Vec<_>>())
+    .bind(vis_n)
+    .bind(vis_org)
     .bind(ids)
     .bind(types)
     .bind(orgs)
     .bind(payloads)
     .bind(created)
+    .bind(change.id)
     .fetch_one(&mut *conn)
     .await
     .map_err(db)?;
     Ok(())
 }
 
-fn canonical_value(seq: i64, e: &AuditEntry) -> Value {
-    partnerhub_store::codec::audit_body(seq, e)
+fn canonical_value(seq: i64, change_id: Uuid, e: &AuditEntry) -> Value {
+    partnerhub_store::codec::audit_body(seq, change_id, e)
 }
 
 #[cfg(test)]
-fn canonical(seq: i64, e: &AuditEntry) -> String {
-    canonical_value(seq, e).to_string()
+fn canonical(seq: i64, change_id: Uuid, e: &AuditEntry) -> String {
+    canonical_value(seq, change_id, e).to_string()
 }
 
 /// The canonical body around its `seq`: `pre + seq + post` is `canonical(seq, e)` for every
 /// seq. Written as `serde_json` writes a compact object: `{`, `"key":value` joined by `,`, `}`.
-fn canonical_parts(e: &AuditEntry) -> StoreResult<(String, String)> {
-    let Value::Object(map) = canonical_value(0, e) else {
+fn canonical_parts(change_id: Uuid, e: &AuditEntry) -> StoreResult<(String, String)> {
+    let Value::Object(map) = canonical_value(0, change_id, e) else {
         return Err(StoreError::Database("canonical audit record is not an object".into()));
     };
     let mut parts = [String::from("{"), String::new()];
@@ -130,7 +153,8 @@ fn canonical_parts(e: &AuditEntry) -> StoreResult<(String, String)> {
 pub(crate) async fn verify(conn: &mut PgConnection) -> StoreResult<AuditVerification> {
     use futures_lite::StreamExt;
     // A prepared query: binary values (the simple protocol's text times fail to parse without a fraction).
-    let mut rows = sqlx::query("SELECT seq, at, action, body, prev_hash, hash FROM audit_records ORDER BY seq").fetch(&mut *conn);
+    let mut rows =
+        sqlx::query("SELECT seq, at, action, body, prev_hash, hash, change_id FROM audit_records ORDER BY seq").fetch(&mut *conn);
     let mut expected_prev = vec![0u8; 32];
     let mut expected_seq = 1i64;
     let mut count = 0i64;
@@ -160,7 +184,13 @@ pub(crate) async fn verify(conn: &mut PgConnection) -> StoreResult<AuditVerifica
         };
         let action: String = r.try_get("action").map_err(db)?;
         let at: OffsetDateTime = r.try_get("at").map_err(db)?;
-        if parsed["seq"] != seq || parsed["action"] != action.as_str() || parsed["at"] != rfc3339(at).as_str() {
+        // Records older than `change_id` have it neither in the body nor in the column.
+        let change_id: Option<Uuid> = r.try_get("change_id").map_err(db)?;
+        if parsed["seq"] != seq
+            || parsed["action"] != action.as_str()
+            || parsed["at"] != rfc3339(at).as_str()
+            || parsed["change_id"] != serde_json::json!(change_id)
+        {
             return broken("indexed columns disagree with the record");
         }
         expected_prev = hash;
@@ -259,10 +289,12 @@ mod tests {
             details: json!({"seq": 7, "grants": [{"id": 1}], "note": "{\"seq\":0}"}),
             visible_to: vec![org, org],
         };
-        let (pre, post) = canonical_parts(&e).unwrap();
+        let change_id = uuid::Uuid::now_v7();
+        let (pre, post) = canonical_parts(change_id, &e).unwrap();
         for seq in [1, 9, 10, 12345, i64::MAX] {
-            assert_eq!(format!("{pre}{seq}{post}"), canonical(seq, &e));
+            assert_eq!(format!("{pre}{seq}{post}"), canonical(seq, change_id, &e));
         }
-        assert!(canonical(1, &e).contains("\"at\":\"2023-11-14T22:13:20.123456Z\""));
+        assert!(canonical(1, change_id, &e).contains("\"at\":\"2023-11-14T22:13:20.123456Z\""));
+        assert!(canonical(1, change_id, &e).contains(&format!("\"change_id\":\"{change_id}\"")));
     }
 }

@@ -10,6 +10,7 @@ use partnerhub_domain::*;
 use partnerhub_store::*;
 use sqlx::Row;
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 const ORG_COLS: &str = "id, kind, name, domain, partner_type, partner_id, created_at";
 pub(crate) const USER_COLS: &str = "id, organization_id, email, display_name, roles, password_change_required, locale, created_at";
@@ -227,7 +228,7 @@ impl OrganizationStore for PgStore {
         };
         let rows = sqlx::query(sqlf!(
             "SELECT o.id, o.kind, o.name, o.domain, o.partner_type, o.partner_id, o.created_at, l.state AS link_state
-             FROM provider_links l JOIN organizations o ON o.id = l.{other} WHERE l.{mine} = $1 ORDER BY o.name COLLATE \"C\", o.id"
+             FROM provider_links l JOIN organizations o ON o.id = l.{other} WHERE l.{mine} = $1 AND l.ended_at IS NULL ORDER BY o.name COLLATE \"C\", o.id"
         ))
         .bind(org.0)
         .fetch_all(&self.pool)
@@ -259,6 +260,67 @@ impl OrganizationStore for PgStore {
         tx.commit().await.map_err(db)
     }
 
+    async fn decline_provider_link(
+        &self,
+        org: OrganizationId,
+        reseller: OrganizationId,
+        now: OffsetDateTime,
+        mut change: Change,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        let sql = fenced(
+            "upd AS (UPDATE provider_links SET state = 'declined', ended_at = $1
+                     WHERE provider_id = $2 AND reseller_id = $3 AND state = 'pending' RETURNING id)",
+            "SELECT (SELECT count(*) FROM upd) AS n, (SELECT id FROM upd) AS id",
+        );
+        let r = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(pt(now)).bind(org.0).bind(reseller.0).fetch_one(&mut *tx).await.map_err(db)?;
+        if n_of(&r)? == 0 {
+            return Err(match live_link_state(&mut tx, org, reseller).await?.as_deref() {
+                Some("active") => StoreError::Conflict { constraint: constraint::PROVIDER_LINK_NOT_PENDING },
+                _ => StoreError::NotFound,
+            });
+        }
+        let id: Uuid = r.try_get("id").map_err(db)?;
+        change.identify("id", id.to_string());
+        audit::append(&mut tx, &change).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn end_provider_link(
+        &self,
+        org: OrganizationId,
+        side: LinkSide,
+        other: OrganizationId,
+        now: OffsetDateTime,
+        mut change: Change,
+    ) -> StoreResult<()> {
+        let (provider, reseller) = match side {
+            LinkSide::Providers => (other, org),
+            LinkSide::Resellers => (org, other),
+        };
+        let mut tx = self.begin().await?;
+        // The live link locked first, so that the state it had is the one ended (an accept
+        // racing this one either commits before, and this ends an active link, or finds none).
+        let sql = fenced(
+            "old AS MATERIALIZED (SELECT id, state FROM provider_links
+                                  WHERE provider_id = $2 AND reseller_id = $3 AND ended_at IS NULL FOR UPDATE),
+             upd AS (UPDATE provider_links l SET state = 'ended', ended_at = $1 FROM old WHERE l.id = old.id
+                     RETURNING l.id, old.state AS previous)",
+            "SELECT (SELECT count(*) FROM upd) AS n, (SELECT id FROM upd) AS id, (SELECT previous FROM upd) AS previous",
+        );
+        let r =
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(pt(now)).bind(provider.0).bind(reseller.0).fetch_one(&mut *tx).await.map_err(db)?;
+        if n_of(&r)? == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let id: Uuid = r.try_get("id").map_err(db)?;
+        let previous: String = r.try_get("previous").map_err(db)?;
+        change.identify("id", id.to_string());
+        change.record("previous_state", previous);
+        audit::append(&mut tx, &change).await?;
+        tx.commit().await.map_err(db)
+    }
+
     async fn active_provider_link(&self, provider: OrganizationId, reseller: OrganizationId) -> StoreResult<bool> {
         let n: i64 =
             sqlx::query_scalar("SELECT count(*) FROM provider_links WHERE provider_id = $1 AND reseller_id = $2 AND state = 'active'")
@@ -269,6 +331,16 @@ impl OrganizationStore for PgStore {
                 .map_err(db)?;
         Ok(n > 0)
     }
+}
+
+/// The state of the live (pending or active) link of the pair, if any.
+async fn live_link_state(conn: &mut sqlx::PgConnection, provider: OrganizationId, reseller: OrganizationId) -> StoreResult<Option<String>> {
+    sqlx::query_scalar("SELECT state FROM provider_links WHERE provider_id = $1 AND reseller_id = $2 AND ended_at IS NULL")
+        .bind(provider.0)
+        .bind(reseller.0)
+        .fetch_optional(conn)
+        .await
+        .map_err(db)
 }
 
 /// A new password for user `$1` of organization `$2`: hash `$3`, `password_change_required`

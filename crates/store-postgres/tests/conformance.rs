@@ -60,4 +60,6 @@ cases!(
     the_purge_removes_only_what_is_over,
     a_user_holds_at_most_ten_sessions,
     a_lost_role_ends_the_users_sessions,
+    provider_links_are_declined_ended_and_made_again,
+    the_records_of_one_change_share_its_id,
 );

@@ -28,7 +28,10 @@ fn actor(org: Option<OrganizationId>) -> Actor {
 
 fn change(action: &'static str, org: OrganizationId, customer: Option<OrganizationId>, events: usize) -> Change {
     Change {
-        audit: AuditEntry {
+        events: (0..events)
+            .map(|i| Event { id: Uuid::now_v7(), event_type: action, organization_id: org, occurred_at: now(), data: json!({ "i": i }) })
+            .collect(),
+        ..Change::new(AuditEntry {
             at: now(),
             actor: actor(Some(org)),
             action,
@@ -36,10 +39,7 @@ fn change(action: &'static str, org: OrganizationId, customer: Option<Organizati
             customer_id: customer,
             details: json!({"note": "é \"quoted\" \u{1}"}),
             visible_to: [Some(org), customer].into_iter().flatten().collect(),
-        },
-        events: (0..events)
-            .map(|i| Event { id: Uuid::now_v7(), event_type: action, organization_id: org, occurred_at: now(), data: json!({ "i": i }) })
-            .collect(),
+        })
     }
 }
 

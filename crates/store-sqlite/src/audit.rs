@@ -12,21 +12,33 @@ use partnerhub_store::codec::chain_hash;
 use partnerhub_store::*;
 use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+use uuid::Uuid;
 
-pub(crate) fn append(c: &Connection, e: &AuditEntry) -> StoreResult<i64> {
+pub(crate) fn append(c: &Connection, change_id: Uuid, e: &AuditEntry) -> StoreResult<i64> {
     let head: Option<(i64, Vec<u8>)> = c
         .prepare_cached("SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1")
         .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))).optional())
         .map_err(err)?;
     let (prev_seq, prev_hash) = head.unwrap_or((0, vec![0u8; 32]));
     let seq = prev_seq + 1;
-    let body = canonical(seq, e);
+    let body = canonical(seq, change_id, e);
     let hash = chain_hash(&prev_hash, body.as_bytes());
     c.prepare_cached(
-        "INSERT INTO audit_records (seq, at, organization_id, action, customer_id, body, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO audit_records (seq, at, organization_id, action, customer_id, body, prev_hash, hash, change_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .and_then(|mut s| {
-        s.execute(params![seq, ts(e.at), e.actor.organization_id.map(|o| o.0), e.action, e.customer_id.map(|c| c.0), body, prev_hash, hash])
+        s.execute(params![
+            seq,
+            ts(e.at),
+            e.actor.organization_id.map(|o| o.0),
+            e.action,
+            e.customer_id.map(|c| c.0),
+            body,
+            prev_hash,
+            hash,
+            change_id
+        ])
     })
     .map_err(err)?;
     let mut visible = e.visible_to.clone();
@@ -39,12 +51,12 @@ pub(crate) fn append(c: &Connection, e: &AuditEntry) -> StoreResult<i64> {
     Ok(seq)
 }
 
-fn canonical(seq: i64, e: &AuditEntry) -> String {
-    partnerhub_store::codec::audit_body(seq, e).to_string()
+fn canonical(seq: i64, change_id: Uuid, e: &AuditEntry) -> String {
+    partnerhub_store::codec::audit_body(seq, change_id, e).to_string()
 }
 
 pub(crate) fn verify(c: &Connection) -> StoreResult<AuditVerification> {
-    let mut stmt = c.prepare("SELECT seq, at, action, body, prev_hash, hash FROM audit_records ORDER BY seq").map_err(err)?;
+    let mut stmt = c.prepare("SELECT seq, at, action, body, prev_hash, hash, change_id FROM audit_records ORDER BY seq").map_err(err)?;
     let mut rows = stmt.query([]).map_err(err)?;
     let mut expected_prev = vec![0u8; 32];
     let mut expected_seq = 1i64;
@@ -68,7 +80,13 @@ pub(crate) fn verify(c: &Connection) -> StoreResult<AuditVerification> {
         let Ok(parsed) = serde_json::from_str::<serde_json::Value>(&body) else { return broken("body is not JSON") };
         let action: String = r.get(2).map_err(err)?;
         let at: i64 = r.get(1).map_err(err)?;
-        if parsed["seq"] != seq || parsed["action"] != action.as_str() || parsed["at"] != rfc3339(from_ts(at)).as_str() {
+        // Records older than `change_id` have it neither in the body nor in the column.
+        let change_id: Option<Uuid> = r.get(6).map_err(err)?;
+        if parsed["seq"] != seq
+            || parsed["action"] != action.as_str()
+            || parsed["at"] != rfc3339(from_ts(at)).as_str()
+            || parsed["change_id"] != serde_json::json!(change_id)
+        {
             return broken("indexed columns disagree with the record");
         }
         expected_prev = hash;

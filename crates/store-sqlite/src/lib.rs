@@ -139,7 +139,9 @@ pub(crate) fn scalar_i64(c: &Connection, sql: &str, args: impl rusqlite::Params)
 }
 
 pub(crate) fn write_change(c: &Connection, change: &Change) -> StoreResult<()> {
-    audit::append(c, &change.audit)?;
+    for e in change.records() {
+        audit::append(c, change.id, e)?;
+    }
     for ev in &change.events {
         let payload = serde_json::json!({
             "id": ev.id,
@@ -149,8 +151,8 @@ pub(crate) fn write_change(c: &Connection, change: &Change) -> StoreResult<()> {
         });
         exec(
             c,
-            "INSERT INTO outbox_events (id, event_type, organization_id, payload, created_at) VALUES (?, ?, ?, ?, ?)",
-            params![ev.id, ev.event_type, ev.organization_id.0, payload.to_string(), ts(ev.occurred_at)],
+            "INSERT INTO outbox_events (id, event_type, organization_id, payload, created_at, change_id) VALUES (?, ?, ?, ?, ?, ?)",
+            params![ev.id, ev.event_type, ev.organization_id.0, payload.to_string(), ts(ev.occurred_at), change.id],
         )?;
     }
     Ok(())

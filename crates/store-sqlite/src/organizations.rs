@@ -11,6 +11,7 @@ use partnerhub_store::*;
 use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 pub(crate) const USER_COLS: &str = "id, organization_id, email, display_name, roles, password_change_required, locale, created_at";
 
@@ -198,7 +199,7 @@ impl OrganizationStore for SqliteStore {
         };
         let sql = format!(
             "SELECT o.id, o.kind, o.name, o.domain, o.partner_type, o.partner_id, o.created_at, l.state AS link_state
-             FROM provider_links l JOIN organizations o ON o.id = l.{other} WHERE l.{mine} = ? ORDER BY o.name, o.id"
+             FROM provider_links l JOIN organizations o ON o.id = l.{other} WHERE l.{mine} = ? AND l.ended_at IS NULL ORDER BY o.name, o.id"
         );
         self.db.read(|c| {
             all(c, &sql, params![org.0], |r| {
@@ -229,6 +230,64 @@ impl OrganizationStore for SqliteStore {
             .await
     }
 
+    async fn decline_provider_link(
+        &self,
+        org: OrganizationId,
+        reseller: OrganizationId,
+        now: OffsetDateTime,
+        mut change: Change,
+    ) -> StoreResult<()> {
+        self.db
+            .write(move |c| {
+                let id: Option<Uuid> = c
+                    .prepare_cached(
+                        "UPDATE provider_links SET state = 'declined', ended_at = ?
+                         WHERE provider_id = ? AND reseller_id = ? AND state = 'pending' RETURNING id",
+                    )
+                    .and_then(|mut s| s.query_row(params![ts(now), org.0, reseller.0], |r| r.get(0)).optional())
+                    .map_err(err)?;
+                let Some(id) = id else {
+                    return Err(match live_link_state(c, org, reseller)?.as_deref() {
+                        Some("active") => StoreError::Conflict { constraint: constraint::PROVIDER_LINK_NOT_PENDING },
+                        _ => StoreError::NotFound,
+                    });
+                };
+                change.identify("id", id.to_string());
+                write_change(c, &change)
+            })
+            .await
+    }
+
+    async fn end_provider_link(
+        &self,
+        org: OrganizationId,
+        side: LinkSide,
+        other: OrganizationId,
+        now: OffsetDateTime,
+        mut change: Change,
+    ) -> StoreResult<()> {
+        let (provider, reseller) = match side {
+            LinkSide::Providers => (other, org),
+            LinkSide::Resellers => (org, other),
+        };
+        self.db
+            .write(move |c| {
+                // The one write transaction: nothing changes the link between this read and the update.
+                let Some(previous) = live_link_state(c, provider, reseller)? else { return Err(StoreError::NotFound) };
+                let id: Uuid = c
+                    .prepare_cached(
+                        "UPDATE provider_links SET state = 'ended', ended_at = ?
+                         WHERE provider_id = ? AND reseller_id = ? AND ended_at IS NULL RETURNING id",
+                    )
+                    .and_then(|mut s| s.query_row(params![ts(now), provider.0, reseller.0], |r| r.get(0)))
+                    .map_err(err)?;
+                change.identify("id", id.to_string());
+                change.record("previous_state", previous);
+                write_change(c, &change)
+            })
+            .await
+    }
+
     async fn active_provider_link(&self, provider: OrganizationId, reseller: OrganizationId) -> StoreResult<bool> {
         self.db.read(|c| {
             scalar_i64(
@@ -239,6 +298,13 @@ impl OrganizationStore for SqliteStore {
             .map(|n| n > 0)
         })
     }
+}
+
+/// The state of the live (pending or active) link of the pair, if any.
+fn live_link_state(c: &Connection, provider: OrganizationId, reseller: OrganizationId) -> StoreResult<Option<String>> {
+    c.prepare_cached("SELECT state FROM provider_links WHERE provider_id = ? AND reseller_id = ? AND ended_at IS NULL")
+        .and_then(|mut s| s.query_row(params![provider.0, reseller.0], |r| r.get(0)).optional())
+        .map_err(err)
 }
 
 /// Every organization keeps at least one global admin.

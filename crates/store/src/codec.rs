@@ -52,9 +52,12 @@ pub fn decode_cursor(c: &str) -> StoreResult<(String, Uuid)> {
 }
 
 /// The audit record as hashed. serde_json's map sorts keys, so its text is canonical.
-pub fn audit_body(seq: i64, e: &AuditEntry) -> serde_json::Value {
+/// `change_id` is the id the records and events of one change share (records written before
+/// it existed have none, and their stored bodies still verify as they were hashed).
+pub fn audit_body(seq: i64, change_id: Uuid, e: &AuditEntry) -> serde_json::Value {
     serde_json::json!({
         "seq": seq,
+        "change_id": change_id,
         "at": rfc3339(from_micros(micros(e.at))),
         "organization_id": e.actor.organization_id,
         "actor": {"user_id": e.actor.user_id, "email": e.actor.email, "roles": e.actor.roles},

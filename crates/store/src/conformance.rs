@@ -12,11 +12,13 @@ use time::{Duration, OffsetDateTime};
 
 mod commerce;
 mod fixtures;
+mod links;
 mod mfa;
 mod sessions;
 mod tenant;
 use commerce::*;
 use fixtures::*;
+use links::*;
 use mfa::*;
 use sessions::*;
 use tenant::*;
@@ -50,6 +52,8 @@ pub const CASES: &[&str] = &[
     "the_purge_removes_only_what_is_over",
     "a_user_holds_at_most_ten_sessions",
     "a_lost_role_ends_the_users_sessions",
+    "provider_links_are_declined_ended_and_made_again",
+    "the_records_of_one_change_share_its_id",
 ];
 
 pub async fn run(name: &str, store: &dyn Store) {
@@ -81,6 +85,8 @@ pub async fn run(name: &str, store: &dyn Store) {
         "the_purge_removes_only_what_is_over" => the_purge_removes_only_what_is_over(store).await,
         "a_user_holds_at_most_ten_sessions" => a_user_holds_at_most_ten_sessions(store).await,
         "a_lost_role_ends_the_users_sessions" => a_lost_role_ends_the_users_sessions(store).await,
+        "provider_links_are_declined_ended_and_made_again" => provider_links_are_declined_ended_and_made_again(store).await,
+        "the_records_of_one_change_share_its_id" => the_records_of_one_change_share_its_id(store).await,
         other => panic!("no conformance case {other}"),
     }
 }
@@ -92,7 +98,8 @@ fn now() -> OffsetDateTime {
 
 fn change(org: OrganizationId, action: &'static str) -> Change {
     Change {
-        audit: AuditEntry {
+        events: vec![Event { id: uuid::Uuid::now_v7(), event_type: action, organization_id: org, occurred_at: now(), data: json!({}) }],
+        ..Change::new(AuditEntry {
             at: now(),
             actor: Actor { user_id: None, email: Some("conformance@example".into()), roles: vec![], organization_id: Some(org) },
             action,
@@ -100,8 +107,7 @@ fn change(org: OrganizationId, action: &'static str) -> Change {
             customer_id: None,
             details: json!({}),
             visible_to: vec![org],
-        },
-        events: vec![Event { id: uuid::Uuid::now_v7(), event_type: action, organization_id: org, occurred_at: now(), data: json!({}) }],
+        })
     }
 }
 

@@ -67,6 +67,8 @@ pub mod constraint {
     pub const INVITATION_NOT_PENDING: &str = "invitation_not_pending";
     pub const LAST_GLOBAL_ADMIN: &str = "last_global_admin";
     pub const PROVIDER_LINK_EXISTS: &str = "provider_links_pair";
+    /// A decline of a link that is active already (it is ended instead).
+    pub const PROVIDER_LINK_NOT_PENDING: &str = "provider_link_not_pending";
     pub const NOT_A_PROVIDER: &str = "not_an_indirect_provider";
     /// An order names a reseller that is not one of the provider's active resellers.
     pub const NOT_AN_ACTIVE_RESELLER: &str = "not_an_active_reseller";

@@ -49,13 +49,37 @@ pub trait OrganizationStore: Send + Sync {
 
     // ---- provider links ----
     async fn create_provider_link(&self, link: NewProviderLink, change: Change) -> StoreResult<()>;
-    /// Links where `org` is the reseller (its providers) or the provider (its resellers).
+    /// Live (pending or active) links where `org` is the reseller (its providers) or the
+    /// provider (its resellers); declined and ended ones are history, in the audit log.
     async fn provider_links(&self, org: OrganizationId, side: LinkSide) -> StoreResult<Vec<ProviderLinkView>>;
     /// Makes the pending link from `reseller` to the provider `org` active.
     async fn activate_provider_link(
         &self,
         org: OrganizationId,
         reseller: OrganizationId,
+        now: OffsetDateTime,
+        change: Change,
+    ) -> StoreResult<()>;
+    /// The provider `org` declines the pending request of `reseller`: the link becomes
+    /// `declined` (kept, with `ended_at`). `NotFound` without a pending request;
+    /// `Conflict { PROVIDER_LINK_NOT_PENDING }` when the link is active (it is ended instead).
+    async fn decline_provider_link(
+        &self,
+        org: OrganizationId,
+        reseller: OrganizationId,
+        now: OffsetDateTime,
+        change: Change,
+    ) -> StoreResult<()>;
+    /// Ends the live (pending or active) link between `org` and `other`, one of its providers
+    /// or resellers as `side` says: the link becomes `ended` (kept, with `ended_at`) and the
+    /// pair may connect again. Records the link's `id` in the change's target and the state it
+    /// had as `previous_state`. `NotFound` without a live link. Customers' relationships and
+    /// grants stay as they are.
+    async fn end_provider_link(
+        &self,
+        org: OrganizationId,
+        side: LinkSide,
+        other: OrganizationId,
         now: OffsetDateTime,
         change: Change,
     ) -> StoreResult<()>;

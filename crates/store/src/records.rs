@@ -366,14 +366,37 @@ pub struct Event {
     pub data: Value,
 }
 
-/// What accompanies every state change into its transaction.
+/// What accompanies every state change into its transaction: its audit records and its
+/// outbox events, which all carry the change's `id` (`change_id`).
 #[derive(Debug, Clone)]
 pub struct Change {
+    /// The id every audit record and outbox event of this change shares.
+    pub id: Uuid,
+    /// The change's first audit record: what was asked for.
     pub audit: AuditEntry,
+    /// Further audit records of the same change, appended after `audit` in the chain: what the
+    /// change made besides (each relationship and grant of a customer creation or an acceptance).
+    pub also: Vec<AuditEntry>,
     pub events: Vec<Event>,
 }
 
 impl Change {
+    /// A change of one audit record and no event yet, with a new id.
+    pub fn new(audit: AuditEntry) -> Self {
+        Self { id: Uuid::now_v7(), audit, also: Vec::new(), events: Vec::new() }
+    }
+
+    /// Another audit record of this change, as the first one (same time, actor, customer and
+    /// readers) but for `action` on `target`.
+    pub fn also(&mut self, action: &'static str, target: Value, details: Value) {
+        self.also.push(AuditEntry { action, target, details, ..self.audit.clone() });
+    }
+
+    /// Every audit record of the change, in the order they enter the chain.
+    pub fn records(&self) -> impl Iterator<Item = &AuditEntry> {
+        std::iter::once(&self.audit).chain(&self.also)
+    }
+
     /// Records what only the transaction knows (how many grants went, which relationship
     /// ended) in the audit details and in every event's data.
     pub fn record(&mut self, key: &str, value: impl Into<serde_json::Value>) {

@@ -30,6 +30,8 @@ async fn a_stranger_partner_gets_404_on_every_id_bearing_route() {
         (Method::PATCH, format!("/api/v1/users/{owner_user}"), Some(json!({"display_name": "x"}))),
         (Method::DELETE, format!("/api/v1/users/{owner_user}"), None),
         (Method::POST, format!("/api/v1/resellers/{}/accept", reseller.id), Some(json!({}))),
+        (Method::POST, format!("/api/v1/resellers/{}/decline", reseller.id), Some(json!({}))),
+        (Method::DELETE, format!("/api/v1/resellers/{}", reseller.id), None),
         (Method::POST, "/api/v1/invitations".into(), Some(json!({"customer_id": customer.id}))),
     ];
     for (method, path, body) in &routes {
@@ -45,6 +47,7 @@ async fn a_stranger_partner_gets_404_on_every_id_bearing_route() {
         assert_eq!((s2, b2), (s, b), "{method} {missing_path}");
     }
     // Nothing changed for the owner.
+    assert_eq!(app.get("/api/v1/resellers", &owner.token).await.1["items"][0]["state"], "pending");
     assert_eq!(app.customer_ids(&owner).await, vec![customer.id.clone()]);
     let (_, still) = app.get(&format!("/api/v1/invitations/{inv_id}"), &owner.token).await;
     assert_eq!(still["state"], "pending");

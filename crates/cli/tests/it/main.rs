@@ -24,6 +24,7 @@ mod hardening;
 mod idempotency;
 mod isolation;
 mod licenses;
+mod links;
 mod mfa;
 mod openapi;
 mod orders;

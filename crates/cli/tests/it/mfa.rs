@@ -11,7 +11,7 @@ use totp_rs::TOTP;
 
 /// Enrols and confirms TOTP for the signed-in `token`: the authenticator (read from the
 /// `otpauth://` URI as an app would) and the recovery codes.
-async fn enrol(app: &TestApp, token: &str) -> (TOTP, Vec<String>) {
+pub(crate) async fn enrol(app: &TestApp, token: &str) -> (TOTP, Vec<String>) {
     let (s, b) = app.post("/api/v1/me/mfa/totp", Some(token), json!({})).await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
     let totp = TOTP::from_url(b["otpauth_uri"].as_str().unwrap()).unwrap();
@@ -23,7 +23,7 @@ async fn enrol(app: &TestApp, token: &str) -> (TOTP, Vec<String>) {
 }
 
 /// The code of the step `steps` away from the server's current one.
-fn code_at(app: &TestApp, totp: &TOTP, steps: i64) -> String {
+pub(crate) fn code_at(app: &TestApp, totp: &TOTP, steps: i64) -> String {
     let t = app.clock.now().unix_timestamp() + steps * 30;
     totp.generate(t as u64)
 }

@@ -187,6 +187,9 @@ async fn every_post_without_the_form_token_is_refused_and_changes_nothing() {
         (format!("/users/{other_id}/delete"), vec![("confirm", "yes")]),
         ("/links/providers".into(), vec![("provider_partner_id", "X")]),
         (format!("/links/resellers/{}/accept", p.id), vec![]),
+        (format!("/links/resellers/{}/decline", p.id), vec![]),
+        (format!("/links/resellers/{}/end", p.id), vec![("confirm", "yes")]),
+        (format!("/links/providers/{}/leave", p.id), vec![("confirm", "yes")]),
         ("/account/security/totp".into(), vec![]),
         ("/account/security/totp/confirm".into(), vec![("code", "123456")]),
         ("/account/security/totp/remove".into(), vec![("code", "123456")]),
@@ -295,6 +298,78 @@ async fn a_reseller_asks_a_provider_which_accepts_on_the_links_page() {
     let customer = app.customer().await;
     let (s, _) = Browser::new(&app, &customer.token, "en").get("/links").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn on_the_links_page_a_provider_declines_and_ends_and_a_reseller_leaves_once_confirmed() {
+    let app = TestApp::spawn().await;
+    let provider = app.partner("indirect_provider").await;
+    let reseller = app.partner("indirect_reseller").await;
+    let (rid, pid) = (reseller.id.as_str(), provider.id.as_str());
+    let body = json!({"provider_partner_id": provider.partner_id});
+    let ask = || app.post("/api/v1/providers", Some(&reseller.token), body.clone());
+    let live = |token: String, list: &'static str| {
+        let app = &app;
+        async move { app.get(list, &token).await.1["total"].as_i64().unwrap() }
+    };
+    assert_eq!(ask().await.0, StatusCode::CREATED);
+
+    // The provider declines the pending request; someone who may only read sees no button.
+    let reader = app.user(&provider, &["sales_agent"]).await;
+    let (_, html) = Browser::new(&app, &reader, "en").get("/links").await;
+    assert!(html.contains("Pending") && !html.contains("Decline"), "{html}");
+    let pb = Browser::new(&app, &provider.token, "en");
+    let (_, html) = pb.get("/links").await;
+    assert!(html.contains(&format!("id=\"decline-{rid}\"")) && html.contains(&format!("id=\"accept-{rid}\"")), "{html}");
+    let csrf = pb.csrf("/links").await;
+    let (s, to) = pb.post(&format!("/links/resellers/{rid}/decline"), &[("csrf", &csrf)]).await;
+    assert_eq!((s, to.as_str()), (StatusCode::SEE_OTHER, "/links"));
+    assert_eq!(live(provider.token.clone(), "/api/v1/resellers").await, 0);
+    let (_, log) = app.get("/api/v1/audit?action=provider_link.declined", &reseller.token).await;
+    assert_eq!(log["total"], 1, "the reseller reads it: {log}");
+
+    // Asked again and accepted: ending takes the box ticked.
+    assert_eq!(ask().await.0, StatusCode::CREATED);
+    let (s, to) = pb.post(&format!("/links/resellers/{rid}/accept"), &[("csrf", &csrf)]).await;
+    assert_eq!((s, to.as_str()), (StatusCode::SEE_OTHER, "/links"));
+    let (_, html) = pb.get("/links").await;
+    assert!(html.contains(&format!("id=\"end-{rid}\"")) && html.contains("customers keep their relationships"), "{html}");
+    let (s, html) = pb.post(&format!("/links/resellers/{rid}/end"), &[("csrf", &csrf)]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    assert!(html.contains("Tick the box to confirm first."), "{html}");
+    assert_eq!(live(provider.token.clone(), "/api/v1/resellers").await, 1, "nothing ended");
+    let (s, to) = pb.post(&format!("/links/resellers/{rid}/end"), &[("csrf", &csrf), ("confirm", "yes")]).await;
+    assert_eq!((s, to.as_str()), (StatusCode::SEE_OTHER, "/links"));
+    assert_eq!(live(reseller.token.clone(), "/api/v1/providers").await, 0);
+
+    // Connected again, the reseller leaves, in French, once it ticks the box.
+    assert_eq!(ask().await.0, StatusCode::CREATED);
+    let (s, _) = app.post(&format!("/api/v1/resellers/{rid}/accept"), Some(&provider.token), json!({})).await;
+    assert_eq!(s, StatusCode::OK);
+    let rb = Browser::new(&app, &reseller.token, "fr");
+    let (_, html) = rb.get("/links").await;
+    assert!(html.contains(&format!("id=\"leave-{pid}\"")) && html.contains("Quitter ce fournisseur"), "{html}");
+    let csrf = rb.csrf("/links").await;
+    let (s, html) = rb.post(&format!("/links/providers/{pid}/leave"), &[("csrf", &csrf)]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    assert!(html.contains("Cochez la case pour confirmer"), "{html}");
+    let (s, to) = rb.post(&format!("/links/providers/{pid}/leave"), &[("csrf", &csrf), ("confirm", "yes")]).await;
+    assert_eq!((s, to.as_str()), (StatusCode::SEE_OTHER, "/links"));
+    assert_eq!(live(provider.token.clone(), "/api/v1/resellers").await, 0);
+    let (_, log) = app.get("/api/v1/audit?action=provider_link.ended", &provider.token).await;
+    assert_eq!(log["items"][0]["details"]["ended_by"], "reseller", "{log}");
+
+    // A pending request is withdrawn with one button; a link that is gone is 404.
+    assert_eq!(ask().await.0, StatusCode::CREATED);
+    let (_, html) = rb.get("/links").await;
+    assert!(html.contains(&format!("id=\"withdraw-{pid}\"")) && html.contains("Retirer la demande"), "{html}");
+    let (s, to) = rb.post(&format!("/links/providers/{pid}/leave"), &[("csrf", &csrf), ("confirm", "yes")]).await;
+    assert_eq!((s, to.as_str()), (StatusCode::SEE_OTHER, "/links"));
+    let (s, _) = rb.post(&format!("/links/providers/{pid}/leave"), &[("csrf", &csrf), ("confirm", "yes")]).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = pb.post(&format!("/links/resellers/{rid}/decline"), &[("csrf", &pb.csrf("/links").await)]).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    app.verify_audit().await;
 }
 
 fn code_now(app: &TestApp, totp: &TOTP) -> String {

@@ -469,9 +469,19 @@ impl TestApp {
         b["items"].as_array().expect("items").iter().map(|c| c["id"].as_str().expect("id").to_owned()).collect()
     }
 
-    /// The audit chain must be whole after every test (kanidm's `verify()` after each test).
+    /// The audit chain must be whole after every test (kanidm's `verify()` after each test),
+    /// and every action written must be one docs/audit.md lists.
     pub async fn verify_audit(&self) {
         assert!(matches!(self.store.verify_audit_chain().await.expect("verify"), AuditVerification::Whole { .. }));
+        let documented = documented_actions();
+        for action in self.written_actions().await {
+            assert!(documented.contains(&action), "`{action}` is written but not listed in docs/audit.md");
+        }
+    }
+
+    /// Every distinct audit action in the database.
+    pub async fn written_actions(&self) -> std::collections::BTreeSet<String> {
+        self.raw.strings("SELECT DISTINCT action FROM audit_records").await.into_iter().collect()
     }
 }
 
@@ -480,6 +490,21 @@ impl TestApp {
 pub fn fresh_client_address() -> String {
     let n = SEQ.fetch_add(1, Ordering::Relaxed);
     format!("198.{}.{}.{}", 18 + (n >> 16) % 2, (n >> 8) % 256, n % 256)
+}
+
+/// The actions of docs/audit.md's table "Every action": the first cell of each row, in
+/// backticks. Read from the file, so that the document and the code cannot drift apart.
+pub fn documented_actions() -> std::collections::BTreeSet<String> {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/audit.md")).expect("docs/audit.md");
+    let table = doc.split("## Every action").nth(1).expect("a section `Every action`");
+    let table = table.split("\n## ").next().unwrap_or_default();
+    table
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split('`').next())
+        .filter(|a| a.split('.').count() == 2 && a.chars().all(|c| c.is_ascii_lowercase() || c == '_' || c == '.'))
+        .map(str::to_owned)
+        .collect()
 }
 
 pub fn token_of(invitation: &Value) -> String {

@@ -14,18 +14,15 @@ pub(super) fn all_of() -> PageQuery {
 
 /// A change by the operator (the offer catalog): no organization sees it, no event.
 pub(super) fn operator_change(action: &'static str) -> Change {
-    Change {
-        audit: AuditEntry {
-            at: now(),
-            actor: Actor::operator(),
-            action,
-            target: json!({"type": "offer"}),
-            customer_id: None,
-            details: json!({}),
-            visible_to: vec![],
-        },
-        events: vec![],
-    }
+    Change::new(AuditEntry {
+        at: now(),
+        actor: Actor::operator(),
+        action,
+        target: json!({"type": "offer"}),
+        customer_id: None,
+        details: json!({}),
+        visible_to: vec![],
+    })
 }
 
 /// How many records the audit chain holds, once it is checked whole.

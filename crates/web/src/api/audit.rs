@@ -54,6 +54,7 @@ pub(crate) fn record(a: &AuditRecord) -> AuditRecordResponse {
         customer_id: uuid(&b["customer_id"]),
         details: b["details"].clone(),
         hash: a.hash.clone(),
+        change_id: uuid(&b["change_id"]),
     }
 }
 
@@ -110,6 +111,7 @@ pub(crate) fn csv_body(items: &[AuditRecordResponse]) -> Result<Vec<u8>, ApiErro
         "customer_id",
         "details",
         "hash",
+        "change_id",
     ])
     .map_err(internal)?;
     let opt = |u: Option<Uuid>| u.map(|u| u.to_string()).unwrap_or_default();
@@ -127,6 +129,7 @@ pub(crate) fn csv_body(items: &[AuditRecordResponse]) -> Result<Vec<u8>, ApiErro
                 opt(r.customer_id),
                 r.details.to_string(),
                 r.hash.clone(),
+                opt(r.change_id),
             ]
             .map(neutralize),
         )

@@ -60,3 +60,38 @@ pub async fn accept_reseller(
     let v = s.service.accept_reseller(&c, OrganizationId(id)).await?;
     Ok(Json(item(&v)))
 }
+
+/// The provider declines a reseller's pending request; the link is kept as `declined` (the
+/// reseller may ask again). An active link is ended instead (`409`).
+#[utoipa::path(post, path = "/api/v1/resellers/{reseller_id}/decline", tag = "provider-links", security(("bearer" = [])),
+    params(("reseller_id" = Uuid, Path)),
+    responses((status = 200, body = LinkedPartnerResponse), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn decline_reseller(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    AppPath(id): AppPath<Uuid>,
+) -> ApiResult<Json<LinkedPartnerResponse>> {
+    let v = s.service.decline_reseller(&c, OrganizationId(id)).await?;
+    Ok(Json(item(&v)))
+}
+
+/// The provider ends its link with a reseller, active or pending. Customers' relationships
+/// and grants stay as they are; orders naming that reseller are refused from now on.
+#[utoipa::path(delete, path = "/api/v1/resellers/{reseller_id}", tag = "provider-links", security(("bearer" = [])),
+    params(("reseller_id" = Uuid, Path)),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn end_reseller(State(s): State<AppState>, Auth(c): Auth, AppPath(id): AppPath<Uuid>) -> ApiResult<StatusCode> {
+    s.service.end_provider_link(&c, LinkSide::Resellers, OrganizationId(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The reseller leaves a provider (or withdraws its pending request). Customers'
+/// relationships and grants stay as they are.
+#[utoipa::path(delete, path = "/api/v1/providers/{provider_id}", tag = "provider-links", security(("bearer" = [])),
+    params(("provider_id" = Uuid, Path)),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn leave_provider(State(s): State<AppState>, Auth(c): Auth, AppPath(id): AppPath<Uuid>) -> ApiResult<StatusCode> {
+    s.service.end_provider_link(&c, LinkSide::Providers, OrganizationId(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

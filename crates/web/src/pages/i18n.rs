@@ -156,7 +156,9 @@ pub(crate) fn subscription_status(l: Locale, s: SubscriptionStatus) -> &'static 
 /// (shown as its code).
 pub(crate) fn audit_action(l: Locale, action: &str) -> Option<&'static str> {
     let (fr, en) = match action {
+        // Records written before issue 11 named these three otherwise (see docs/audit.md).
         "customer.created" => ("Client créé", "Customer created"),
+        "email.sent" => ("E-mail envoyé", "E-mail sent"),
         "grant.created" => ("Rôle délégué accordé", "Role granted"),
         "grant.revoked" => ("Rôle délégué révoqué", "Role revoked"),
         "invitation.accepted" => ("Invitation acceptée", "Invitation accepted"),
@@ -173,6 +175,8 @@ pub(crate) fn audit_action(l: Locale, action: &str) -> Option<&'static str> {
         "partner.created" => ("Partenaire créé", "Partner created"),
         "provider_link.accepted" => ("Lien fournisseur accepté", "Provider link accepted"),
         "provider_link.created" => ("Lien fournisseur créé", "Provider link created"),
+        "provider_link.declined" => ("Demande de lien refusée", "Provider link declined"),
+        "provider_link.ended" => ("Lien fournisseur terminé", "Provider link ended"),
         "provider_link.requested" => ("Lien fournisseur demandé", "Provider link requested"),
         "relationship.created" => ("Relation créée", "Relationship created"),
         "relationship.removed" => ("Relation supprimée", "Relationship removed"),
@@ -236,6 +240,10 @@ pub(crate) fn conflict(l: Locale, c: Conflict) -> &'static str {
             "An organization always keeps at least one global administrator: make someone else one first.",
         ),
         Conflict::ProviderLinkExists => ("Ces partenaires sont déjà liés.", "These partners are already linked."),
+        Conflict::ProviderLinkNotPending => (
+            "Ce lien est déjà actif, ce n'est plus une demande : terminez-le plutôt.",
+            "This link is already active, not a pending request: end it instead.",
+        ),
         Conflict::ResellerDisconnected => {
             ("Le revendeur n'est plus lié à ce fournisseur indirect.", "The reseller is no longer connected to that indirect provider.")
         }

@@ -1,6 +1,7 @@
-//! `/links`: an indirect reseller's providers (and asking one to connect), an indirect
-//! provider's resellers (and accepting a pending request) — the same service calls as
-//! `/api/v1/providers` and `/api/v1/resellers`. Ending a link has no API route yet, so no button.
+//! `/links`: an indirect reseller's providers (asking one to connect, leaving one), an
+//! indirect provider's resellers (accepting or declining a pending request, ending a link) —
+//! the same service calls as `/api/v1/providers` and `/api/v1/resellers`. Ending or leaving
+//! asks for a ticked confirmation first.
 
 use super::extract::{Form, Path};
 use super::layout::{self, html_response, page};
@@ -23,6 +24,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/links", get(show))
         .route("/links/providers", post(request_provider))
         .route("/links/resellers/{id}/accept", post(accept_reseller))
+        .route("/links/resellers/{id}/decline", post(decline_reseller))
+        .route("/links/resellers/{id}/end", post(end_reseller))
+        .route("/links/providers/{id}/leave", post(leave_provider))
 }
 
 struct Words {
@@ -44,6 +48,13 @@ struct Words {
     provider_partner_id: &'static str,
     request: &'static str,
     accept: &'static str,
+    decline: &'static str,
+    end: &'static str,
+    leave: &'static str,
+    withdraw: &'static str,
+    confirm_end: &'static str,
+    confirm_leave: &'static str,
+    confirm_needed: &'static str,
     operator_note: &'static str,
 }
 
@@ -68,6 +79,13 @@ fn words(l: Locale) -> &'static Words {
             provider_partner_id: "The provider's partner ID",
             request: "Send the request",
             accept: "Accept",
+            decline: "Decline",
+            end: "End link",
+            leave: "Leave",
+            withdraw: "Withdraw the request",
+            confirm_end: "End this link: customers keep their relationships with both of you, but you can no longer order, create customers or invite for this reseller.",
+            confirm_leave: "Leave this provider: customers keep their relationships with both of you, but the provider can no longer order or invite for you.",
+            confirm_needed: "Tick the box to confirm first.",
             operator_note: "The operator of this partnerhub can also create a link directly.",
         },
         Locale::Fr => &Words {
@@ -89,6 +107,13 @@ fn words(l: Locale) -> &'static Words {
             provider_partner_id: "ID de partenaire du fournisseur",
             request: "Envoyer la demande",
             accept: "Accepter",
+            decline: "Refuser",
+            end: "Mettre fin au lien",
+            leave: "Quitter",
+            withdraw: "Retirer la demande",
+            confirm_end: "Mettre fin à ce lien : les clients gardent leurs relations avec vous deux, mais vous ne pourrez plus commander, créer de clients ni inviter pour ce revendeur.",
+            confirm_leave: "Quitter ce fournisseur : les clients gardent leurs relations avec vous deux, mais le fournisseur ne pourra plus commander ni inviter pour vous.",
+            confirm_needed: "Cochez la case pour confirmer d'abord.",
             operator_note: "L'opérateur de ce partnerhub peut aussi créer un lien directement.",
         },
     }
@@ -98,28 +123,34 @@ fn state_word(w: &Words, state: &str) -> &'static str {
     if state == "active" { w.active } else { w.pending }
 }
 
-fn table(p: &Portal, links: &[ProviderLinkView], accept: bool) -> Markup {
+/// Which list a table shows, and whether the caller may change the links in it.
+#[derive(Clone, Copy, PartialEq)]
+enum Side {
+    /// A reseller's providers.
+    Providers,
+    /// A provider's resellers.
+    Resellers,
+}
+
+/// A refusal to show next to one link's forms: (the other partner's id, words).
+type LinkError<'a> = Option<(Uuid, &'a str)>;
+
+fn table(p: &Portal, links: &[ProviderLinkView], side: Side, manage: bool, error: LinkError<'_>) -> Markup {
     let w = words(p.lang);
     html! {
         @if links.is_empty() { p.muted { (w.none) } } @else {
             table {
-                thead { tr { th { (w.name) } th { (w.partner_id) } th { (w.domain) } th { (w.state) } @if accept { th {} } } }
+                thead { tr { th { (w.name) } th { (w.partner_id) } th { (w.domain) } th { (w.state) } @if manage { th {} } } }
                 tbody {
                     @for l in links {
-                        tr id=(format!("link-{}", l.partner.id.0)) {
+                        @let id = l.partner.id.0;
+                        tr id=(format!("link-{id}")) {
                             td data-label=(w.name) { bdi { (l.partner.name) } }
                             td data-label=(w.partner_id) { bdi { (l.partner.partner_id) } }
                             td data-label=(w.domain) { bdi { (l.partner.domain) } }
                             td data-label=(w.state) { (state_word(w, &l.state)) }
-                            @if accept {
-                                td {
-                                    @if l.state != "active" {
-                                        form.inline method="post" action=(format!("/links/resellers/{}/accept", l.partner.id.0)) {
-                                            input type="hidden" name="csrf" value=(p.form_token);
-                                            button type="submit" name="accept" { (w.accept) }
-                                        }
-                                    }
-                                }
+                            @if manage {
+                                td { (link_actions(p, l, side, error.filter(|(e, _)| *e == id).map(|(_, m)| m))) }
                             }
                         }
                     }
@@ -129,7 +160,52 @@ fn table(p: &Portal, links: &[ProviderLinkView], accept: bool) -> Markup {
     }
 }
 
-async fn render(s: &AppState, p: &Portal, status: StatusCode, error: Option<&str>, typed: &str) -> Response {
+/// The forms of one link: a provider accepts or declines a pending request and ends an active
+/// link; a reseller withdraws its request or leaves. Ending and leaving need the box ticked.
+fn link_actions(p: &Portal, l: &ProviderLinkView, side: Side, error: Option<&str>) -> Markup {
+    let w = words(p.lang);
+    let id = l.partner.id.0;
+    let pending = l.state != "active";
+    let confirmed = |action: String, confirm: &str, label: &str, button_id: String| {
+        html! {
+            form.stack method="post" action=(action) {
+                input type="hidden" name="csrf" value=(p.form_token);
+                label.check { input type="checkbox" name="confirm" value="yes" id=(format!("confirm-{id}")); span { (confirm) } }
+                button.danger type="submit" id=(button_id) { (label) }
+            }
+        }
+    };
+    html! {
+        @if let Some(e) = error { p.errors role="alert" { (e) } }
+        @match (side, pending) {
+            (Side::Resellers, true) => {
+                form.inline method="post" action=(format!("/links/resellers/{id}/accept")) {
+                    input type="hidden" name="csrf" value=(p.form_token);
+                    button type="submit" name="accept" id=(format!("accept-{id}")) { (w.accept) }
+                }
+                form.inline method="post" action=(format!("/links/resellers/{id}/decline")) {
+                    input type="hidden" name="csrf" value=(p.form_token);
+                    button.secondary type="submit" name="decline" id=(format!("decline-{id}")) { (w.decline) }
+                }
+            }
+            (Side::Resellers, false) => {
+                (confirmed(format!("/links/resellers/{id}/end"), w.confirm_end, w.end, format!("end-{id}")))
+            }
+            (Side::Providers, true) => {
+                form.inline method="post" action=(format!("/links/providers/{id}/leave")) {
+                    input type="hidden" name="csrf" value=(p.form_token);
+                    input type="hidden" name="confirm" value="yes";
+                    button.secondary type="submit" id=(format!("withdraw-{id}")) { (w.withdraw) }
+                }
+            }
+            (Side::Providers, false) => {
+                (confirmed(format!("/links/providers/{id}/leave"), w.confirm_leave, w.leave, format!("leave-{id}")))
+            }
+        }
+    }
+}
+
+async fn render(s: &AppState, p: &Portal, status: StatusCode, error: Option<&str>, typed: &str, link_error: LinkError<'_>) -> Response {
     let w = words(p.lang);
     let pr = p.principal();
     if pr.organization.kind != OrgKind::Partner {
@@ -146,7 +222,7 @@ async fn render(s: &AppState, p: &Portal, status: StatusCode, error: Option<&str
                 section id="providers" {
                     h2 { (w.providers) }
                     p { (w.providers_lead) }
-                    (table(p, &links, false))
+                    (table(p, &links, Side::Providers, manage, link_error))
                 }
                 @if manage {
                     section.card id="request-provider" {
@@ -172,7 +248,7 @@ async fn render(s: &AppState, p: &Portal, status: StatusCode, error: Option<&str
                 section id="resellers" {
                     h2 { (w.resellers) }
                     p { (w.resellers_lead) }
-                    (table(p, &links, manage))
+                    (table(p, &links, Side::Resellers, manage, link_error))
                 }
                 p.muted { (w.operator_note) }
             }
@@ -183,7 +259,7 @@ async fn render(s: &AppState, p: &Portal, status: StatusCode, error: Option<&str
 }
 
 async fn show(State(s): State<AppState>, portal: Portal) -> Response {
-    render(&s, &portal, StatusCode::OK, None, "").await
+    render(&s, &portal, StatusCode::OK, None, "", None).await
 }
 
 #[derive(Deserialize)]
@@ -202,7 +278,7 @@ async fn request_provider(State(s): State<AppState>, portal: Portal, Form(f): Fo
         Ok(_) => Redirect::to("/links").into_response(),
         Err(ServiceError::Validation(e)) => {
             let msg = super::i18n::invalid(portal.lang, &e);
-            render(&s, &portal, StatusCode::UNPROCESSABLE_ENTITY, Some(&msg), &f.provider_partner_id).await
+            render(&s, &portal, StatusCode::UNPROCESSABLE_ENTITY, Some(&msg), &f.provider_partner_id, None).await
         }
         Err(e) => layout::error_page(portal.lang, e),
     }
@@ -215,6 +291,58 @@ async fn accept_reseller(State(s): State<AppState>, portal: Portal, Path(id): Pa
     let Ok(id) = Uuid::parse_str(&id) else { return layout::error_page(portal.lang, ServiceError::NotFound) };
     match s.service.accept_reseller(&portal.caller, OrganizationId(id)).await {
         Ok(_) => Redirect::to("/links").into_response(),
+        Err(e) => layout::error_page(portal.lang, e),
+    }
+}
+
+async fn decline_reseller(State(s): State<AppState>, portal: Portal, Path(id): Path<String>, Form(f): Form<CsrfOnly>) -> Response {
+    if let Err(r) = portal.check_form(&s.service, &f.csrf) {
+        return r;
+    }
+    let Ok(id) = Uuid::parse_str(&id) else { return layout::error_page(portal.lang, ServiceError::NotFound) };
+    match s.service.decline_reseller(&portal.caller, OrganizationId(id)).await {
+        Ok(_) => Redirect::to("/links").into_response(),
+        Err(e) => layout::error_page(portal.lang, e),
+    }
+}
+
+#[derive(Deserialize)]
+struct EndForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+async fn end_reseller(State(s): State<AppState>, portal: Portal, Path(id): Path<String>, Form(f): Form<EndForm>) -> Response {
+    end_link(&s, &portal, LinkSide::Resellers, &id, &f).await
+}
+
+async fn leave_provider(State(s): State<AppState>, portal: Portal, Path(id): Path<String>, Form(f): Form<EndForm>) -> Response {
+    end_link(&s, &portal, LinkSide::Providers, &id, &f).await
+}
+
+/// Ends the caller's link with `id` once the box is ticked; unticked, the page again with the
+/// reason next to that link's form.
+async fn end_link(s: &AppState, portal: &Portal, side: LinkSide, id: &str, f: &EndForm) -> Response {
+    if let Err(r) = portal.check_form(&s.service, &f.csrf) {
+        return r;
+    }
+    let Ok(id) = Uuid::parse_str(id) else { return layout::error_page(portal.lang, ServiceError::NotFound) };
+    let pr = portal.principal();
+    if f.confirm != "yes" && allowed(pr.organization.kind, &pr.user.roles, Action::ProviderLinksManage) {
+        let live = match s.service.provider_links(&portal.caller, side).await {
+            Ok(l) => l,
+            Err(e) => return layout::error_page(portal.lang, e),
+        };
+        if !live.iter().any(|l| l.partner.id.0 == id) {
+            return layout::error_page(portal.lang, ServiceError::NotFound);
+        }
+        let w = words(portal.lang);
+        return render(s, portal, StatusCode::UNPROCESSABLE_ENTITY, None, "", Some((id, w.confirm_needed))).await;
+    }
+    match s.service.end_provider_link(&portal.caller, side, OrganizationId(id)).await {
+        Ok(()) => Redirect::to("/links").into_response(),
         Err(e) => layout::error_page(portal.lang, e),
     }
 }
