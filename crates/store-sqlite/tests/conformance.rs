@@ -58,4 +58,5 @@ cases!(
     the_purge_removes_only_what_is_over,
     a_user_holds_at_most_ten_sessions,
     a_lost_role_ends_the_users_sessions,
+    every_list_pages_by_keyset_within_its_organization,
 );
