@@ -80,8 +80,7 @@ pub struct PageParams {
     /// How many items a page holds: an integer from 1 to 500, 50 when absent.
     #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
     limit: Option<String>,
-    /// Where the page starts: the `next_cursor` of the page before, as the same list handed it
-    /// out (opaque); absent for the first page.
+    /// Where the page starts: the previous page's `next_cursor`, opaque; absent for the first page.
     cursor: Option<String>,
 }
 

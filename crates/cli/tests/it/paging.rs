@@ -22,6 +22,7 @@ async fn walk(app: &TestApp, path: &str, token: &str, limit: usize, total: usize
         assert_eq!(s, StatusCode::OK, "{url}: {b}");
         assert_eq!(b["total"], json!(total), "{url}: the whole list's total on every page: {b}");
         let items = b["items"].as_array().unwrap();
+        assert!(items.len() <= limit, "{url}: at most {limit} items: {b}");
         ids.extend(items.iter().map(|i| i["id"].as_str().unwrap().to_owned()));
         match b["next_cursor"].as_str() {
             Some(c) => {
