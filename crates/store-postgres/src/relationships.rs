@@ -360,7 +360,13 @@ impl RelationshipStore for PgStore {
                     b.push(" WHERE r.customer_id = ").push_bind(customer.0).push(" AND r.state = 'active'");
                 },
                 page,
-                |r| Ok(PartnerOfCustomer { partner: org_from(r, "")?.partner_ref(), relationship: relationship_from(r)?, grants: Vec::new() }),
+                |r| {
+                    Ok(PartnerOfCustomer {
+                        partner: org_from(r, "")?.partner_ref(),
+                        relationship: relationship_from(r)?,
+                        grants: Vec::new(),
+                    })
+                },
                 |p| (p.partner.name.clone(), p.partner.id.0),
             )
             .await?;

@@ -301,7 +301,12 @@ impl PgStore {
         tx.commit().await.map_err(db)
     }
 
-    pub(crate) async fn tenant_user_licenses_in(&self, access: &TenantAccess, user: UserId, page: &PageQuery) -> StoreResult<Page<License>> {
+    pub(crate) async fn tenant_user_licenses_in(
+        &self,
+        access: &TenantAccess,
+        user: UserId,
+        page: &PageQuery,
+    ) -> StoreResult<Page<License>> {
         let mut conn = self.pool.acquire().await.map_err(db)?;
         admit(&mut conn, access, TenantAction::ReadUsers, Target::Holder(user), &[], false).await?;
         licenses_of(&mut conn, access.customer, user, page).await

@@ -634,7 +634,10 @@ async fn users_sessions_attempts_links_and_the_secret() {
     ));
     let mine = store.provider_links(reseller.org, LinkSide::Providers, &PageQuery::first(500)).await.unwrap().items;
     assert_eq!((mine.len(), mine[0].partner.id, mine[0].state.as_str()), (1, provider.org, "active"));
-    assert_eq!(store.provider_links(provider.org, LinkSide::Resellers, &PageQuery::first(500)).await.unwrap().items[0].partner.id, reseller.org);
+    assert_eq!(
+        store.provider_links(provider.org, LinkSide::Resellers, &PageQuery::first(500)).await.unwrap().items[0].partner.id,
+        reseller.org
+    );
 
     // A customer created by a partner, with its relationship and grants, in one go.
     let cid = OrganizationId::new();

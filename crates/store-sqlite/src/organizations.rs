@@ -2,9 +2,9 @@
 //! resellers.
 
 use crate::db::err;
+use crate::paging::{Key, Keyset};
 use crate::rows::*;
 use crate::tenant::{Released, release_licenses};
-use crate::paging::{Key, Keyset};
 use crate::{ORG_COLS, SqliteStore, all, blob, exec, insert_org, insert_user, one, org_in, paged, scalar_i64, write_change};
 use async_trait::async_trait;
 use partnerhub_domain::*;

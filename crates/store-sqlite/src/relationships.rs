@@ -2,8 +2,8 @@
 //! and the partners of a customer.
 
 use crate::db::err;
-use crate::rows::*;
 use crate::paging::{Key, Keyset};
+use crate::rows::*;
 use crate::{BlockerQuery, SqliteStore, all, blob, exec, insert_org, insert_relationships, insert_user, one, scalar_i64, write_change};
 use async_trait::async_trait;
 use partnerhub_domain::*;
@@ -189,14 +189,9 @@ impl RelationshipStore for SqliteStore {
     async fn list_grants(&self, partner: OrganizationId, customer: OrganizationId, page: &PageQuery) -> StoreResult<Page<Grant>> {
         let keys = Keyset { cols: GRANT_COLS, from: "grants", key: Key::TimeText("created_at", "role"), id: "id" };
         self.db.read(|c| {
-            keys.fetch(
-                c,
-                " WHERE partner_org_id = ? AND customer_id = ?",
-                vec![blob(partner.0), blob(customer.0)],
-                page,
-                grant_from,
-                |g| (time_text_key(g.created_at, g.role.as_str()), g.id.0),
-            )
+            keys.fetch(c, " WHERE partner_org_id = ? AND customer_id = ?", vec![blob(partner.0), blob(customer.0)], page, grant_from, |g| {
+                (time_text_key(g.created_at, g.role.as_str()), g.id.0)
+            })
         })
     }
 

@@ -1,8 +1,8 @@
 //! Sign-in sessions and the rate-limit counters.
 
 use crate::db::err;
-use crate::rows::*;
 use crate::paging::{Key, Keyset};
+use crate::rows::*;
 use crate::{SqliteStore, blob, exec, one, write_change};
 use async_trait::async_trait;
 use partnerhub_domain::{SessionId, UserId};

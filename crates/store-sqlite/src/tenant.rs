@@ -3,8 +3,8 @@
 //! with [`admit`], so a removal or a revocation is honoured by the very next request.
 
 use crate::organizations::{USER_COLS, ensure_a_global_admin};
-use crate::rows::*;
 use crate::paging::{Key, Keyset};
+use crate::rows::*;
 use crate::{all, exec, insert_user, one, paged, scalar_i64, write_change};
 use partnerhub_domain::delegation;
 use partnerhub_domain::*;

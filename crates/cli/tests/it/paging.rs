@@ -143,11 +143,7 @@ async fn every_list(app: &TestApp) -> BTreeMap<String, (String, String)> {
     add("/api/v1/customers/{id}/grants", format!("/api/v1/customers/{cid}/grants"), &p.token);
     add("/api/v1/customers/{id}/subscriptions", format!("/api/v1/customers/{cid}/subscriptions"), &agent);
     add("/api/v1/customers/{id}/users", format!("/api/v1/customers/{cid}/users"), &agent);
-    add(
-        "/api/v1/customers/{id}/users/{user_id}/licenses",
-        format!("/api/v1/customers/{cid}/users/{tenant_user}/licenses"),
-        &agent,
-    );
+    add("/api/v1/customers/{id}/users/{user_id}/licenses", format!("/api/v1/customers/{cid}/users/{tenant_user}/licenses"), &agent);
     add("/api/v1/invitations", "/api/v1/invitations".into(), &p.token);
     add("/api/v1/partners", "/api/v1/partners".into(), &c.token);
     add("/api/v1/audit", "/api/v1/audit".into(), &p.token);

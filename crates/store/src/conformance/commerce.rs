@@ -186,7 +186,8 @@ pub async fn license_seats_never_pass_the_quantity(store: &dyn Store) {
     assert_eq!(sub(store.tenant_subscriptions(c, &all_of()).await.unwrap()).assigned, 5);
 
     let holder = users[results.iter().position(|r| r.is_ok()).unwrap()];
-    let held = store.tenant_user_licenses(&access(d, c, &[Role::AdminAgent], TenantAction::ReadUsers), holder, &all_of()).await.unwrap().items;
+    let held =
+        store.tenant_user_licenses(&access(d, c, &[Role::AdminAgent], TenantAction::ReadUsers), holder, &all_of()).await.unwrap().items;
     assert_eq!((held.len(), held[0].subscription_id, held[0].offer.name.as_str(), held[0].customer_id), (1, id, "basic", c));
     assert_eq!(store.user_licenses(c, holder, &all_of()).await.unwrap().items, held);
     assert_eq!(conflict(store.assign_license(&agent, holder, id, change(d, "x")).await), constraint::LICENSE_EXISTS);

@@ -72,9 +72,11 @@ pub async fn every_list_pages_by_keyset_within_its_organization(store: &dyn Stor
     let (other_provider, _) = partner(store, "other-provider", PartnerType::IndirectProvider).await;
     link(store, other_provider, resellers[0]).await;
     let key = |v: &ProviderLinkView| (v.partner.name.clone(), v.partner.id.0);
-    let listed =
-        pages_the_same("resellers", 5, key, async |q| store.provider_links(provider, LinkSide::Resellers, &q).await).await;
-    assert_eq!(listed.iter().map(|v| v.partner.name.as_str()).collect::<Vec<_>>(), ["r-alpha", "r-bravo", "r-charlie", "r-delta", "r-echo"]);
+    let listed = pages_the_same("resellers", 5, key, async |q| store.provider_links(provider, LinkSide::Resellers, &q).await).await;
+    assert_eq!(
+        listed.iter().map(|v| v.partner.name.as_str()).collect::<Vec<_>>(),
+        ["r-alpha", "r-bravo", "r-charlie", "r-delta", "r-echo"]
+    );
     let providers = pages_the_same("providers", 2, key, async |q| store.provider_links(resellers[0], LinkSide::Providers, &q).await).await;
     assert!(providers.iter().any(|v| v.partner.id == other_provider) && providers.iter().any(|v| v.partner.id == provider));
 
@@ -124,7 +126,14 @@ pub async fn every_list_pages_by_keyset_within_its_organization(store: &dyn Stor
     let (sorg, suser) = org_with_admin(store, OrgKind::Customer, "Sessions").await;
     let t0 = now();
     for (n, at) in [(1u8, t0), (2, t0), (3, t0 - Duration::minutes(1)), (4, t0 - Duration::minutes(2)), (5, t0 - Duration::minutes(2))] {
-        let s = NewSession { id: SessionId::new(), token_hash: vec![n; 32], user_id: suser, organization_id: sorg, created_at: at, expires_at: at + Duration::hours(1) };
+        let s = NewSession {
+            id: SessionId::new(),
+            token_hash: vec![n; 32],
+            user_id: suser,
+            organization_id: sorg,
+            created_at: at,
+            expires_at: at + Duration::hours(1),
+        };
         store.create_session(s, change(sorg, "session.created")).await.unwrap();
     }
     let gone = NewSession {

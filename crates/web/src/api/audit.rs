@@ -1,8 +1,8 @@
 //! The audit log as an organization may read it, in JSON or CSV.
 
+use super::PageParams;
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
-use super::PageParams;
 use crate::extract::{AppQuery, Auth, Paging};
 use axum::Json;
 use axum::extract::State;

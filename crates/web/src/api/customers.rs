@@ -1,9 +1,9 @@
 //! Customers, partner side: the list of connected customers, one customer, creation,
 //! removal preflight and removal, and the caller's grants in a customer.
 
+use super::PageParams;
 use crate::AppState;
 use crate::error::ApiResult;
-use super::PageParams;
 use crate::extract::{AppJson, AppPath, AppQuery, Auth, ClientIp, Paging};
 use axum::Json;
 use axum::extract::State;

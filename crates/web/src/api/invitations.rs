@@ -1,9 +1,9 @@
 //! Invitations: the partner's side (create, list, edit the draft, send, revoke) and the
 //! customer's (preview, accept, decline) by the token of the URL.
 
+use super::PageParams;
 use crate::AppState;
 use crate::error::ApiResult;
-use super::PageParams;
 use crate::extract::{AppJson, AppPath, AppQuery, Auth, ClientIp, Paging};
 use axum::Json;
 use axum::extract::State;

@@ -1,9 +1,9 @@
 //! Licenses: seats of a customer's subscriptions given to its users, by a partner agent
 //! through the grants, and a user's licenses as the customer's own admins see them.
 
+use super::PageParams;
 use crate::AppState;
 use crate::error::ApiResult;
-use super::PageParams;
 use crate::extract::{AppJson, AppPath, Auth, Paging};
 use axum::Json;
 use axum::extract::State;

@@ -1,8 +1,8 @@
 //! Indirect providers and resellers connected to each other.
 
+use super::PageParams;
 use crate::AppState;
 use crate::error::ApiResult;
-use super::PageParams;
 use crate::extract::{AppJson, AppPath, Auth, Paging};
 use axum::Json;
 use axum::extract::State;

@@ -1,8 +1,8 @@
 //! The signed-in user's own sessions: signing out, listing them, ending one.
 
+use super::PageParams;
 use crate::AppState;
 use crate::error::ApiResult;
-use super::PageParams;
 use crate::extract::{AppPath, Auth, Paging};
 use axum::Json;
 use axum::extract::State;
@@ -23,7 +23,11 @@ pub async fn delete_token(State(s): State<AppState>, Auth(c): Auth) -> ApiResult
 #[utoipa::path(get, path = "/api/v1/me/sessions", tag = "auth", security(("bearer" = [])), params(PageParams),
     responses((status = 200, body = ListResponse<SessionResponse>), (status = 401, body = Problem), (status = 403, body = Problem),
               (status = 422, body = Problem)))]
-pub async fn list_sessions(State(s): State<AppState>, Auth(c): Auth, Paging(page): Paging) -> ApiResult<Json<ListResponse<SessionResponse>>> {
+pub async fn list_sessions(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Paging(page): Paging,
+) -> ApiResult<Json<ListResponse<SessionResponse>>> {
     let (sessions, current) = s.service.list_sessions(&c, page).await?;
     Ok(Json(super::page(sessions, |x| SessionResponse {
         id: x.id.0,

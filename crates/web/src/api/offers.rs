@@ -64,11 +64,7 @@ pub async fn disable_offer(
 /// The offers that can be ordered, by name.
 #[utoipa::path(get, path = "/api/v1/offers", tag = "offers", security(("bearer" = [])), params(PageParams),
     responses((status = 200, body = ListResponse<OfferResponse>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
-pub async fn list_offers(
-    State(s): State<AppState>,
-    Auth(c): Auth,
-    Paging(page): Paging,
-) -> ApiResult<Json<ListResponse<OfferResponse>>> {
+pub async fn list_offers(State(s): State<AppState>, Auth(c): Auth, Paging(page): Paging) -> ApiResult<Json<ListResponse<OfferResponse>>> {
     let page = s.service.list_offers(&c, page).await?;
     Ok(Json(super::page(page, response)))
 }

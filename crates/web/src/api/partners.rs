@@ -1,8 +1,8 @@
 //! The customer's partners (customer global_admin): list, revoke grants, end the relationship.
 
+use super::PageParams;
 use crate::AppState;
 use crate::error::ApiResult;
-use super::PageParams;
 use crate::extract::{AppPath, Auth, Paging};
 use axum::Json;
 use axum::extract::State;

@@ -1,9 +1,9 @@
 //! Users of the caller's own organization (global_admin; a customer's user_admin too, short
 //! of its global admins).
 
+use super::PageParams;
 use crate::AppState;
 use crate::error::ApiResult;
-use super::PageParams;
 use crate::extract::{AppJson, AppPath, Auth, Paging};
 use axum::Json;
 use axum::extract::State;

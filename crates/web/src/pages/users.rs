@@ -5,9 +5,9 @@
 use super::i18n;
 use super::layout::{self, html_response, page};
 use super::session::Portal;
+use super::session::urlencode;
 use crate::AppState;
 use axum::Router;
-use super::session::urlencode;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -258,9 +258,7 @@ async fn render_page(
         r => r,
     };
     match result {
-        Ok(users) => {
-            html_response(status, page(p.lang, Some(p), words(p.lang).title, list_body(p, &users, cursor.is_some(), error, form)))
-        }
+        Ok(users) => html_response(status, page(p.lang, Some(p), words(p.lang).title, list_body(p, &users, cursor.is_some(), error, form))),
         Err(e) => layout::error_page(p.lang, e),
     }
 }
