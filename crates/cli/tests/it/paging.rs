@@ -81,7 +81,7 @@ async fn providers_and_resellers_page_to_the_end() {
     }
     let resellers = walk(&app, "/api/v1/resellers", &providers[0].token, 2, 3).await;
     assert!(resellers.contains(&reseller.id));
-    assert_eq!(walk(&app, "/api/v1/resellers", &providers[1].token, 2, 1).await, [reseller.id.clone()]);
+    assert_eq!(walk(&app, "/api/v1/resellers", &providers[1].token, 2, 1).await, vec![reseller.id.clone()]);
 }
 
 #[tokio::test]
