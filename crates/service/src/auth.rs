@@ -451,10 +451,10 @@ impl Service {
         self.end(caller, p, p.session_id).await
     }
 
-    /// The caller's live sessions, newest first, and which one is this request's.
-    pub async fn list_sessions(&self, caller: &Caller) -> ServiceResult<(Vec<SessionInfo>, SessionId)> {
+    /// A page of the caller's live sessions, newest first, and which one is this request's.
+    pub async fn list_sessions(&self, caller: &Caller, page: PageQuery) -> ServiceResult<(Page<SessionInfo>, SessionId)> {
         let p = own(caller)?;
-        Ok((self.store.list_sessions(p.user.id, self.now()).await?, p.session_id))
+        Ok((self.store.list_sessions(p.user.id, self.now(), &page).await?, p.session_id))
     }
 
     /// Ends one of the caller's own sessions (another's is `NotFound`).

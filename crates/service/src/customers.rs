@@ -194,17 +194,18 @@ impl Service {
         change
     }
 
-    pub async fn customer_grants(&self, caller: &Caller, customer: OrganizationId) -> ServiceResult<Vec<Grant>> {
+    /// A page of the grants the caller holds or held in one of its customers, oldest first.
+    pub async fn customer_grants(&self, caller: &Caller, customer: OrganizationId, page: PageQuery) -> ServiceResult<Page<Grant>> {
         let p = caller.require(Action::GrantsRead)?;
         let partner = p.organization.id;
         self.store.active_relationship(partner, customer).await?.ok_or(ServiceError::NotFound)?;
-        Ok(self.store.grants(partner, customer).await?)
+        Ok(self.store.list_grants(partner, customer, &page).await?)
     }
 
-    /// Customer side: its partners, with their relationships and grants.
-    pub async fn partners_of_customer(&self, caller: &Caller) -> ServiceResult<Vec<PartnerOfCustomer>> {
+    /// Customer side: a page of its partners, by name, with their relationships and grants.
+    pub async fn partners_of_customer(&self, caller: &Caller, page: PageQuery) -> ServiceResult<Page<PartnerOfCustomer>> {
         let p = caller.require(Action::PartnersRead)?;
-        Ok(self.store.partners_of_customer(p.organization.id).await?)
+        Ok(self.store.partners_of_customer(p.organization.id, &page).await?)
     }
 
     /// Customer side: revoke every live grant a partner holds; the relationship stays.

@@ -36,6 +36,29 @@ use time::{Duration, OffsetDateTime};
 
 pub type ServiceResult<T> = Result<T, ServiceError>;
 
+/// How many items [`every_page`] gathers at most.
+pub const EVERY_PAGE_CAP: usize = 10_000;
+
+/// Every item of a list, [`PageQuery::MAX_LIMIT`] at a time, following the cursors, for a
+/// screen that shows or offers the whole list (a form's choices); it stops once it holds
+/// [`EVERY_PAGE_CAP`] items. (`fetch` is a closure answering a future rather than an async
+/// closure, so that a handler calling this stays `Send`.)
+pub async fn every_page<T, F>(mut fetch: impl FnMut(PageQuery) -> F) -> ServiceResult<Vec<T>>
+where
+    F: Future<Output = ServiceResult<Page<T>>>,
+{
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = fetch(PageQuery { limit: PageQuery::MAX_LIMIT, cursor }).await?;
+        out.extend(page.items);
+        match page.next_cursor {
+            Some(c) if out.len() < EVERY_PAGE_CAP => cursor = Some(c),
+            _ => return Ok(out),
+        }
+    }
+}
+
 /// The server secret: keys the HMAC that derives invitation tokens. Redacted in `Debug`.
 #[derive(Clone)]
 pub struct Secret(Arc<Vec<u8>>);

@@ -167,9 +167,16 @@ impl Service {
         Ok((org.id, user))
     }
 
-    pub async fn list_users(&self, caller: &Caller) -> ServiceResult<Vec<User>> {
+    /// A page of the users of the caller's organization, by e-mail.
+    pub async fn list_users(&self, caller: &Caller, page: PageQuery) -> ServiceResult<Page<User>> {
         let p = caller.require(Action::UsersRead)?;
-        Ok(self.store.list_users(p.organization.id).await?)
+        Ok(self.store.list_users(p.organization.id, &page).await?)
+    }
+
+    /// One user of the caller's organization.
+    pub async fn user(&self, caller: &Caller, user: UserId) -> ServiceResult<User> {
+        let p = caller.require(Action::UsersRead)?;
+        Ok(self.store.user(p.organization.id, user).await?)
     }
 
     pub async fn create_user(&self, caller: &Caller, input: NewUserInput) -> ServiceResult<User> {
@@ -454,9 +461,10 @@ impl Service {
         Ok(self.store.end_provider_link(me, side, other, self.now(), change).await?)
     }
 
-    pub async fn provider_links(&self, caller: &Caller, side: LinkSide) -> ServiceResult<Vec<ProviderLinkView>> {
+    /// A page of the caller's providers or resellers, by name.
+    pub async fn provider_links(&self, caller: &Caller, side: LinkSide, page: PageQuery) -> ServiceResult<Page<ProviderLinkView>> {
         let p = caller.require(Action::ProviderLinksRead)?;
-        Ok(self.store.provider_links(p.organization.id, side).await?)
+        Ok(self.store.provider_links(p.organization.id, side, &page).await?)
     }
 
     pub async fn me(&self, caller: &Caller) -> ServiceResult<Principal> {

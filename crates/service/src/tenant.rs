@@ -187,18 +187,22 @@ impl Service {
         Ok(self.store.release_license(&access, user, subscription, change).await?)
     }
 
-    /// A tenant user's licenses, for a partner agent who may read the tenant's users.
-    pub async fn tenant_user_licenses(&self, caller: &Caller, customer: OrganizationId, user: UserId) -> ServiceResult<Vec<License>> {
+    /// A page of a tenant user's licenses, for a partner agent who may read the tenant's users.
+    pub async fn tenant_user_licenses(
+        &self,
+        caller: &Caller,
+        customer: OrganizationId,
+        user: UserId,
+        page: PageQuery,
+    ) -> ServiceResult<Page<License>> {
         let (_, access) = self.tenant_access(caller, customer, Action::CustomerUsersRead)?;
-        Ok(self.store.tenant_user_licenses(&access, user).await?)
+        Ok(self.store.tenant_user_licenses(&access, user, &page).await?)
     }
 
-    /// The licenses of a user of the caller's own organization.
-    pub async fn user_licenses(&self, caller: &Caller, user: UserId) -> ServiceResult<Vec<License>> {
+    /// A page of the licenses of a user of the caller's own organization (another
+    /// organization's user reads as missing, not as one without licenses).
+    pub async fn user_licenses(&self, caller: &Caller, user: UserId, page: PageQuery) -> ServiceResult<Page<License>> {
         let p = caller.require(Action::UsersRead)?;
-        let org = p.organization.id;
-        // Another organization's user reads as missing, not as one without licenses.
-        self.store.user(org, user).await?;
-        Ok(self.store.user_licenses(org, user).await?)
+        Ok(self.store.user_licenses(p.organization.id, user, &page).await?)
     }
 }

@@ -8,7 +8,7 @@
 //! waits for the order (and is then blocked by its subscriptions) or has already removed it
 //! (and the order finds nothing).
 
-use crate::paging::Keyset;
+use crate::paging::{Key, Keyset};
 use crate::rows::*;
 use crate::tenant::record_released;
 use crate::{PgStore, audit, db, fenced, locks, n_of};
@@ -52,7 +52,7 @@ impl CommerceStore for PgStore {
 
     async fn list_offers(&self, include_disabled: bool, page: &PageQuery) -> StoreResult<Page<Offer>> {
         let mut conn = self.pool.acquire().await.map_err(db)?;
-        let keys = Keyset { cols: OFFER_COLS, from: "offers", text: Some("name"), id: "id" };
+        let keys = Keyset { cols: OFFER_COLS, from: "offers", key: Key::Text("name"), id: "id" };
         let filter = if include_disabled { " WHERE true" } else { " WHERE disabled_at IS NULL" };
         keys.fetch(
             &mut conn,
@@ -166,12 +166,12 @@ impl CommerceStore for PgStore {
         self.release_license_in(access, user, subscription, change).await
     }
 
-    async fn tenant_user_licenses(&self, access: &TenantAccess, user: UserId) -> StoreResult<Vec<License>> {
-        self.tenant_user_licenses_in(access, user).await
+    async fn tenant_user_licenses(&self, access: &TenantAccess, user: UserId, page: &PageQuery) -> StoreResult<Page<License>> {
+        self.tenant_user_licenses_in(access, user, page).await
     }
 
-    async fn user_licenses(&self, org: OrganizationId, user: UserId) -> StoreResult<Vec<License>> {
-        self.user_licenses_in(org, user).await
+    async fn user_licenses(&self, org: OrganizationId, user: UserId, page: &PageQuery) -> StoreResult<Page<License>> {
+        self.user_licenses_in(org, user, page).await
     }
 }
 
@@ -189,7 +189,7 @@ async fn subscriptions_page(
     page: &PageQuery,
 ) -> StoreResult<Page<Subscription>> {
     let from = format!("subscriptions s {SUBSCRIPTION_JOINS}");
-    let keys = Keyset { cols: SUBSCRIPTION_COLS, from: &from, text: None, id: "s.id" };
+    let keys = Keyset { cols: SUBSCRIPTION_COLS, from: &from, key: Key::Id, id: "s.id" };
     keys.fetch(
         conn,
         |b| {

@@ -1,7 +1,7 @@
 //! Organizations, their users, and the provider links between indirect providers and
 //! resellers.
 
-use crate::paging::Keyset;
+use crate::paging::{Key, Keyset};
 use crate::rows::*;
 use crate::tenant;
 use crate::{ORG_INSERT, PgStore, Tx, audit, bind_org, bind_user, db, fenced, n_of, user_insert};
@@ -65,13 +65,19 @@ impl OrganizationStore for PgStore {
         .transpose()
     }
 
-    async fn list_users(&self, org: OrganizationId) -> StoreResult<Vec<User>> {
-        let rows = sqlx::query(sqlf!("SELECT {USER_COLS} FROM users WHERE organization_id = $1 ORDER BY email COLLATE \"C\""))
-            .bind(org.0)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
-        rows.iter().map(user_from).collect()
+    async fn list_users(&self, org: OrganizationId, page: &PageQuery) -> StoreResult<Page<User>> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        let keys = Keyset { cols: USER_COLS, from: "users", key: Key::Text("email"), id: "id" };
+        keys.fetch(
+            &mut conn,
+            |b| {
+                b.push(" WHERE organization_id = ").push_bind(org.0);
+            },
+            page,
+            user_from,
+            |u| (u.email.clone(), u.id.0),
+        )
+        .await
     }
 
     async fn create_user(&self, org: OrganizationId, user: NewUser, change: Change) -> StoreResult<()> {
@@ -181,7 +187,7 @@ impl OrganizationStore for PgStore {
 
     async fn list_partners(&self, page: &PageQuery) -> StoreResult<Page<Organization>> {
         let mut conn = self.pool.acquire().await.map_err(db)?;
-        let keys = Keyset { cols: ORG_COLS, from: "organizations", text: Some("name"), id: "id" };
+        let keys = Keyset { cols: ORG_COLS, from: "organizations", key: Key::Text("name"), id: "id" };
         keys.fetch(
             &mut conn,
             |b| {
@@ -221,22 +227,29 @@ impl OrganizationStore for PgStore {
         tx.commit().await.map_err(db)
     }
 
-    async fn provider_links(&self, org: OrganizationId, side: LinkSide) -> StoreResult<Vec<ProviderLinkView>> {
+    async fn provider_links(&self, org: OrganizationId, side: LinkSide, page: &PageQuery) -> StoreResult<Page<ProviderLinkView>> {
         let (mine, other) = match side {
             LinkSide::Providers => ("reseller_id", "provider_id"),
             LinkSide::Resellers => ("provider_id", "reseller_id"),
         };
-        let rows = sqlx::query(sqlf!(
-            "SELECT o.id, o.kind, o.name, o.domain, o.partner_type, o.partner_id, o.created_at, l.state AS link_state
-             FROM provider_links l JOIN organizations o ON o.id = l.{other} WHERE l.{mine} = $1 AND l.ended_at IS NULL ORDER BY o.name COLLATE \"C\", o.id"
-        ))
-        .bind(org.0)
-        .fetch_all(&self.pool)
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        let from = format!("provider_links l JOIN organizations o ON o.id = l.{other}");
+        let keys = Keyset {
+            cols: "o.id, o.kind, o.name, o.domain, o.partner_type, o.partner_id, o.created_at, l.state AS link_state",
+            from: &from,
+            key: Key::Text("o.name"),
+            id: "o.id",
+        };
+        keys.fetch(
+            &mut conn,
+            |b| {
+                b.push(format!(" WHERE l.ended_at IS NULL AND l.{mine} = ")).push_bind(org.0);
+            },
+            page,
+            |r| Ok(ProviderLinkView { partner: org_from(r, "")?.partner_ref(), state: r.try_get("link_state").map_err(db)? }),
+            |v| (v.partner.name.clone(), v.partner.id.0),
+        )
         .await
-        .map_err(db)?;
-        rows.iter()
-            .map(|r| Ok(ProviderLinkView { partner: org_from(r, "")?.partner_ref(), state: r.try_get("link_state").map_err(db)? }))
-            .collect()
     }
 
     async fn activate_provider_link(

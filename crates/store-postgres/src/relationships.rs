@@ -1,6 +1,7 @@
 //! Customers, their relationships with partners and the grants, removal and what blocks it,
 //! and the partners of a customer.
 
+use crate::paging::{Key, Keyset};
 use crate::rows::*;
 use crate::{
     ORG_INSERT, PgStore, audit, bind_org, bind_rels_grants, bind_user, db, fenced, locks, n_of, record_replaced, rels_grants_ctes,
@@ -8,6 +9,7 @@ use crate::{
 };
 use async_trait::async_trait;
 use partnerhub_domain::*;
+use partnerhub_store::codec::time_text_key;
 use partnerhub_store::*;
 use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 use time::OffsetDateTime;
@@ -294,6 +296,21 @@ impl RelationshipStore for PgStore {
         rows.iter().map(grant_from).collect()
     }
 
+    async fn list_grants(&self, partner: OrganizationId, customer: OrganizationId, page: &PageQuery) -> StoreResult<Page<Grant>> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        let keys = Keyset { cols: GRANT_COLS, from: "grants", key: Key::TimeText("created_at", "role"), id: "id" };
+        keys.fetch(
+            &mut conn,
+            |b| {
+                b.push(" WHERE partner_org_id = ").push_bind(partner.0).push(" AND customer_id = ").push_bind(customer.0);
+            },
+            page,
+            grant_from,
+            |g| (time_text_key(g.created_at, g.role.as_str()), g.id.0),
+        )
+        .await
+    }
+
     async fn revoke_grants(
         &self,
         partner: OrganizationId,
@@ -327,30 +344,37 @@ impl RelationshipStore for PgStore {
         Ok(n)
     }
 
-    async fn partners_of_customer(&self, customer: OrganizationId) -> StoreResult<Vec<PartnerOfCustomer>> {
+    async fn partners_of_customer(&self, customer: OrganizationId, page: &PageQuery) -> StoreResult<Page<PartnerOfCustomer>> {
         let mut conn = self.pool.acquire().await.map_err(db)?;
-        let rows = sqlx::query(sqlf!(
-            "SELECT o.id, o.kind, o.name, o.domain, o.partner_type, o.partner_id, o.created_at, {REL_COLS}
-             FROM relationships r JOIN organizations o ON o.id = r.partner_org_id
-             WHERE r.customer_id = $1 AND r.state = 'active' ORDER BY o.name COLLATE \"C\", o.id"
-        ))
-        .bind(customer.0)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            out.push(PartnerOfCustomer {
-                partner: org_from(r, "")?.partner_ref(),
-                relationship: relationship_from(r)?,
-                grants: Vec::new(),
-            });
-        }
-        if out.is_empty() {
+        let cols = format!("o.id, o.kind, o.name, o.domain, o.partner_type, o.partner_id, o.created_at, {REL_COLS}");
+        let keys = Keyset {
+            cols: &cols,
+            from: "relationships r JOIN organizations o ON o.id = r.partner_org_id",
+            key: Key::Text("o.name"),
+            id: "o.id",
+        };
+        let mut out = keys
+            .fetch(
+                &mut conn,
+                |b| {
+                    b.push(" WHERE r.customer_id = ").push_bind(customer.0).push(" AND r.state = 'active'");
+                },
+                page,
+                |r| {
+                    Ok(PartnerOfCustomer {
+                        partner: org_from(r, "")?.partner_ref(),
+                        relationship: relationship_from(r)?,
+                        grants: Vec::new(),
+                    })
+                },
+                |p| (p.partner.name.clone(), p.partner.id.0),
+            )
+            .await?;
+        if out.items.is_empty() {
             return Ok(out);
         }
-        // The grants of every partner at once (SQLite asks partner by partner).
-        let partners = out.iter().map(|p| p.partner.id.0).collect::<Vec<_>>();
+        // The grants of the page's partners at once (SQLite asks partner by partner).
+        let partners = out.items.iter().map(|p| p.partner.id.0).collect::<Vec<_>>();
         let rows = sqlx::query(sqlf!(
             "SELECT {GRANT_COLS} FROM grants WHERE partner_org_id = ANY($1) AND customer_id = $2 AND revoked_at IS NULL
              ORDER BY role COLLATE \"C\", id"
@@ -362,7 +386,7 @@ impl RelationshipStore for PgStore {
         .map_err(db)?;
         for r in &rows {
             let g = grant_from(r)?;
-            if let Some(p) = out.iter_mut().find(|p| p.partner.id == g.partner_org_id) {
+            if let Some(p) = out.items.iter_mut().find(|p| p.partner.id == g.partner_org_id) {
                 p.grants.push(g);
             }
         }

@@ -1,9 +1,11 @@
 //! Sign-in sessions and the rate-limit counters.
 
+use crate::paging::{Key, Keyset};
 use crate::rows::*;
 use crate::{PgStore, audit, db, fenced, n_of};
 use async_trait::async_trait;
 use partnerhub_domain::{SessionId, UserId};
+use partnerhub_store::codec::time_key;
 use partnerhub_store::*;
 use sqlx::Row;
 use time::OffsetDateTime;
@@ -47,24 +49,25 @@ impl SessionStore for PgStore {
         tx.commit().await.map_err(db)
     }
 
-    async fn list_sessions(&self, user: UserId, now: OffsetDateTime) -> StoreResult<Vec<SessionInfo>> {
-        let rows = sqlx::query(
-            "SELECT id, created_at, expires_at FROM sessions WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC, id DESC",
-        )
-        .bind(user.0)
-        .bind(pt(now))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
-        rows.iter()
-            .map(|r| {
+    async fn list_sessions(&self, user: UserId, now: OffsetDateTime, page: &PageQuery) -> StoreResult<Page<SessionInfo>> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        let keys = Keyset { cols: "id, created_at, expires_at", from: "sessions", key: Key::NewestFirst("created_at"), id: "id" };
+        keys.fetch(
+            &mut conn,
+            |b| {
+                b.push(" WHERE user_id = ").push_bind(user.0).push(" AND expires_at > ").push_bind(pt(now));
+            },
+            page,
+            |r| {
                 Ok(SessionInfo {
                     id: SessionId(r.try_get("id").map_err(db)?),
                     created_at: r.try_get("created_at").map_err(db)?,
                     expires_at: r.try_get("expires_at").map_err(db)?,
                 })
-            })
-            .collect()
+            },
+            |s| (time_key(s.created_at), s.id.0),
+        )
+        .await
     }
 
     async fn end_session(&self, user: UserId, id: SessionId, change: Change) -> StoreResult<()> {

@@ -5,7 +5,7 @@
 //! order of `locks`.
 
 use crate::organizations::{USER_COLS, end_sessions, ensure_a_global_admin, password_ctes};
-use crate::paging::Keyset;
+use crate::paging::{Key, Keyset};
 use crate::rows::*;
 use crate::{PgStore, Tx, audit, db, fenced, locks, n_of};
 use partnerhub_domain::delegation;
@@ -119,7 +119,7 @@ impl PgStore {
     pub(crate) async fn tenant_users_in(&self, access: &TenantAccess, page: &PageQuery) -> StoreResult<Page<User>> {
         let mut conn = self.pool.acquire().await.map_err(db)?;
         admit(&mut conn, access, TenantAction::ReadUsers, Target::Tenant, &[], false).await?;
-        let keys = Keyset { cols: USER_COLS, from: "users", text: Some("email"), id: "id" };
+        let keys = Keyset { cols: USER_COLS, from: "users", key: Key::Text("email"), id: "id" };
         let customer = access.customer.0;
         keys.fetch(
             &mut conn,
@@ -301,13 +301,18 @@ impl PgStore {
         tx.commit().await.map_err(db)
     }
 
-    pub(crate) async fn tenant_user_licenses_in(&self, access: &TenantAccess, user: UserId) -> StoreResult<Vec<License>> {
+    pub(crate) async fn tenant_user_licenses_in(
+        &self,
+        access: &TenantAccess,
+        user: UserId,
+        page: &PageQuery,
+    ) -> StoreResult<Page<License>> {
         let mut conn = self.pool.acquire().await.map_err(db)?;
         admit(&mut conn, access, TenantAction::ReadUsers, Target::Holder(user), &[], false).await?;
-        licenses_of(&mut conn, access.customer, user).await
+        licenses_of(&mut conn, access.customer, user, page).await
     }
 
-    pub(crate) async fn user_licenses_in(&self, org: OrganizationId, user: UserId) -> StoreResult<Vec<License>> {
+    pub(crate) async fn user_licenses_in(&self, org: OrganizationId, user: UserId, page: &PageQuery) -> StoreResult<Page<License>> {
         let mut conn = self.pool.acquire().await.map_err(db)?;
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE id = $1 AND organization_id = $2")
             .bind(user.0)
@@ -318,18 +323,23 @@ impl PgStore {
         if n == 0 {
             return Err(StoreError::NotFound);
         }
-        licenses_of(&mut conn, org, user).await
+        licenses_of(&mut conn, org, user, page).await
     }
 }
 
-async fn licenses_of(conn: &mut PgConnection, org: OrganizationId, user: UserId) -> StoreResult<Vec<License>> {
-    let rows = sqlx::query(sqlf!("{LICENSE_SELECT} WHERE l.user_id = $1 AND l.customer_id = $2 ORDER BY l.subscription_id"))
-        .bind(user.0)
-        .bind(org.0)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db)?;
-    rows.iter().map(license_from).collect()
+/// A page of the user's licenses in `org`, by subscription id.
+async fn licenses_of(conn: &mut PgConnection, org: OrganizationId, user: UserId, page: &PageQuery) -> StoreResult<Page<License>> {
+    let keys = Keyset { cols: LICENSE_COLS, from: LICENSE_FROM, key: Key::Id, id: "l.subscription_id" };
+    keys.fetch(
+        conn,
+        |b| {
+            b.push(" WHERE l.user_id = ").push_bind(user.0).push(" AND l.customer_id = ").push_bind(org.0);
+        },
+        page,
+        license_from,
+        |l| (String::new(), l.subscription_id.0),
+    )
+    .await
 }
 
 /// Deletes user `id` of `org` with its sessions (by the foreign key's cascade) and releases its

@@ -393,7 +393,7 @@ async fn removal_revokes_every_grant_of_the_pair() {
     assert_eq!(store.grants(p.org, c.org).await.unwrap().len(), 3);
     let detail = store.customer(p.org, c.org, now()).await.unwrap();
     assert_eq!((detail.summary.name.as_str(), detail.summary.grants.len()), ("Removed", 3));
-    let mine = store.partners_of_customer(c.org).await.unwrap();
+    let mine = store.partners_of_customer(c.org, &PageQuery::first(500)).await.unwrap().items;
     assert_eq!((mine.len(), mine[0].partner.id, mine[0].grants.len()), (1, p.org, 3));
 
     let mut ch = change("relationship.removed", p.org, Some(c.org), 2);
@@ -403,7 +403,7 @@ async fn removal_revokes_every_grant_of_the_pair() {
     assert!(store.grants(p.org, c.org).await.unwrap().iter().all(|g| g.revoked_at.is_some()));
     assert!(store.active_relationship(p.org, c.org).await.unwrap().is_none());
     assert!(matches!(store.customer(p.org, c.org, now()).await, Err(StoreError::NotFound)));
-    assert!(store.partners_of_customer(c.org).await.unwrap().is_empty());
+    assert!(store.partners_of_customer(c.org, &PageQuery::first(500)).await.unwrap().items.is_empty());
     assert!(matches!(
         store.remove_relationship(p.org, c.org, now(), change("relationship.removed", p.org, Some(c.org), 0)).await,
         Err(StoreError::NotFound)
@@ -542,7 +542,7 @@ async fn users_sessions_attempts_links_and_the_secret() {
     // The same user again: SQLite names the e-mail, not the primary key.
     assert_eq!(conflict(store.create_user(p.org, second.clone(), change("user.created", p.org, None, 0)).await), constraint::EMAIL_TAKEN);
     assert_eq!(
-        store.list_users(p.org).await.unwrap().iter().map(|u| u.email.as_str()).collect::<Vec<_>>(),
+        store.list_users(p.org, &PageQuery::first(500)).await.unwrap().items.iter().map(|u| u.email.as_str()).collect::<Vec<_>>(),
         ["agent@usery.example", "ga@usery.example"]
     );
     // The last global admin stays.
@@ -632,9 +632,12 @@ async fn users_sessions_attempts_links_and_the_secret() {
         store.activate_provider_link(provider.org, reseller.org, now(), change("link.activated", provider.org, None, 0)).await,
         Err(StoreError::NotFound)
     ));
-    let mine = store.provider_links(reseller.org, LinkSide::Providers).await.unwrap();
+    let mine = store.provider_links(reseller.org, LinkSide::Providers, &PageQuery::first(500)).await.unwrap().items;
     assert_eq!((mine.len(), mine[0].partner.id, mine[0].state.as_str()), (1, provider.org, "active"));
-    assert_eq!(store.provider_links(provider.org, LinkSide::Resellers).await.unwrap()[0].partner.id, reseller.org);
+    assert_eq!(
+        store.provider_links(provider.org, LinkSide::Resellers, &PageQuery::first(500)).await.unwrap().items[0].partner.id,
+        reseller.org
+    );
 
     // A customer created by a partner, with its relationship and grants, in one go.
     let cid = OrganizationId::new();
@@ -696,7 +699,7 @@ async fn users_sessions_attempts_links_and_the_secret() {
     assert_eq!(detail.other_partners.iter().map(|p| p.id).collect::<Vec<_>>(), vec![provider.org]);
     let seen_by_provider = store.customer(provider.org, cid, now()).await.unwrap();
     assert_eq!(seen_by_provider.summary.indirect_reseller.map(|r| r.id), Some(reseller.org));
-    assert_eq!(store.partners_of_customer(cid).await.unwrap().len(), 2);
+    assert_eq!(store.partners_of_customer(cid, &PageQuery::first(500)).await.unwrap().total, 2);
     assert!(matches!(store.verify_audit_chain().await.unwrap(), AuditVerification::Whole { .. }));
 }
 

@@ -143,14 +143,14 @@ impl CommerceStore for SqliteStore {
         self.db.write(move |c| tenant::release_license(c, &access, user, subscription, &change)).await
     }
 
-    async fn tenant_user_licenses(&self, access: &TenantAccess, user: UserId) -> StoreResult<Vec<License>> {
-        self.db.read(|c| tenant::user_licenses(c, access, user))
+    async fn tenant_user_licenses(&self, access: &TenantAccess, user: UserId, page: &PageQuery) -> StoreResult<Page<License>> {
+        self.db.read(|c| tenant::user_licenses(c, access, user, page))
     }
 
-    async fn user_licenses(&self, org: OrganizationId, user: UserId) -> StoreResult<Vec<License>> {
+    async fn user_licenses(&self, org: OrganizationId, user: UserId, page: &PageQuery) -> StoreResult<Page<License>> {
         self.db.read(|c| {
             scalar_i64(c, "SELECT count(*) FROM users WHERE id = ? AND organization_id = ?", params![user.0, org.0])
-                .and_then(|n| if n == 0 { Err(StoreError::NotFound) } else { tenant::licenses_of(c, org, user) })
+                .and_then(|n| if n == 0 { Err(StoreError::NotFound) } else { tenant::licenses_of(c, org, user, page) })
         })
     }
 }

@@ -15,6 +15,7 @@ mod idempotency;
 mod invitations;
 mod mfa;
 mod organizations;
+mod paging;
 #[cfg(test)]
 mod plans;
 mod relationships;

@@ -2,6 +2,7 @@
 //! resellers.
 
 use crate::db::err;
+use crate::paging::{Key, Keyset};
 use crate::rows::*;
 use crate::tenant::{Released, release_licenses};
 use crate::{ORG_COLS, SqliteStore, all, blob, exec, insert_org, insert_user, one, org_in, paged, scalar_i64, write_change};
@@ -60,9 +61,9 @@ impl OrganizationStore for SqliteStore {
         })
     }
 
-    async fn list_users(&self, org: OrganizationId) -> StoreResult<Vec<User>> {
-        self.db
-            .read(|c| all(c, &format!("SELECT {USER_COLS} FROM users WHERE organization_id = ? ORDER BY email"), params![org.0], user_from))
+    async fn list_users(&self, org: OrganizationId, page: &PageQuery) -> StoreResult<Page<User>> {
+        let keys = Keyset { cols: USER_COLS, from: "users", key: Key::Text("email"), id: "id" };
+        self.db.read(|c| keys.fetch(c, " WHERE organization_id = ?", vec![blob(org.0)], page, user_from, |u| (u.email.clone(), u.id.0)))
     }
 
     async fn create_user(&self, org: OrganizationId, user: NewUser, change: Change) -> StoreResult<()> {
@@ -192,19 +193,28 @@ impl OrganizationStore for SqliteStore {
             .await
     }
 
-    async fn provider_links(&self, org: OrganizationId, side: LinkSide) -> StoreResult<Vec<ProviderLinkView>> {
+    async fn provider_links(&self, org: OrganizationId, side: LinkSide, page: &PageQuery) -> StoreResult<Page<ProviderLinkView>> {
         let (mine, other) = match side {
             LinkSide::Providers => ("reseller_id", "provider_id"),
             LinkSide::Resellers => ("provider_id", "reseller_id"),
         };
-        let sql = format!(
-            "SELECT o.id, o.kind, o.name, o.domain, o.partner_type, o.partner_id, o.created_at, l.state AS link_state
-             FROM provider_links l JOIN organizations o ON o.id = l.{other} WHERE l.{mine} = ? AND l.ended_at IS NULL ORDER BY o.name, o.id"
-        );
+        let from = format!("provider_links l JOIN organizations o ON o.id = l.{other}");
+        let keys = Keyset {
+            cols: "o.id, o.kind, o.name, o.domain, o.partner_type, o.partner_id, o.created_at, l.state AS link_state",
+            from: &from,
+            key: Key::Text("o.name"),
+            id: "o.id",
+        };
+        let filter = format!(" WHERE l.ended_at IS NULL AND l.{mine} = ?");
         self.db.read(|c| {
-            all(c, &sql, params![org.0], |r| {
-                Ok(ProviderLinkView { partner: org_from(r, "")?.partner_ref(), state: r.get("link_state").map_err(err)? })
-            })
+            keys.fetch(
+                c,
+                &filter,
+                vec![blob(org.0)],
+                page,
+                |r| Ok(ProviderLinkView { partner: org_from(r, "")?.partner_ref(), state: r.get("link_state").map_err(err)? }),
+                |v| (v.partner.name.clone(), v.partner.id.0),
+            )
         })
     }
 

@@ -2,10 +2,12 @@
 //! and the partners of a customer.
 
 use crate::db::err;
+use crate::paging::{Key, Keyset};
 use crate::rows::*;
 use crate::{BlockerQuery, SqliteStore, all, blob, exec, insert_org, insert_relationships, insert_user, one, scalar_i64, write_change};
 use async_trait::async_trait;
 use partnerhub_domain::*;
+use partnerhub_store::codec::time_text_key;
 use partnerhub_store::*;
 use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, params, params_from_iter};
@@ -177,10 +179,19 @@ impl RelationshipStore for SqliteStore {
         self.db.read(|c| {
             all(
                 c,
-                &format!("SELECT {GRANT_COLS} FROM grants WHERE partner_org_id = ? AND customer_id = ? ORDER BY created_at, role"),
+                &format!("SELECT {GRANT_COLS} FROM grants WHERE partner_org_id = ? AND customer_id = ? ORDER BY created_at, role, id"),
                 params![partner.0, customer.0],
                 grant_from,
             )
+        })
+    }
+
+    async fn list_grants(&self, partner: OrganizationId, customer: OrganizationId, page: &PageQuery) -> StoreResult<Page<Grant>> {
+        let keys = Keyset { cols: GRANT_COLS, from: "grants", key: Key::TimeText("created_at", "role"), id: "id" };
+        self.db.read(|c| {
+            keys.fetch(c, " WHERE partner_org_id = ? AND customer_id = ?", vec![blob(partner.0), blob(customer.0)], page, grant_from, |g| {
+                (time_text_key(g.created_at, g.role.as_str()), g.id.0)
+            })
         })
     }
 
@@ -210,23 +221,32 @@ impl RelationshipStore for SqliteStore {
             .await
     }
 
-    async fn partners_of_customer(&self, customer: OrganizationId) -> StoreResult<Vec<PartnerOfCustomer>> {
+    async fn partners_of_customer(&self, customer: OrganizationId, page: &PageQuery) -> StoreResult<Page<PartnerOfCustomer>> {
+        let cols = format!("o.id, o.kind, o.name, o.domain, o.partner_type, o.partner_id, o.created_at, {REL_COLS}");
+        let keys = Keyset {
+            cols: &cols,
+            from: "relationships r JOIN organizations o ON o.id = r.partner_org_id",
+            key: Key::Text("o.name"),
+            id: "o.id",
+        };
         self.db.read(|c| {
-            let sql = format!(
-                "SELECT o.id, o.kind, o.name, o.domain, o.partner_type, o.partner_id, o.created_at, {REL_COLS}
-                 FROM relationships r JOIN organizations o ON o.id = r.partner_org_id
-                 WHERE r.customer_id = ? AND r.state = 'active' ORDER BY o.name, o.id"
-            );
-            let rows = all(c, &sql, params![customer.0], |r| Ok((org_from(r, "")?.partner_ref(), relationship_from(r)?)))?;
+            let rows = keys.fetch(
+                c,
+                " WHERE r.customer_id = ? AND r.state = 'active'",
+                vec![blob(customer.0)],
+                page,
+                |r| Ok((org_from(r, "")?.partner_ref(), relationship_from(r)?)),
+                |(p, _)| (p.name.clone(), p.id.0),
+            )?;
             let grants_sql = format!(
-                "SELECT {GRANT_COLS} FROM grants WHERE partner_org_id = ? AND customer_id = ? AND revoked_at IS NULL ORDER BY role"
+                "SELECT {GRANT_COLS} FROM grants WHERE partner_org_id = ? AND customer_id = ? AND revoked_at IS NULL ORDER BY role, id"
             );
-            rows.into_iter()
-                .map(|(partner, relationship)| {
-                    let grants = all(c, &grants_sql, params![partner.id.0, customer.0], grant_from)?;
-                    Ok(PartnerOfCustomer { partner, relationship, grants })
-                })
-                .collect()
+            let mut out = Vec::with_capacity(rows.items.len());
+            for (partner, relationship) in rows.items {
+                let grants = all(c, &grants_sql, params![partner.id.0, customer.0], grant_from)?;
+                out.push(PartnerOfCustomer { partner, relationship, grants });
+            }
+            Ok(Page { items: out, next_cursor: rows.next_cursor, total: rows.total })
         })
     }
 }

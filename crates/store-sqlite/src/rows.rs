@@ -181,9 +181,9 @@ pub(crate) fn subscription_from(r: &Row<'_>) -> StoreResult<Subscription> {
 }
 
 /// A license with the offer of its subscription; `WHERE` follows.
-pub(crate) const LICENSE_SELECT: &str = "SELECT l.subscription_id, l.user_id, l.customer_id, l.assigned_at, \
-    o.id AS o_id, o.name AS o_name, o.unit_price_cents AS o_unit_price_cents, o.currency AS o_currency \
-    FROM licenses l JOIN subscriptions s ON s.id = l.subscription_id JOIN offers o ON o.id = s.offer_id";
+pub(crate) const LICENSE_COLS: &str = "l.subscription_id, l.user_id, l.customer_id, l.assigned_at, \
+    o.id AS o_id, o.name AS o_name, o.unit_price_cents AS o_unit_price_cents, o.currency AS o_currency";
+pub(crate) const LICENSE_FROM: &str = "licenses l JOIN subscriptions s ON s.id = l.subscription_id JOIN offers o ON o.id = s.offer_id";
 
 pub(crate) fn license_from(r: &Row<'_>) -> StoreResult<License> {
     Ok(License {

@@ -1,12 +1,15 @@
 //! Sign-in sessions and the rate-limit counters.
 
 use crate::db::err;
+use crate::paging::{Key, Keyset};
 use crate::rows::*;
-use crate::{SqliteStore, all, exec, one, write_change};
+use crate::{SqliteStore, blob, exec, one, write_change};
 use async_trait::async_trait;
 use partnerhub_domain::{SessionId, UserId};
+use partnerhub_store::codec::time_key;
 use partnerhub_store::*;
 use rusqlite::params;
+use rusqlite::types::Value as Sql;
 use time::OffsetDateTime;
 
 #[async_trait]
@@ -32,12 +35,15 @@ impl SessionStore for SqliteStore {
             .await
     }
 
-    async fn list_sessions(&self, user: UserId, now: OffsetDateTime) -> StoreResult<Vec<SessionInfo>> {
+    async fn list_sessions(&self, user: UserId, now: OffsetDateTime, page: &PageQuery) -> StoreResult<Page<SessionInfo>> {
+        let keys = Keyset { cols: "id, created_at, expires_at", from: "sessions", key: Key::NewestFirst("created_at"), id: "id" };
+        let args = vec![blob(user.0), Sql::Integer(ts(now))];
         self.db.read(|c| {
-            all(
+            keys.fetch(
                 c,
-                "SELECT id, created_at, expires_at FROM sessions WHERE user_id = ? AND expires_at > ? ORDER BY created_at DESC, id DESC",
-                params![user.0, ts(now)],
+                " WHERE user_id = ? AND expires_at > ?",
+                args,
+                page,
                 |r| {
                     Ok(SessionInfo {
                         id: SessionId(r.get(0).map_err(err)?),
@@ -45,6 +51,7 @@ impl SessionStore for SqliteStore {
                         expires_at: from_ts(r.get(2).map_err(err)?),
                     })
                 },
+                |s| (time_key(s.created_at), s.id.0),
             )
         })
     }

@@ -3,6 +3,7 @@
 //! with [`admit`], so a removal or a revocation is honoured by the very next request.
 
 use crate::organizations::{USER_COLS, ensure_a_global_admin};
+use crate::paging::{Key, Keyset};
 use crate::rows::*;
 use crate::{all, exec, insert_user, one, paged, scalar_i64, write_change};
 use partnerhub_domain::delegation;
@@ -169,7 +170,12 @@ pub(crate) fn assign_license(
         params![subscription.0, user.0, customer.0, ts(access.now)],
     )?;
     write_change(c, change)?;
-    one(c, &format!("{LICENSE_SELECT} WHERE l.subscription_id = ? AND l.user_id = ?"), params![subscription.0, user.0], license_from)
+    one(
+        c,
+        &format!("SELECT {LICENSE_COLS} FROM {LICENSE_FROM} WHERE l.subscription_id = ? AND l.user_id = ?"),
+        params![subscription.0, user.0],
+        license_from,
+    )
 }
 
 pub(crate) fn release_license(
@@ -192,18 +198,16 @@ pub(crate) fn release_license(
     write_change(c, change)
 }
 
-pub(crate) fn user_licenses(c: &Connection, access: &TenantAccess, user: UserId) -> StoreResult<Vec<License>> {
+pub(crate) fn user_licenses(c: &Connection, access: &TenantAccess, user: UserId, page: &PageQuery) -> StoreResult<Page<License>> {
     admit(c, access, TenantAction::ReadUsers, Target::Holder(user), &[])?;
-    licenses_of(c, access.customer, user)
+    licenses_of(c, access.customer, user, page)
 }
 
-pub(crate) fn licenses_of(c: &Connection, org: OrganizationId, user: UserId) -> StoreResult<Vec<License>> {
-    all(
-        c,
-        &format!("{LICENSE_SELECT} WHERE l.user_id = ? AND l.customer_id = ? ORDER BY l.subscription_id"),
-        params![user.0, org.0],
-        license_from,
-    )
+/// A page of the user's licenses in `org`, by subscription id.
+pub(crate) fn licenses_of(c: &Connection, org: OrganizationId, user: UserId, page: &PageQuery) -> StoreResult<Page<License>> {
+    let keys = Keyset { cols: LICENSE_COLS, from: LICENSE_FROM, key: Key::Id, id: "l.subscription_id" };
+    let filter = " WHERE l.user_id = ? AND l.customer_id = ?";
+    keys.fetch(c, filter, vec![crate::blob(user.0), crate::blob(org.0)], page, license_from, |l| (String::new(), l.subscription_id.0))
 }
 
 /// Licenses that go together: a user's (deleted), or a subscription's (cancelled).

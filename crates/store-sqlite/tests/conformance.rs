@@ -60,4 +60,5 @@ cases!(
     a_lost_role_ends_the_users_sessions,
     provider_links_are_declined_ended_and_made_again,
     the_records_of_one_change_share_its_id,
+    every_list_pages_by_keyset_within_its_organization,
 );

@@ -51,6 +51,25 @@ pub fn decode_cursor(c: &str) -> StoreResult<(String, Uuid)> {
     Ok((k.to_owned(), Uuid::parse_str(id).map_err(|_| StoreError::BadCursor)?))
 }
 
+/// The key of a cursor over a time (then the id): its microseconds.
+pub fn time_key(t: OffsetDateTime) -> String {
+    micros(t).to_string()
+}
+
+pub fn parse_time_key(k: &str) -> StoreResult<i64> {
+    k.parse().map_err(|_| StoreError::BadCursor)
+}
+
+/// The key of a cursor over a time then a text (then the id): `micros text`.
+pub fn time_text_key(t: OffsetDateTime, text: &str) -> String {
+    format!("{} {text}", micros(t))
+}
+
+pub fn parse_time_text_key(k: &str) -> StoreResult<(i64, String)> {
+    let (t, text) = k.split_once(' ').ok_or(StoreError::BadCursor)?;
+    Ok((parse_time_key(t)?, text.to_owned()))
+}
+
 /// The audit record as hashed. serde_json's map sorts keys, so its text is canonical.
 /// `change_id` is the id the records and events of one change share (records written before
 /// it existed have none, and their stored bodies still verify as they were hashed).
@@ -88,6 +107,19 @@ mod tests {
         let nul_key = hex::encode(format!("\0\u{1f}{id}"));
         for bad in ["", "zz", "00", &hex::encode("no separator"), &nul_key] {
             assert!(matches!(decode_cursor(bad), Err(StoreError::BadCursor)), "{bad}");
+        }
+    }
+
+    #[test]
+    fn time_keys_round_trip_and_reject_garbage() {
+        let t = from_micros(1_700_000_000_123_456);
+        assert_eq!(parse_time_key(&time_key(t)).ok(), Some(1_700_000_000_123_456));
+        assert_eq!(parse_time_text_key(&time_text_key(t, "user_admin")).ok(), Some((1_700_000_000_123_456, "user_admin".to_owned())));
+        for bad in ["", "x", "12x", "1.5"] {
+            assert!(matches!(parse_time_key(bad), Err(StoreError::BadCursor)), "{bad}");
+        }
+        for bad in ["", "12", "x role", " role"] {
+            assert!(matches!(parse_time_text_key(bad), Err(StoreError::BadCursor)), "{bad}");
         }
     }
 

@@ -86,8 +86,9 @@ pub trait CommerceStore: Send + Sync {
         change: Change,
     ) -> StoreResult<License>;
     async fn release_license(&self, access: &TenantAccess, user: UserId, subscription: SubscriptionId, change: Change) -> StoreResult<()>;
-    /// A tenant user's licenses, for a partner (`ReadUsers`).
-    async fn tenant_user_licenses(&self, access: &TenantAccess, user: UserId) -> StoreResult<Vec<License>>;
-    /// A user's licenses in the caller's own organization `org` (the customer's own view).
-    async fn user_licenses(&self, org: OrganizationId, user: UserId) -> StoreResult<Vec<License>>;
+    /// A tenant user's licenses by subscription id, for a partner (`ReadUsers`).
+    async fn tenant_user_licenses(&self, access: &TenantAccess, user: UserId, page: &PageQuery) -> StoreResult<Page<License>>;
+    /// A user's licenses by subscription id in the caller's own organization `org` (the
+    /// customer's own view); `NotFound` for a user of another organization.
+    async fn user_licenses(&self, org: OrganizationId, user: UserId, page: &PageQuery) -> StoreResult<Page<License>>;
 }

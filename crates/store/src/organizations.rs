@@ -23,7 +23,8 @@ pub trait OrganizationStore: Send + Sync {
     async fn organization(&self, id: OrganizationId) -> StoreResult<Organization>;
     async fn partner_by_public_id(&self, partner_id: &str) -> StoreResult<Organization>;
     async fn credentials(&self, email: &str) -> StoreResult<Option<Credentials>>;
-    async fn list_users(&self, org: OrganizationId) -> StoreResult<Vec<User>>;
+    /// The users of `org` by e-mail then id.
+    async fn list_users(&self, org: OrganizationId, page: &PageQuery) -> StoreResult<Page<User>>;
     async fn create_user(&self, org: OrganizationId, user: NewUser, change: Change) -> StoreResult<()>;
     /// Changes a user's roles or name. A patch that takes away any role the user had (read
     /// under the lock the change takes) ends every session of the user in the same
@@ -50,8 +51,9 @@ pub trait OrganizationStore: Send + Sync {
     // ---- provider links ----
     async fn create_provider_link(&self, link: NewProviderLink, change: Change) -> StoreResult<()>;
     /// Live (pending or active) links where `org` is the reseller (its providers) or the
-    /// provider (its resellers); declined and ended ones are history, in the audit log.
-    async fn provider_links(&self, org: OrganizationId, side: LinkSide) -> StoreResult<Vec<ProviderLinkView>>;
+    /// provider (its resellers), by the other partner's name then id; declined and ended ones
+    /// are history, in the audit log.
+    async fn provider_links(&self, org: OrganizationId, side: LinkSide, page: &PageQuery) -> StoreResult<Page<ProviderLinkView>>;
     /// Makes the pending link from `reseller` to the provider `org` active.
     async fn activate_provider_link(
         &self,

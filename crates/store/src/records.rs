@@ -154,7 +154,7 @@ pub struct NewProviderLink {
     pub created_at: OffsetDateTime,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ProviderLinkView {
     pub partner: PartnerRef,
     pub state: String,
@@ -174,11 +174,20 @@ pub struct CustomerQuery {
     pub sort: CustomerSort,
 }
 
+/// One page of a list: its items, the cursor of the next page (none on the last), and how
+/// many items the whole list holds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
     pub total: i64,
+}
+
+impl<T> Page<T> {
+    /// The same page with each item turned into another.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page { items: self.items.into_iter().map(f).collect(), next_cursor: self.next_cursor, total: self.total }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -320,7 +329,7 @@ pub struct InvitationForCustomer {
     pub provider: Option<PartnerRef>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PartnerOfCustomer {
     pub partner: PartnerRef,
     pub relationship: Relationship,
@@ -452,11 +461,24 @@ pub enum AuditVerification {
 
 // ---- commerce ----
 
-/// A page request of a list that has no other filter.
+/// A page request of a list: at most `limit` items after `cursor`, a `next_cursor` the same
+/// list handed out (one it did not is `StoreError::BadCursor`).
 #[derive(Debug, Clone)]
 pub struct PageQuery {
     pub limit: i64,
     pub cursor: Option<String>,
+}
+
+impl PageQuery {
+    /// The page size when a client names none.
+    pub const DEFAULT_LIMIT: i64 = 50;
+    /// The largest page a client may ask for.
+    pub const MAX_LIMIT: i64 = 500;
+
+    /// The first page of `limit` items.
+    pub fn first(limit: i64) -> Self {
+        Self { limit, cursor: None }
+    }
 }
 
 #[derive(Debug, Clone)]

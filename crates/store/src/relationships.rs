@@ -39,7 +39,10 @@ pub trait RelationshipStore: Send + Sync {
         now: OffsetDateTime,
         change: Change,
     ) -> StoreResult<RemovalOutcome>;
+    /// Every grant `partner` holds or held in `customer`, whole (what the service counts).
     async fn grants(&self, partner: OrganizationId, customer: OrganizationId) -> StoreResult<Vec<Grant>>;
+    /// The same grants a page at a time, by creation time, role, then id.
+    async fn list_grants(&self, partner: OrganizationId, customer: OrganizationId, page: &PageQuery) -> StoreResult<Page<Grant>>;
     /// Revokes the partner's live grants in the customer; answers how many.
     async fn revoke_grants(
         &self,
@@ -50,5 +53,7 @@ pub trait RelationshipStore: Send + Sync {
     ) -> StoreResult<i64>;
 
     // ---- customer side ----
-    async fn partners_of_customer(&self, customer: OrganizationId) -> StoreResult<Vec<PartnerOfCustomer>>;
+    /// The partners with an active relationship with `customer`, by name then id, each with
+    /// its unrevoked grants.
+    async fn partners_of_customer(&self, customer: OrganizationId, page: &PageQuery) -> StoreResult<Page<PartnerOfCustomer>>;
 }

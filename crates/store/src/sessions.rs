@@ -22,8 +22,8 @@ pub trait SessionStore: Send + Sync {
     /// A new session; in the same transaction the user's expired sessions end, and so do the
     /// oldest beyond [`MAX_SESSIONS_PER_USER`] counting this one.
     async fn create_session(&self, session: NewSession, change: Change) -> StoreResult<()>;
-    /// The user's live sessions at `now`, newest first.
-    async fn list_sessions(&self, user: UserId, now: OffsetDateTime) -> StoreResult<Vec<SessionInfo>>;
+    /// The user's live sessions at `now`, newest first (by creation time then id, both descending).
+    async fn list_sessions(&self, user: UserId, now: OffsetDateTime, page: &PageQuery) -> StoreResult<Page<SessionInfo>>;
     /// Ends session `id` of `user` (sign-out, or revoking one); `NotFound` if it is not theirs.
     async fn end_session(&self, user: UserId, id: SessionId, change: Change) -> StoreResult<()>;
     /// Deletes expired sessions and rate-limit windows that are over (and no longer

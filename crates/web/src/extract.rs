@@ -1,5 +1,6 @@
 //! Extractors whose rejections have the same problem+json shape as every other error:
-//! JSON bodies, path ids, query strings and the bearer token (the client address: `client.rs`).
+//! JSON bodies, path ids, query strings, the paging of lists and the bearer token (the client
+//! address: `client.rs`).
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -8,11 +9,13 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use bytes::Bytes;
-use partnerhub_domain::ValidationErrors;
+use partnerhub_domain::{ValidationErrors, Validator};
 use partnerhub_service::Caller;
+use partnerhub_store::PageQuery;
 use serde::Serialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde_json::Value;
+use utoipa::IntoParams;
 
 /// A JSON body: an object with `T`'s fields and no others, each of its type (docs/contract.md).
 /// Not JSON: 400 `malformed_request`; JSON of the wrong shape (not an object, an unknown
@@ -142,6 +145,75 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for AppQuery<T> {
             .await
             .map(|q| AppQuery(q.0))
             .map_err(|e: QueryRejection| ValidationErrors::one("query", e.body_text()).into())
+    }
+}
+
+/// The paging query of every list: `?limit=` and `?cursor=`. The served OpenAPI document
+/// declares them from this type; [`Paging`] reads them.
+#[derive(Debug, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// How many items a page holds: an integer from 1 to 500, 50 when absent.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
+    limit: Option<String>,
+    /// Where the page starts: the previous page's `next_cursor`, opaque; absent for the first page.
+    cursor: Option<String>,
+}
+
+/// The longest cursor a list hands out is far shorter: its key (a name, an e-mail) and an id.
+const MAX_CURSOR_LEN: usize = 2048;
+
+impl PageParams {
+    /// The page asked for; a limit out of range or not an integer, or a cursor no list could
+    /// have handed out, is 422 naming the field. (Whether the cursor is one this very list
+    /// handed out, the store decides: `StoreError::BadCursor`, 422 naming `cursor` too.)
+    pub fn query(self) -> Result<PageQuery, ValidationErrors> {
+        let mut v = Validator::default();
+        let limit = match self.limit.as_deref().map(str::parse::<i64>) {
+            None => PageQuery::DEFAULT_LIMIT,
+            Some(Ok(n)) if (1..=PageQuery::MAX_LIMIT).contains(&n) => n,
+            Some(_) => {
+                v.push("limit", format!("must be an integer from 1 to {}", PageQuery::MAX_LIMIT));
+                0
+            }
+        };
+        if self.cursor.as_ref().is_some_and(|c| c.is_empty() || c.len() > MAX_CURSOR_LEN) {
+            v.push("cursor", "is not a cursor this list handed out");
+        }
+        v.finish()?;
+        Ok(PageQuery { limit, cursor: self.cursor })
+    }
+
+    /// `limit` and `cursor` out of a query string's pairs; either one given twice is refused.
+    fn from_pairs(pairs: Vec<(String, String)>) -> Result<Self, ValidationErrors> {
+        let mut p = PageParams::default();
+        let mut v = Validator::default();
+        for (k, value) in pairs {
+            let slot = match k.as_str() {
+                "limit" => &mut p.limit,
+                "cursor" => &mut p.cursor,
+                _ => continue,
+            };
+            if slot.replace(value).is_some() {
+                v.push(&k, "must be given at most once");
+            }
+        }
+        v.finish()?;
+        Ok(p)
+    }
+}
+
+/// The page a list is asked for (see [`PageParams`]), read from the query string whatever
+/// else it holds: a list's own filters come in an [`AppQuery`] of their own.
+pub struct Paging(pub PageQuery);
+
+impl<S: Send + Sync> FromRequestParts<S> for Paging {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let pairs = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+            .map_err(|e: QueryRejection| ValidationErrors::one("query", e.body_text()))?;
+        Ok(Paging(PageParams::from_pairs(pairs.0)?.query()?))
     }
 }
 

@@ -29,6 +29,7 @@ mod mfa;
 mod openapi;
 mod orders;
 mod own_tenant;
+mod paging;
 mod pg;
 mod portal_account;
 mod portal_commerce;

@@ -547,3 +547,37 @@ async fn the_language_chosen_when_signed_in_follows_the_user_to_another_browser(
     assert_eq!(lang_in_a_new_browser(&app, &again, "/customers").await, "en");
     app.verify_audit().await;
 }
+
+#[tokio::test]
+async fn the_users_page_shows_fifty_a_page_with_a_link_to_the_next() {
+    let app = TestApp::spawn().await;
+    let p = app.partner("direct").await;
+    let domain = p.email.split('@').nth(1).unwrap().to_owned();
+    for i in 0..50 {
+        let body = json!({"email": format!("u{i:02}@{domain}"), "display_name": format!("User {i:02}"), "password": PASSWORD, "roles": ["sales_agent"]});
+        let (s, b) = app.post("/api/v1/users", Some(&p.token), body).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+    }
+    let browser = Browser::new(&app, &p.token, "en");
+    let rows = |html: &str| html.matches("<tr id=\"user-").count();
+    let (s, first) = browser.get("/users").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(first.contains("51 users"), "the count of the whole list");
+    assert_eq!(rows(&first), 50);
+    assert!(!first.contains("id=\"first-page\""));
+    // The link's href comes before its id.
+    let at = first.find("id=\"next-page\"").expect("a link to the next page");
+    let tag = &first[first[..at].rfind('<').unwrap()..at];
+    let next = tag[tag.find("href=\"").unwrap() + 6..].split('"').next().unwrap().to_owned();
+    assert!(next.starts_with("/users?cursor="), "{next}");
+    let (s, second) = browser.get(&next).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(rows(&second), 1, "the 51st user");
+    assert!(second.contains("id=\"first-page\"") && !second.contains("id=\"next-page\""));
+    let seen_first: Vec<_> = first.match_indices("<tr id=\"user-").map(|(i, _)| &first[i..i + 50]).collect();
+    let last = &second[second.find("<tr id=\"user-").unwrap()..][..50];
+    assert!(!seen_first.contains(&last), "no user on both pages");
+    // A stale or forged cursor shows the first page.
+    let (s, again) = browser.get("/users?cursor=not-a-cursor").await;
+    assert_eq!((s, rows(&again)), (StatusCode::OK, 50));
+}

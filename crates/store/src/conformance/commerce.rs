@@ -155,7 +155,7 @@ pub async fn subscription_changes_follow_the_state_machine(store: &dyn Store) {
     assert_eq!((cancelled.status, cancelled.assigned, cancelled.quantity), (SubscriptionStatus::Cancelled, 0, 6));
     assert!(cancelled.updated_at >= placed.created_at);
     for u in holders {
-        assert!(store.user_licenses(c, u).await.unwrap().is_empty(), "cancelling releases every license");
+        assert!(store.user_licenses(c, u, &all_of()).await.unwrap().items.is_empty(), "cancelling releases every license");
     }
     let last = store.list_audit(pv, &AuditFilter { limit: 1, ..AuditFilter::default() }).await.unwrap();
     assert_eq!(last.items[0].body["details"]["released_licenses"], 2);
@@ -186,9 +186,10 @@ pub async fn license_seats_never_pass_the_quantity(store: &dyn Store) {
     assert_eq!(sub(store.tenant_subscriptions(c, &all_of()).await.unwrap()).assigned, 5);
 
     let holder = users[results.iter().position(|r| r.is_ok()).unwrap()];
-    let held = store.tenant_user_licenses(&access(d, c, &[Role::AdminAgent], TenantAction::ReadUsers), holder).await.unwrap();
+    let held =
+        store.tenant_user_licenses(&access(d, c, &[Role::AdminAgent], TenantAction::ReadUsers), holder, &all_of()).await.unwrap().items;
     assert_eq!((held.len(), held[0].subscription_id, held[0].offer.name.as_str(), held[0].customer_id), (1, id, "basic", c));
-    assert_eq!(store.user_licenses(c, holder).await.unwrap(), held);
+    assert_eq!(store.user_licenses(c, holder, &all_of()).await.unwrap().items, held);
     assert_eq!(conflict(store.assign_license(&agent, holder, id, change(d, "x")).await), constraint::LICENSE_EXISTS);
     store.release_license(&agent, holder, id, change(d, "license.released")).await.unwrap();
     assert!(matches!(store.release_license(&agent, holder, id, change(d, "x")).await, Err(StoreError::NotFound)));
@@ -203,7 +204,7 @@ pub async fn license_seats_never_pass_the_quantity(store: &dyn Store) {
     let nf = |r: StoreResult<License>| assert!(matches!(r, Err(StoreError::NotFound)), "{r:?}");
     nf(store.assign_license(&agent, holder, SubscriptionId::new(), change(d, "x")).await);
     nf(store.assign_license(&agent, other_admin, id, change(d, "x")).await);
-    assert!(matches!(store.user_licenses(other, holder).await, Err(StoreError::NotFound)));
+    assert!(matches!(store.user_licenses(other, holder, &all_of()).await, Err(StoreError::NotFound)));
     let helpdesk = access(d, c, &[Role::HelpdeskAgent], TenantAction::ManageLicenses);
     assert!(matches!(store.assign_license(&helpdesk, holder, id, change(d, "x")).await, Err(StoreError::Forbidden)));
     assert_chain_whole(store).await;

@@ -8,7 +8,8 @@ fn pending(provider: OrganizationId, reseller: OrganizationId) -> NewProviderLin
 }
 
 async fn live(store: &dyn Store, org: OrganizationId, side: LinkSide) -> Vec<(OrganizationId, String)> {
-    store.provider_links(org, side).await.unwrap().into_iter().map(|l| (l.partner.id, l.state)).collect()
+    let page = PageQuery { limit: 500, cursor: None };
+    store.provider_links(org, side, &page).await.unwrap().items.into_iter().map(|l| (l.partner.id, l.state)).collect()
 }
 
 /// The body of the newest record of `action` that `org` may read.

@@ -1,8 +1,9 @@
 //! The audit log as an organization may read it, in JSON or CSV.
 
+use super::PageParams;
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{AppQuery, Auth};
+use crate::extract::{AppQuery, Auth, Paging};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
@@ -17,10 +18,10 @@ use time::format_description::well_known::Rfc3339;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
+/// The audit log's own filters; `limit` and `cursor` are `PageParams`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditParams {
-    limit: Option<i64>,
-    cursor: Option<String>,
     /// An event name such as `invitation.accepted`.
     action: Option<String>,
     customer_id: Option<Uuid>,
@@ -60,22 +61,23 @@ pub(crate) fn record(a: &AuditRecord) -> AuditRecordResponse {
 
 /// Records of the caller's own users' actions and of every action on its resources, newest
 /// first. With `Accept: text/csv`, the same rows as CSV.
-#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", security(("bearer" = [])), params(AuditParams),
-    responses((status = 200, description = "The records, newest first; with `Accept: text/csv`, the same rows as CSV.",
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", security(("bearer" = [])), params(PageParams, AuditParams),
+    responses((status = 200, description = "a page of records; with `Accept: text/csv`, the same rows as CSV (the next cursor in `X-Next-Cursor`)",
                content((ListResponse<AuditRecordResponse> = "application/json"), (String = "text/csv"))),
-              (status = 403, body = Problem), (status = 422, body = Problem)))]
+              (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn list_audit(
     State(s): State<AppState>,
     Auth(c): Auth,
     headers: HeaderMap,
+    Paging(page): Paging,
     AppQuery(p): AppQuery<AuditParams>,
 ) -> ApiResult<Response> {
     if p.action.as_ref().is_some_and(|a| a.len() > 100 || a.chars().any(char::is_control)) {
         return Err(ValidationErrors::one("action", "is not an event name").into());
     }
     let filter = AuditFilter {
-        limit: super::limit(p.limit)?,
-        cursor: p.cursor,
+        limit: page.limit,
+        cursor: page.cursor,
         action: p.action,
         customer_id: p.customer_id.map(OrganizationId),
         since: time_param("since", p.since)?,

@@ -1,9 +1,10 @@
 //! Customers, partner side: the list of connected customers, one customer, creation,
 //! removal preflight and removal, and the caller's grants in a customer.
 
+use super::PageParams;
 use crate::AppState;
 use crate::error::ApiResult;
-use crate::extract::{AppJson, AppPath, AppQuery, Auth, ClientIp};
+use crate::extract::{AppJson, AppPath, AppQuery, Auth, ClientIp, Paging};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -16,11 +17,10 @@ use time::OffsetDateTime;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
+/// The customer list's own filters; `limit` and `cursor` are `PageParams`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CustomerListParams {
-    /// 1..500, default 50.
-    limit: Option<i64>,
-    cursor: Option<String>,
     /// Matches the name or the domain.
     q: Option<String>,
     /// `name` (default) or `-created_at`.
@@ -39,11 +39,12 @@ fn summary(c: &CustomerSummary) -> CustomerResponse {
 }
 
 /// The customers with an active relationship with the caller's organization, and only those.
-#[utoipa::path(get, path = "/api/v1/customers", tag = "customers", security(("bearer" = [])), params(CustomerListParams),
+#[utoipa::path(get, path = "/api/v1/customers", tag = "customers", security(("bearer" = [])), params(PageParams, CustomerListParams),
     responses((status = 200, body = ListResponse<CustomerResponse>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn list_customers(
     State(s): State<AppState>,
     Auth(c): Auth,
+    Paging(page): Paging,
     AppQuery(p): AppQuery<CustomerListParams>,
 ) -> ApiResult<Json<ListResponse<CustomerResponse>>> {
     let sort = match p.sort.as_deref() {
@@ -55,9 +56,8 @@ pub async fn list_customers(
     if q.as_ref().is_some_and(|q| q.chars().count() > 200 || q.chars().any(char::is_control)) {
         return Err(ValidationErrors::one("q", "must be at most 200 characters, without control characters").into());
     }
-    let query = CustomerQuery { limit: super::limit(p.limit)?, cursor: p.cursor, q, sort };
-    let page = s.service.list_customers(&c, query).await?;
-    Ok(Json(ListResponse { items: page.items.iter().map(summary).collect(), next_cursor: page.next_cursor, total: page.total }))
+    let query = CustomerQuery { limit: page.limit, cursor: page.cursor, q, sort };
+    Ok(Json(super::page(s.service.list_customers(&c, query).await?, summary)))
 }
 
 /// One customer of the caller's list, with its subscription counts and the other partners the caller may see.
@@ -144,16 +144,18 @@ pub async fn remove_relationship(
     }))
 }
 
-/// Every delegated admin grant the caller holds or held in the customer, with its state.
-#[utoipa::path(get, path = "/api/v1/customers/{id}/grants", tag = "customers", security(("bearer" = [])), params(("id" = Uuid, Path)),
-    responses((status = 200, body = ListResponse<GrantResponse>), (status = 403, body = Problem), (status = 404, body = Problem)))]
+/// Every delegated admin grant the caller holds or held in the customer, with its state,
+/// oldest first (by creation time, then role).
+#[utoipa::path(get, path = "/api/v1/customers/{id}/grants", tag = "customers", security(("bearer" = [])), params(("id" = Uuid, Path), PageParams),
+    responses((status = 200, body = ListResponse<GrantResponse>), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn list_customer_grants(
     State(s): State<AppState>,
     Auth(c): Auth,
     AppPath(id): AppPath<Uuid>,
+    Paging(page): Paging,
 ) -> ApiResult<Json<ListResponse<GrantResponse>>> {
-    let grants = s.service.customer_grants(&c, OrganizationId(id)).await?;
+    let grants = s.service.customer_grants(&c, OrganizationId(id), page).await?;
     let now: OffsetDateTime = s.service.now();
-    let items: Vec<_> = grants.iter().map(|g| super::grant(g, now)).collect();
-    Ok(Json(ListResponse { total: items.len() as i64, items, next_cursor: None }))
+    Ok(Json(super::page(grants, |g| super::grant(g, now))))
 }

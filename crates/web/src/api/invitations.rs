@@ -1,9 +1,10 @@
 //! Invitations: the partner's side (create, list, edit the draft, send, revoke) and the
 //! customer's (preview, accept, decline) by the token of the URL.
 
+use super::PageParams;
 use crate::AppState;
 use crate::error::ApiResult;
-use crate::extract::{AppJson, AppPath, AppQuery, Auth, ClientIp};
+use crate::extract::{AppJson, AppPath, AppQuery, Auth, ClientIp, Paging};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -57,20 +58,22 @@ pub async fn create_invitation(
     Ok((StatusCode::CREATED, Json(response(v))))
 }
 
+/// The invitation list's own filter; `limit` and `cursor` are `PageParams`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct InvitationListParams {
     /// `pending`, `accepted`, `declined`, `revoked` or `expired`.
     state: Option<String>,
-    limit: Option<i64>,
-    cursor: Option<String>,
 }
 
 /// The caller's invitations, newest first.
-#[utoipa::path(get, path = "/api/v1/invitations", tag = "invitations", security(("bearer" = [])), params(InvitationListParams),
-    responses((status = 200, body = ListResponse<InvitationResponse>), (status = 403, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(get, path = "/api/v1/invitations", tag = "invitations", security(("bearer" = [])), params(PageParams, InvitationListParams),
+    responses((status = 200, body = ListResponse<InvitationResponse>), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 422, body = Problem)))]
 pub async fn list_invitations(
     State(s): State<AppState>,
     Auth(c): Auth,
+    Paging(page): Paging,
     AppQuery(p): AppQuery<InvitationListParams>,
 ) -> ApiResult<Json<ListResponse<InvitationResponse>>> {
     let state = match p.state.as_deref() {
@@ -80,7 +83,7 @@ pub async fn list_invitations(
                 .ok_or_else(|| ValidationErrors::one("state", "must be pending, accepted, declined, revoked or expired"))?,
         ),
     };
-    let page = s.service.list_invitations(&c, state, super::limit(p.limit)?, p.cursor.as_deref()).await?;
+    let page = s.service.list_invitations(&c, state, page.limit, page.cursor.as_deref()).await?;
     Ok(Json(ListResponse { items: page.items.into_iter().map(response).collect(), next_cursor: page.next_cursor, total: page.total }))
 }
 

@@ -1,9 +1,10 @@
 //! Licenses: seats of a customer's subscriptions given to its users, by a partner agent
 //! through the grants, and a user's licenses as the customer's own admins see them.
 
+use super::PageParams;
 use crate::AppState;
 use crate::error::ApiResult;
-use crate::extract::{AppJson, AppPath, Auth};
+use crate::extract::{AppJson, AppPath, Auth, Paging};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -11,18 +12,19 @@ use partnerhub_api_types::*;
 use partnerhub_domain::{OrganizationId, SubscriptionId, UserId};
 use uuid::Uuid;
 
-/// A user's licenses in a customer's tenant.
+/// A user's licenses in a customer's tenant, by subscription id.
 #[utoipa::path(get, path = "/api/v1/customers/{id}/users/{user_id}/licenses", tag = "licenses", security(("bearer" = [])),
-    params(("id" = Uuid, Path), ("user_id" = Uuid, Path)),
+    params(("id" = Uuid, Path), ("user_id" = Uuid, Path), PageParams),
     responses((status = 200, body = ListResponse<LicenseResponse>), (status = 401, body = Problem), (status = 403, body = Problem),
-              (status = 404, body = Problem)))]
+              (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn list_tenant_user_licenses(
     State(s): State<AppState>,
     Auth(c): Auth,
     AppPath((id, user_id)): AppPath<(Uuid, Uuid)>,
+    Paging(page): Paging,
 ) -> ApiResult<Json<ListResponse<LicenseResponse>>> {
-    let licenses = s.service.tenant_user_licenses(&c, OrganizationId(id), UserId(user_id)).await?;
-    Ok(Json(super::all(&licenses, super::license)))
+    let licenses = s.service.tenant_user_licenses(&c, OrganizationId(id), UserId(user_id), page).await?;
+    Ok(Json(super::page(licenses, super::license)))
 }
 
 /// One seat of an active subscription of the customer to one of its users; `409 conflict`
@@ -54,15 +56,16 @@ pub async fn release_license(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The licenses of a user of the caller's own organization.
-#[utoipa::path(get, path = "/api/v1/users/{id}/licenses", tag = "users", security(("bearer" = [])), params(("id" = Uuid, Path)),
+/// The licenses of a user of the caller's own organization, by subscription id.
+#[utoipa::path(get, path = "/api/v1/users/{id}/licenses", tag = "users", security(("bearer" = [])), params(("id" = Uuid, Path), PageParams),
     responses((status = 200, body = ListResponse<LicenseResponse>), (status = 401, body = Problem), (status = 403, body = Problem),
-              (status = 404, body = Problem)))]
+              (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn list_user_licenses(
     State(s): State<AppState>,
     Auth(c): Auth,
     AppPath(id): AppPath<Uuid>,
+    Paging(page): Paging,
 ) -> ApiResult<Json<ListResponse<LicenseResponse>>> {
-    let licenses = s.service.user_licenses(&c, UserId(id)).await?;
-    Ok(Json(super::all(&licenses, super::license)))
+    let licenses = s.service.user_licenses(&c, UserId(id), page).await?;
+    Ok(Json(super::page(licenses, super::license)))
 }

@@ -1,8 +1,9 @@
 //! Indirect providers and resellers connected to each other.
 
+use super::PageParams;
 use crate::AppState;
 use crate::error::ApiResult;
-use crate::extract::{AppJson, AppPath, Auth};
+use crate::extract::{AppJson, AppPath, Auth, Paging};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -20,12 +21,16 @@ fn item(v: &ProviderLinkView) -> LinkedPartnerResponse {
     }
 }
 
-/// An indirect reseller's providers.
-#[utoipa::path(get, path = "/api/v1/providers", tag = "provider-links", security(("bearer" = [])),
-    responses((status = 200, body = ListResponse<LinkedPartnerResponse>), (status = 403, body = Problem)))]
-pub async fn list_providers(State(s): State<AppState>, Auth(c): Auth) -> ApiResult<Json<ListResponse<LinkedPartnerResponse>>> {
-    let items: Vec<_> = s.service.provider_links(&c, LinkSide::Providers).await?.iter().map(item).collect();
-    Ok(Json(ListResponse { total: items.len() as i64, items, next_cursor: None }))
+/// An indirect reseller's providers, by name.
+#[utoipa::path(get, path = "/api/v1/providers", tag = "provider-links", security(("bearer" = [])), params(PageParams),
+    responses((status = 200, body = ListResponse<LinkedPartnerResponse>), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 422, body = Problem)))]
+pub async fn list_providers(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Paging(page): Paging,
+) -> ApiResult<Json<ListResponse<LinkedPartnerResponse>>> {
+    Ok(Json(super::page(s.service.provider_links(&c, LinkSide::Providers, page).await?, item)))
 }
 
 /// An indirect reseller asks an indirect provider to connect (`pending`).
@@ -40,12 +45,16 @@ pub async fn request_provider(
     Ok((StatusCode::CREATED, Json(item(&v))))
 }
 
-/// An indirect provider's resellers.
-#[utoipa::path(get, path = "/api/v1/resellers", tag = "provider-links", security(("bearer" = [])),
-    responses((status = 200, body = ListResponse<LinkedPartnerResponse>), (status = 403, body = Problem)))]
-pub async fn list_resellers(State(s): State<AppState>, Auth(c): Auth) -> ApiResult<Json<ListResponse<LinkedPartnerResponse>>> {
-    let items: Vec<_> = s.service.provider_links(&c, LinkSide::Resellers).await?.iter().map(item).collect();
-    Ok(Json(ListResponse { total: items.len() as i64, items, next_cursor: None }))
+/// An indirect provider's resellers, by name.
+#[utoipa::path(get, path = "/api/v1/resellers", tag = "provider-links", security(("bearer" = [])), params(PageParams),
+    responses((status = 200, body = ListResponse<LinkedPartnerResponse>), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 422, body = Problem)))]
+pub async fn list_resellers(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Paging(page): Paging,
+) -> ApiResult<Json<ListResponse<LinkedPartnerResponse>>> {
+    Ok(Json(super::page(s.service.provider_links(&c, LinkSide::Resellers, page).await?, item)))
 }
 
 /// The provider accepts a reseller's request; the link becomes `active`.

@@ -1,8 +1,9 @@
 //! The signed-in user's own sessions: signing out, listing them, ending one.
 
+use super::PageParams;
 use crate::AppState;
 use crate::error::ApiResult;
-use crate::extract::{AppPath, Auth};
+use crate::extract::{AppPath, Auth, Paging};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -19,11 +20,16 @@ pub async fn delete_token(State(s): State<AppState>, Auth(c): Auth) -> ApiResult
 }
 
 /// The signed-in user's live sessions, newest first (at most 10: an 11th sign-in ends the oldest).
-#[utoipa::path(get, path = "/api/v1/me/sessions", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, body = ListResponse<SessionResponse>), (status = 401, body = Problem), (status = 403, body = Problem)))]
-pub async fn list_sessions(State(s): State<AppState>, Auth(c): Auth) -> ApiResult<Json<ListResponse<SessionResponse>>> {
-    let (sessions, current) = s.service.list_sessions(&c).await?;
-    Ok(Json(super::all(&sessions, |x| SessionResponse {
+#[utoipa::path(get, path = "/api/v1/me/sessions", tag = "auth", security(("bearer" = [])), params(PageParams),
+    responses((status = 200, body = ListResponse<SessionResponse>), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 422, body = Problem)))]
+pub async fn list_sessions(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Paging(page): Paging,
+) -> ApiResult<Json<ListResponse<SessionResponse>>> {
+    let (sessions, current) = s.service.list_sessions(&c, page).await?;
+    Ok(Json(super::page(sessions, |x| SessionResponse {
         id: x.id.0,
         created_at: x.created_at,
         expires_at: x.expires_at,

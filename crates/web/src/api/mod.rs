@@ -24,8 +24,6 @@ use axum::middleware::Next;
 use axum::response::Response;
 use partnerhub_api_types::*;
 use partnerhub_store as store;
-use serde::Deserialize;
-use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -96,38 +94,12 @@ pub(crate) async fn security_headers(req: Request, next: Next) -> Response {
     res
 }
 
-/// `?limit=` is 1..500, default 50.
-pub(crate) fn limit(l: Option<i64>) -> Result<i64, crate::ApiError> {
-    match l {
-        None => Ok(50),
-        Some(n) if (1..=500).contains(&n) => Ok(n),
-        Some(_) => Err(partnerhub_domain::ValidationErrors::one("limit", "must be between 1 and 500").into()),
-    }
-}
-
-/// The query of a list that pages and has no other filter.
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct PageParams {
-    /// 1..500, default 50.
-    limit: Option<i64>,
-    /// The previous page's `next_cursor`.
-    cursor: Option<String>,
-}
-
-impl PageParams {
-    pub(crate) fn query(self) -> Result<store::PageQuery, crate::ApiError> {
-        Ok(store::PageQuery { limit: limit(self.limit)?, cursor: self.cursor })
-    }
-}
+/// Every list takes these (`limit`, `cursor`), read by `Paging`, and answers `page(...)`.
+pub(crate) use crate::extract::PageParams;
 
 /// A page of records as the API answers it, each item mapped by `f`.
 pub(crate) fn page<T, U>(p: store::Page<T>, f: impl Fn(&T) -> U) -> ListResponse<U> {
     ListResponse { items: p.items.iter().map(f).collect(), next_cursor: p.next_cursor, total: p.total }
-}
-
-/// A whole list as one page.
-pub(crate) fn all<T, U>(items: &[T], f: impl Fn(&T) -> U) -> ListResponse<U> {
-    ListResponse { items: items.iter().map(f).collect(), next_cursor: None, total: items.len() as i64 }
 }
 
 pub(crate) fn offer_ref(o: &store::OfferRef) -> OfferRefResponse {

@@ -4,7 +4,7 @@
 use super::PageParams;
 use crate::AppState;
 use crate::error::ApiResult;
-use crate::extract::{AppJson, AppPath, AppQuery, Auth, Operator};
+use crate::extract::{AppJson, AppPath, Auth, Operator, Paging};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -44,9 +44,9 @@ pub async fn create_offer(
 pub async fn list_operator_offers(
     State(s): State<AppState>,
     Operator(op): Operator,
-    AppQuery(p): AppQuery<PageParams>,
+    Paging(page): Paging,
 ) -> ApiResult<Json<ListResponse<OfferResponse>>> {
-    let page = s.service.operator_offers(&op, p.query()?).await?;
+    let page = s.service.operator_offers(&op, page).await?;
     Ok(Json(super::page(page, response)))
 }
 
@@ -64,11 +64,7 @@ pub async fn disable_offer(
 /// The offers that can be ordered, by name.
 #[utoipa::path(get, path = "/api/v1/offers", tag = "offers", security(("bearer" = [])), params(PageParams),
     responses((status = 200, body = ListResponse<OfferResponse>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
-pub async fn list_offers(
-    State(s): State<AppState>,
-    Auth(c): Auth,
-    AppQuery(p): AppQuery<PageParams>,
-) -> ApiResult<Json<ListResponse<OfferResponse>>> {
-    let page = s.service.list_offers(&c, p.query()?).await?;
+pub async fn list_offers(State(s): State<AppState>, Auth(c): Auth, Paging(page): Paging) -> ApiResult<Json<ListResponse<OfferResponse>>> {
+    let page = s.service.list_offers(&c, page).await?;
     Ok(Json(super::page(page, response)))
 }

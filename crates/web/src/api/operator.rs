@@ -4,7 +4,7 @@
 use super::PageParams;
 use crate::AppState;
 use crate::error::ApiResult;
-use crate::extract::{AppJson, AppQuery, Operator};
+use crate::extract::{AppJson, Operator, Paging};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -66,9 +66,9 @@ pub async fn create_provider_link(
 pub async fn list_partners(
     State(s): State<AppState>,
     Operator(op): Operator,
-    AppQuery(p): AppQuery<PageParams>,
+    Paging(page): Paging,
 ) -> ApiResult<Json<ListResponse<OperatorPartnerResponse>>> {
-    let page = s.service.list_partners(&op, p.query()?).await?;
+    let page = s.service.list_partners(&op, page).await?;
     Ok(Json(super::page(page, |o| OperatorPartnerResponse {
         id: o.id.0,
         name: o.name.clone(),

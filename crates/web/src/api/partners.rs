@@ -1,32 +1,33 @@
 //! The customer's partners (customer global_admin): list, revoke grants, end the relationship.
 
+use super::PageParams;
 use crate::AppState;
 use crate::error::ApiResult;
-use crate::extract::{AppPath, Auth};
+use crate::extract::{AppPath, Auth, Paging};
 use axum::Json;
 use axum::extract::State;
 use partnerhub_api_types::*;
 use partnerhub_domain::{LEGAL_NOTICE, OrganizationId};
 use uuid::Uuid;
 
-#[utoipa::path(get, path = "/api/v1/partners", tag = "partners", security(("bearer" = [])),
-    responses((status = 200, body = ListResponse<CustomerPartnerResponse>), (status = 403, body = Problem)))]
-pub async fn list_partners(State(s): State<AppState>, Auth(c): Auth) -> ApiResult<Json<ListResponse<CustomerPartnerResponse>>> {
+/// The partners with an active relationship with the caller's organization, by name.
+#[utoipa::path(get, path = "/api/v1/partners", tag = "partners", security(("bearer" = [])), params(PageParams),
+    responses((status = 200, body = ListResponse<CustomerPartnerResponse>), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 422, body = Problem)))]
+pub async fn list_partners(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Paging(page): Paging,
+) -> ApiResult<Json<ListResponse<CustomerPartnerResponse>>> {
     let now = s.service.now();
-    let items: Vec<_> = s
-        .service
-        .partners_of_customer(&c)
-        .await?
-        .iter()
-        .map(|p| CustomerPartnerResponse {
-            id: p.partner.id.0,
-            name: p.partner.name.clone(),
-            partner_id: p.partner.partner_id.clone(),
-            relationship: super::relationship(&p.relationship),
-            grants: p.grants.iter().map(|g| super::grant(g, now)).collect(),
-        })
-        .collect();
-    Ok(Json(ListResponse { total: items.len() as i64, items, next_cursor: None }))
+    let partners = s.service.partners_of_customer(&c, page).await?;
+    Ok(Json(super::page(partners, |p| CustomerPartnerResponse {
+        id: p.partner.id.0,
+        name: p.partner.name.clone(),
+        partner_id: p.partner.partner_id.clone(),
+        relationship: super::relationship(&p.relationship),
+        grants: p.grants.iter().map(|g| super::grant(g, now)).collect(),
+    })))
 }
 
 /// Revoke every live grant the partner holds in the caller's tenant; the relationship stays.

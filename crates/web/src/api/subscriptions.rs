@@ -4,7 +4,7 @@
 use super::PageParams;
 use crate::AppState;
 use crate::error::ApiResult;
-use crate::extract::{AppJson, AppPath, AppQuery, Auth};
+use crate::extract::{AppJson, AppPath, Auth, Paging};
 use axum::Json;
 use axum::extract::State;
 use partnerhub_api_types::*;
@@ -21,9 +21,9 @@ pub async fn list_customer_subscriptions(
     State(s): State<AppState>,
     Auth(c): Auth,
     AppPath(id): AppPath<Uuid>,
-    AppQuery(p): AppQuery<PageParams>,
+    Paging(page): Paging,
 ) -> ApiResult<Json<ListResponse<SubscriptionResponse>>> {
-    let page = s.service.partner_subscriptions(&c, OrganizationId(id), p.query()?).await?;
+    let page = s.service.partner_subscriptions(&c, OrganizationId(id), page).await?;
     Ok(Json(super::page(page, super::subscription)))
 }
 
@@ -53,8 +53,8 @@ pub async fn update_subscription(
 pub async fn list_own_subscriptions(
     State(s): State<AppState>,
     Auth(c): Auth,
-    AppQuery(p): AppQuery<PageParams>,
+    Paging(page): Paging,
 ) -> ApiResult<Json<ListResponse<SubscriptionResponse>>> {
-    let page = s.service.own_subscriptions(&c, p.query()?).await?;
+    let page = s.service.own_subscriptions(&c, page).await?;
     Ok(Json(super::page(page, super::subscription)))
 }

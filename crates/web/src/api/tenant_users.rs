@@ -4,7 +4,7 @@
 use super::PageParams;
 use crate::AppState;
 use crate::error::ApiResult;
-use crate::extract::{AppJson, AppPath, AppQuery, Auth};
+use crate::extract::{AppJson, AppPath, Auth, Paging};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -22,9 +22,9 @@ pub async fn list_tenant_users(
     State(s): State<AppState>,
     Auth(c): Auth,
     AppPath(id): AppPath<Uuid>,
-    AppQuery(p): AppQuery<PageParams>,
+    Paging(page): Paging,
 ) -> ApiResult<Json<ListResponse<UserResponse>>> {
-    let page = s.service.tenant_users(&c, OrganizationId(id), p.query()?).await?;
+    let page = s.service.tenant_users(&c, OrganizationId(id), page).await?;
     Ok(Json(super::page(page, super::user)))
 }
 

@@ -1,9 +1,10 @@
 //! Users of the caller's own organization (global_admin; a customer's user_admin too, short
 //! of its global admins).
 
+use super::PageParams;
 use crate::AppState;
 use crate::error::ApiResult;
-use crate::extract::{AppJson, AppPath, Auth};
+use crate::extract::{AppJson, AppPath, Auth, Paging};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -12,12 +13,12 @@ use partnerhub_domain::UserId;
 use partnerhub_service::NewUserInput;
 use uuid::Uuid;
 
-#[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = [])),
-    responses((status = 200, body = ListResponse<UserResponse>), (status = 401, body = Problem), (status = 403, body = Problem)))]
-pub async fn list_users(State(s): State<AppState>, Auth(c): Auth) -> ApiResult<Json<ListResponse<UserResponse>>> {
-    let users = s.service.list_users(&c).await?;
-    let items: Vec<_> = users.iter().map(super::user).collect();
-    Ok(Json(ListResponse { total: items.len() as i64, items, next_cursor: None }))
+/// The users of the caller's organization, by e-mail.
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", security(("bearer" = [])), params(PageParams),
+    responses((status = 200, body = ListResponse<UserResponse>), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 422, body = Problem)))]
+pub async fn list_users(State(s): State<AppState>, Auth(c): Auth, Paging(page): Paging) -> ApiResult<Json<ListResponse<UserResponse>>> {
+    Ok(Json(super::page(s.service.list_users(&c, page).await?, super::user)))
 }
 
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = CreateUserRequest, security(("bearer" = [])),

@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::{Markup, html};
 use partnerhub_domain::{Locale, OfferId, OrgKind, OrganizationId, PartnerType, SubscriptionId, SubscriptionStatus};
-use partnerhub_service::{NewOrderInput, OrderItemInput, ServiceError, SubscriptionPatchInput};
+use partnerhub_service::{NewOrderInput, OrderItemInput, ServiceError, SubscriptionPatchInput, every_page};
 use partnerhub_store::{CustomerQuery, CustomerSort, LinkSide, PageQuery, Subscription};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -458,8 +458,7 @@ async fn order_form(s: &AppState, portal: &Portal, customer: OrganizationId, err
     let offers = s.service.list_offers(&portal.caller, PageQuery { limit: MAX_PAGE, cursor: None }).await.map_err(err)?;
     let provider = portal.principal().organization.partner_type == Some(PartnerType::IndirectProvider);
     let resellers = if provider {
-        s.service
-            .provider_links(&portal.caller, LinkSide::Resellers)
+        every_page(|q| s.service.provider_links(&portal.caller, LinkSide::Resellers, q))
             .await
             .map_err(err)?
             .into_iter()

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::{Markup, html};
 use partnerhub_domain::{Locale, OrgKind, OrganizationId, SubscriptionId, SubscriptionStatus, UserId};
-use partnerhub_service::{Conflict, NewTenantUserInput, ServiceError};
+use partnerhub_service::{Conflict, NewTenantUserInput, ServiceError, every_page};
 use partnerhub_store::{CustomerDetail, CustomerQuery, CustomerSort, PageQuery, Subscription, User};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -525,7 +525,7 @@ async fn subscriptions_tab(s: &AppState, p: &Portal, d: &CustomerDetail) -> Mark
 /// Every grant the caller's organization holds or held in the customer, with its state.
 async fn grants_tab(s: &AppState, p: &Portal, d: &CustomerDetail) -> Markup {
     let (l, w) = (p.lang, words(p.lang));
-    let grants = match s.service.customer_grants(&p.caller, d.summary.id).await {
+    let grants = match every_page(|q| s.service.customer_grants(&p.caller, d.summary.id, q)).await {
         Ok(g) => g,
         Err(e) if refused(&e) => return refusal(layout::words(l).forbidden),
         Err(_) => return refusal(layout::words(l).unavailable),

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::{Markup, html};
 use partnerhub_domain::{DelegatedRole, InvitationId, InvitationState, Locale, OrganizationId, PartnerType};
-use partnerhub_service::{InvitationView, Limited, NewInvitationInput, ServiceError};
+use partnerhub_service::{InvitationView, Limited, NewInvitationInput, ServiceError, every_page};
 use partnerhub_store::{LinkSide, PartnerRef};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -243,7 +243,7 @@ pub(crate) async fn active_providers(s: &AppState, p: &Portal) -> Option<Vec<Par
     if p.principal().organization.partner_type != Some(PartnerType::IndirectReseller) {
         return None;
     }
-    let links = s.service.provider_links(&p.caller, LinkSide::Providers).await.ok()?;
+    let links = every_page(|q| s.service.provider_links(&p.caller, LinkSide::Providers, q)).await.ok()?;
     Some(links.into_iter().filter(|l| l.state == "active").map(|l| l.partner).collect())
 }
 

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::{Markup, html};
 use partnerhub_domain::{Action, Locale, OrgKind, OrganizationId, PartnerType, allowed};
-use partnerhub_service::ServiceError;
+use partnerhub_service::{ServiceError, every_page};
 use partnerhub_store::{LinkSide, ProviderLinkView};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -214,7 +214,7 @@ async fn render(s: &AppState, p: &Portal, status: StatusCode, error: Option<&str
     let manage = allowed(pr.organization.kind, &pr.user.roles, Action::ProviderLinksManage);
     let body = match pr.organization.partner_type {
         Some(PartnerType::IndirectReseller) => {
-            let links = match s.service.provider_links(&p.caller, LinkSide::Providers).await {
+            let links = match every_page(|q| s.service.provider_links(&p.caller, LinkSide::Providers, q)).await {
                 Ok(l) => l,
                 Err(e) => return layout::error_page(p.lang, e),
             };
@@ -240,7 +240,7 @@ async fn render(s: &AppState, p: &Portal, status: StatusCode, error: Option<&str
             }
         }
         Some(PartnerType::IndirectProvider) => {
-            let links = match s.service.provider_links(&p.caller, LinkSide::Resellers).await {
+            let links = match every_page(|q| s.service.provider_links(&p.caller, LinkSide::Resellers, q)).await {
                 Ok(l) => l,
                 Err(e) => return layout::error_page(p.lang, e),
             };
@@ -331,7 +331,7 @@ async fn end_link(s: &AppState, portal: &Portal, side: LinkSide, id: &str, f: &E
     let Ok(id) = Uuid::parse_str(id) else { return layout::error_page(portal.lang, ServiceError::NotFound) };
     let pr = portal.principal();
     if f.confirm != "yes" && allowed(pr.organization.kind, &pr.user.roles, Action::ProviderLinksManage) {
-        let live = match s.service.provider_links(&portal.caller, side).await {
+        let live = match every_page(|q| s.service.provider_links(&portal.caller, side, q)).await {
             Ok(l) => l,
             Err(e) => return layout::error_page(portal.lang, e),
         };

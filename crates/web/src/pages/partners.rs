@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::{Markup, html};
 use partnerhub_domain::{Locale, OrganizationId};
+use partnerhub_service::every_page;
 use partnerhub_store::PartnerOfCustomer;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -187,7 +188,7 @@ fn render(
 
 async fn partners_page(State(s): State<AppState>, portal: Portal, Query(q): Query<Outcome>) -> Response {
     let w = words(portal.lang);
-    let list = match s.service.partners_of_customer(&portal.caller).await {
+    let list = match every_page(|q| s.service.partners_of_customer(&portal.caller, q)).await {
         Ok(v) => v,
         Err(e) => return layout::error_page(portal.lang, e),
     };
@@ -235,7 +236,7 @@ async fn remove_partner(State(s): State<AppState>, portal: Portal, Path(id): Pat
     };
     if f.confirm != "yes" {
         // The page again, with the reason next to the partner's form.
-        let list = match s.service.partners_of_customer(&portal.caller).await {
+        let list = match every_page(|q| s.service.partners_of_customer(&portal.caller, q)).await {
             Ok(v) => v,
             Err(e) => return layout::error_page(portal.lang, e),
         };

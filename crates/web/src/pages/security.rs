@@ -16,6 +16,7 @@ use axum::routing::{get, post};
 use maud::{Markup, html};
 use partnerhub_domain::{Locale, SessionId};
 use partnerhub_service::ServiceError;
+use partnerhub_store::PageQuery;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -151,8 +152,9 @@ async fn render(s: &AppState, p: &Portal, status: StatusCode, totp_error: Option
     let sessions = if held {
         None
     } else {
-        match s.service.list_sessions(&p.caller).await {
-            Ok(x) => Some(x),
+        // At most ten (`MAX_SESSIONS_PER_USER`): one page holds them.
+        match s.service.list_sessions(&p.caller, PageQuery::first(PageQuery::MAX_LIMIT)).await {
+            Ok((page, current)) => Some((page.items, current)),
             Err(e) => return layout::error_page(p.lang, e),
         }
     };

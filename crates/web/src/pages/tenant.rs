@@ -13,6 +13,7 @@ use axum::response::Response;
 use axum::routing::get;
 use maud::html;
 use partnerhub_domain::Locale;
+use partnerhub_service::every_page;
 use partnerhub_store::{License, PageQuery, Subscription, User};
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -92,13 +93,13 @@ async fn licenses_page(State(s): State<AppState>, portal: Portal) -> Response {
         Ok(v) => v,
         Err(e) => return layout::error_page(l, e),
     };
-    let users = match s.service.list_users(&portal.caller).await {
+    let users = match every_page(|q| s.service.list_users(&portal.caller, q)).await {
         Ok(v) => v,
         Err(e) => return layout::error_page(l, e),
     };
     let mut held: Vec<(License, &User)> = Vec::new();
     for u in &users {
-        match s.service.user_licenses(&portal.caller, u.id).await {
+        match every_page(|q| s.service.user_licenses(&portal.caller, u.id, q)).await {
             Ok(ls) => held.extend(ls.into_iter().map(|x| (x, u))),
             Err(e) => return layout::error_page(l, e),
         }

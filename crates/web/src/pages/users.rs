@@ -2,10 +2,11 @@
 //! words; create one (a temporary password shown once), change roles, reset a password, delete
 //! — the same service calls as `/api/v1/users`, which decide who may.
 
-use super::extract::{Form, Path};
+use super::extract::{Form, Path, Query};
 use super::i18n;
 use super::layout::{self, html_response, page};
 use super::session::Portal;
+use super::session::urlencode;
 use crate::AppState;
 use axum::Router;
 use axum::extract::State;
@@ -15,7 +16,8 @@ use axum::routing::{get, post};
 use maud::{Markup, html};
 use partnerhub_domain::{Action, Locale, Role, UserId, allowed};
 use partnerhub_service::ServiceError;
-use partnerhub_store::User;
+use partnerhub_store::{Page, PageQuery, User};
+use serde::Deserialize;
 use uuid::Uuid;
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -53,6 +55,10 @@ struct Words {
     copied: &'static str,
     back: &'static str,
     none: &'static str,
+    count_one: &'static str,
+    count: &'static str,
+    next_page: &'static str,
+    first_page: &'static str,
 }
 
 fn words(l: Locale) -> &'static Words {
@@ -84,6 +90,10 @@ fn words(l: Locale) -> &'static Words {
             copied: "Copied",
             back: "Back to the users",
             none: "No user.",
+            count_one: "user",
+            count: "users",
+            next_page: "Next page",
+            first_page: "First page",
         },
         Locale::Fr => &Words {
             title: "Utilisateurs",
@@ -112,6 +122,10 @@ fn words(l: Locale) -> &'static Words {
             copied: "Copié",
             back: "Retour aux utilisateurs",
             none: "Aucun utilisateur.",
+            count_one: "utilisateur",
+            count: "utilisateurs",
+            next_page: "Page suivante",
+            first_page: "Première page",
         },
     }
 }
@@ -141,13 +155,17 @@ fn role_boxes(p: &Portal, prefix: &str, checked: &[Role]) -> Markup {
     }
 }
 
-fn list_body(p: &Portal, users: &[User], error: Option<&str>, form: Option<&NewForm>) -> Markup {
+/// One page of the users, with the links to the next page and back to the first; `paged`
+/// when this is not the first page.
+fn list_body(p: &Portal, users: &Page<User>, paged: bool, error: Option<&str>, form: Option<&NewForm>) -> Markup {
     let w = words(p.lang);
     let me = p.principal().user.id;
     let manage = can_manage(p);
+    let (total, users, next_cursor) = (users.total, &users.items, &users.next_cursor);
     html! {
         p { (w.lead) }
         @if let Some(e) = error { p.errors role="alert" { (e) } }
+        p.muted id="user-count" { (total) " " (if total == 1 { w.count_one } else { w.count }) }
         @if users.is_empty() { p.muted { (w.none) } } @else {
             table id="users" {
                 thead { tr { th { (w.name) } th { (w.email) } th { (w.roles) } th { (w.since) } @if manage { th { (w.actions) } } } }
@@ -197,6 +215,10 @@ fn list_body(p: &Portal, users: &[User], error: Option<&str>, form: Option<&NewF
                 }
             }
         }
+        p.actions {
+            @if paged { a href="/users" id="first-page" { (w.first_page) } }
+            @if let Some(next) = &next_cursor { " " a href=(format!("/users?cursor={}", urlencode(next))) id="next-page" { (w.next_page) } }
+        }
         @if manage {
             section.card id="new-user" {
                 h2 { (w.new_user) }
@@ -216,15 +238,40 @@ fn list_body(p: &Portal, users: &[User], error: Option<&str>, form: Option<&NewF
     }
 }
 
+/// The first page of the users, with a form's error (the form as typed, when there is one).
 async fn render_list(s: &AppState, p: &Portal, status: StatusCode, error: Option<&str>, form: Option<&NewForm>) -> Response {
-    match s.service.list_users(&p.caller).await {
-        Ok(users) => html_response(status, page(p.lang, Some(p), words(p.lang).title, list_body(p, &users, error, form))),
+    render_page(s, p, status, error, form, None).await
+}
+
+/// A page of the users: the one after `cursor`, or the first.
+async fn render_page(
+    s: &AppState,
+    p: &Portal,
+    status: StatusCode,
+    error: Option<&str>,
+    form: Option<&NewForm>,
+    cursor: Option<String>,
+) -> Response {
+    let query = |cursor| PageQuery { limit: PageQuery::DEFAULT_LIMIT, cursor };
+    let result = match s.service.list_users(&p.caller, query(cursor.clone())).await {
+        // A stale or forged cursor: the first page rather than an error.
+        Err(ServiceError::Validation(_)) if cursor.is_some() => s.service.list_users(&p.caller, query(None)).await,
+        r => r,
+    };
+    match result {
+        Ok(users) => html_response(status, page(p.lang, Some(p), words(p.lang).title, list_body(p, &users, cursor.is_some(), error, form))),
         Err(e) => layout::error_page(p.lang, e),
     }
 }
 
-async fn list(State(s): State<AppState>, portal: Portal) -> Response {
-    render_list(&s, &portal, StatusCode::OK, None, None).await
+#[derive(Deserialize)]
+struct ListQuery {
+    cursor: Option<String>,
+}
+
+async fn list(State(s): State<AppState>, portal: Portal, Query(q): Query<ListQuery>) -> Response {
+    let cursor = q.cursor.filter(|c| !c.is_empty() && c.len() <= 2048);
+    render_page(&s, &portal, StatusCode::OK, None, None, cursor).await
 }
 
 /// A form's fields, `roles` repeated (the form is read by hand: `serde_urlencoded` does not
@@ -344,13 +391,9 @@ async fn reset_password(
         Ok(p) => p,
         Err(e) => return layout::error_page(portal.lang, e),
     };
-    let who = match s.service.list_users(&portal.caller).await {
-        Ok(users) => users.into_iter().find(|u| u.id == id),
-        Err(e) => return layout::error_page(portal.lang, e),
-    };
-    match who {
-        Some(u) => shown_once(&portal, w.reset_title, w.reset_lead, &password, &u),
-        None => not_found(&portal),
+    match s.service.user(&portal.caller, id).await {
+        Ok(u) => shown_once(&portal, w.reset_title, w.reset_lead, &password, &u),
+        Err(e) => layout::error_page(portal.lang, e),
     }
 }
 

@@ -13,7 +13,7 @@ pub(super) async fn licenses_tab(s: &AppState, p: &Portal, d: &CustomerDetail) -
     };
     let mut rows = Vec::new();
     for u in &users {
-        match s.service.tenant_user_licenses(&p.caller, id, u.id).await {
+        match every_page(|q| s.service.tenant_user_licenses(&p.caller, id, u.id, q)).await {
             Ok(ls) => rows.extend(ls.into_iter().map(|lic| (u.display_name.clone(), u.email.clone(), lic))),
             Err(e) if refused(&e) => return refusal(w.licenses_refused),
             Err(_) => return refusal(layout::words(l).unavailable),
