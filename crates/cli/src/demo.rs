@@ -117,23 +117,24 @@ async fn restart(s: &Service) -> anyhow::Result<Summary> {
         if let Ok(links) = s.provider_links(&provider, LinkSide::Resellers).await {
             summary.reseller = links.iter().find(|l| l.partner.partner_id == "5100002").map(|l| l.partner.id.0);
         }
-        if let Some(connected) = summary.connected {
-            if let Ok(subs) = s.partner_subscriptions(&provider, partnerhub_domain::OrganizationId(connected), page()).await {
-                summary.subscriptions = subs.items.into_iter().filter(|s| s.status.as_str() != "cancelled").map(seats).collect();
-            }
+        if let Some(connected) = summary.connected
+            && let Ok(subs) = s.partner_subscriptions(&provider, partnerhub_domain::OrganizationId(connected), page()).await
+        {
+            summary.subscriptions = subs.items.into_iter().filter(|s| s.status.as_str() != "cancelled").map(seats).collect();
         }
     }
-    if let Ok(direct) = signed_in(s, &account(s, "ga@northwind.example")).await {
-        if let Ok(pending) = s.list_invitations(&direct, Some(InvitationState::Pending), 50, None).await {
-            summary.pending_url = pending.items.into_iter().find_map(|v| v.url);
-        }
+    if let Ok(direct) = signed_in(s, &account(s, "ga@northwind.example")).await
+        && let Ok(pending) = s.list_invitations(&direct, Some(InvitationState::Pending), 50, None).await
+    {
+        summary.pending_url = pending.items.into_iter().find_map(|v| v.url);
     }
     Ok(summary)
 }
 
 async fn seed(s: &Service) -> anyhow::Result<Summary> {
     let op = Caller::Operator;
-    let (p, provider_account) = partner(s, "Fabrikam Distribution", "indirect_provider", "4100001", "fabrikam.example", "ga@fabrikam.example");
+    let (p, provider_account) =
+        partner(s, "Fabrikam Distribution", "indirect_provider", "4100001", "fabrikam.example", "ga@fabrikam.example");
     let (provider, _) = s.create_partner(&op, p).await?;
     let (p, reseller_account) = partner(s, "Contoso Conseil", "indirect_reseller", "5100002", "contoso.example", "ga@contoso.example");
     let (reseller, _) = s.create_partner(&op, p).await?;
@@ -233,7 +234,9 @@ fn print(s: &Service, summary: &Summary) {
         eprintln!("  Adventure Works (customer id {connected}):");
         for (sub, quantity, offer) in &summary.subscriptions {
             let reseller = summary.reseller.map(|r| format!(" (id {r})")).unwrap_or_default();
-            eprintln!("  subscription {sub}: {quantity} seats of {offer}, ordered by Fabrikam with Contoso{reseller} as reseller of record;");
+            eprintln!(
+                "  subscription {sub}: {quantity} seats of {offer}, ordered by Fabrikam with Contoso{reseller} as reseller of record;"
+            );
         }
         eprintln!("  agent@contoso.example creates its users (POST /api/v1/customers/{connected}/users) and assigns seats.");
     }
@@ -245,10 +248,8 @@ fn print(s: &Service, summary: &Summary) {
 
 /// The URL and the logins as JSON, for scripts (`examples/walk.py`): readable by this user only.
 fn write(s: &Service, file: &Path) {
-    let logins: Vec<_> = LOGINS
-        .iter()
-        .map(|(who, email)| serde_json::json!({"who": who, "email": email, "password": s.demo_password(email)}))
-        .collect();
+    let logins: Vec<_> =
+        LOGINS.iter().map(|(who, email)| serde_json::json!({"who": who, "email": email, "password": s.demo_password(email)})).collect();
     let doc = serde_json::json!({"url": s.public_url(), "logins": logins});
     let text = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
     let written = (|| -> std::io::Result<()> {

@@ -213,8 +213,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // A weak secret is refused before anything else happens (hole 8).
     if let Some(s) = args.secret.as_deref().filter(|s| !s.is_empty()) {
-        partnerhub_service::check_secret(s)
-            .map_err(|why| Failure::new(why, "export PARTNERHUB_SECRET=$(partnerhub secret generate), keep it with your other secrets"))?;
+        partnerhub_service::check_secret(s).map_err(|why| {
+            Failure::error(why, "export PARTNERHUB_SECRET=$(partnerhub secret generate), keep it with your other secrets")
+        })?;
     }
     let store = open_store(&args.database, Existing::CreateIfMissing).await?;
     let secret = match args.secret.filter(|s| !s.is_empty()) {
@@ -250,7 +251,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     // Only the SMTP settings can be refused here.
     let service = Service::new(store, Arc::new(SystemClock), config).map_err(|e| {
-        Failure::new(
+        Failure::error(
             format!("--smtp-url or --smtp-from is not usable: {e}"),
             "--smtp-url is smtp://HOST:PORT, smtp://HOST:PORT?tls=required or smtps://USER:PASSWORD@HOST:PORT; --smtp-from an e-mail address",
         )

@@ -20,7 +20,8 @@ pub struct Failure {
 }
 
 impl Failure {
-    pub fn new(cause: impl Into<String>, hint: impl Into<String>) -> anyhow::Error {
+    /// The failure, as the error `main` reports.
+    pub fn error(cause: impl Into<String>, hint: impl Into<String>) -> anyhow::Error {
         anyhow::Error::new(Failure { cause: cause.into(), hint: hint.into() })
     }
 }
@@ -66,19 +67,19 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
     use std::io::ErrorKind as K;
     let other = "choose another with --listen 127.0.0.1:PORT (or PARTNERHUB_LISTEN)";
     tokio::net::TcpListener::bind(addr).await.map_err(|e| match e.kind() {
-        K::AddrInUse => Failure::new(
+        K::AddrInUse => Failure::error(
             format!("{addr} is already in use: another program (perhaps another partnerhub) listens there"),
             format!("stop that program, or {other}; `ss -ltnp` shows who holds the port"),
         ),
-        K::PermissionDenied => Failure::new(
+        K::PermissionDenied => Failure::error(
             format!("not allowed to listen on {addr}: ports below 1024 need privileges"),
             format!("use a port of 1024 or more behind a reverse proxy, or {other}"),
         ),
-        K::AddrNotAvailable => Failure::new(
+        K::AddrNotAvailable => Failure::error(
             format!("this machine has no address {}", addr.ip()),
             format!("listen on one of its addresses (127.0.0.1, 0.0.0.0 for all), or {other}"),
         ),
-        _ => Failure::new(format!("cannot listen on {addr}: {e}"), other),
+        _ => Failure::error(format!("cannot listen on {addr}: {e}"), other),
     })
 }
 
@@ -103,29 +104,29 @@ pub async fn open_store(db: &DatabaseArg, existing: Existing) -> anyhow::Result<
     // Only the scheme is repeated: the rest may hold a password.
     let scheme = url.split_once("://").map_or(url, |(scheme, _)| scheme);
     let scheme = if scheme.len() > 20 { "?" } else { scheme };
-    Err(Failure::new(format!("--database must name SQLite or PostgreSQL; `{scheme}://...` is neither"), URL_FORMS))
+    Err(Failure::error(format!("--database must name SQLite or PostgreSQL; `{scheme}://...` is neither"), URL_FORMS))
 }
 
 async fn open_sqlite(url: &str, existing: Existing) -> anyhow::Result<Arc<dyn Store>> {
-    let file = SqliteStore::file(url).map_err(|e| Failure::new(format!("--database `{url}` is not a SQLite URL: {e}"), URL_FORMS))?;
+    let file = SqliteStore::file(url).map_err(|e| Failure::error(format!("--database `{url}` is not a SQLite URL: {e}"), URL_FORMS))?;
     if let Some(file) = &file {
         let shown = file.display();
         if existing == Existing::Required && !file.exists() {
-            return Err(Failure::new(
+            return Err(Failure::error(
                 format!("there is no database at {shown} (--database {url}); nothing was created"),
                 "check the path: this command reads an existing database and never creates one",
             ));
         }
         let dir = file.parent().filter(|d| !d.as_os_str().is_empty());
         if let Some(dir) = dir.filter(|d| !d.is_dir()) {
-            return Err(Failure::new(
+            return Err(Failure::error(
                 format!("the directory {} of --database {url} does not exist", dir.display()),
                 format!("create it (mkdir -p {}) or give a path in an existing directory", dir.display()),
             ));
         }
     }
     let store = SqliteStore::open(url).await.map_err(|e| {
-        Failure::new(
+        Failure::error(
             format!("cannot open the SQLite database {url}: {e}"),
             "check that the file and its directory are readable and writable by this user, and that the file is a partnerhub database",
         )
@@ -139,40 +140,41 @@ async fn open_postgres(db: &DatabaseArg) -> anyhow::Result<Arc<dyn Store>> {
     let fix_url = "correct --database (or PARTNERHUB_DATABASE_URL)";
     let t = match connect::target(url) {
         Ok(t) => t,
-        Err(ConnectFailure::BadUrl(e)) => return Err(Failure::new(format!("--database is not a PostgreSQL URL: {e}"), URL_FORMS)),
-        Err(_) => return Err(Failure::new("--database is not a PostgreSQL URL", URL_FORMS)),
+        Err(ConnectFailure::BadUrl(e)) => return Err(Failure::error(format!("--database is not a PostgreSQL URL: {e}"), URL_FORMS)),
+        Err(_) => return Err(Failure::error("--database is not a PostgreSQL URL", URL_FORMS)),
     };
     let at = format!("{}:{}", t.host, t.port);
     if let Err(failure) = connect::try_connect(url, timeout).await {
         return Err(match failure {
-            ConnectFailure::BadUrl(e) => Failure::new(format!("--database is not a PostgreSQL URL: {e}"), URL_FORMS),
-            ConnectFailure::Refused => Failure::new(
+            ConnectFailure::BadUrl(e) => Failure::error(format!("--database is not a PostgreSQL URL: {e}"), URL_FORMS),
+            ConnectFailure::Refused => Failure::error(
                 format!("PostgreSQL at {at} refused the connection: nothing listens there"),
                 format!("start PostgreSQL (pg_isready -h {} -p {} tells when it answers), or {fix_url}", t.host, t.port),
             ),
-            ConnectFailure::Unreachable(why) => {
-                Failure::new(format!("cannot reach PostgreSQL at {at}: {why}"), format!("check the host name and the network, or {fix_url}"))
-            }
-            ConnectFailure::TimedOut => Failure::new(
+            ConnectFailure::Unreachable(why) => Failure::error(
+                format!("cannot reach PostgreSQL at {at}: {why}"),
+                format!("check the host name and the network, or {fix_url}"),
+            ),
+            ConnectFailure::TimedOut => Failure::error(
                 format!("PostgreSQL at {at} did not answer within {} ms", db.db_acquire_timeout_ms),
                 format!("check that the server is up and that no firewall drops the connection, or {fix_url}"),
             ),
-            ConnectFailure::NoDatabase => Failure::new(
+            ConnectFailure::NoDatabase => Failure::error(
                 format!("PostgreSQL at {at} has no database \"{}\"", t.database),
                 format!(
                     "create it (createdb -h {} -p {} -U {} {}, or CREATE DATABASE \"{}\"), then start again: the tables are created on start; or {fix_url}",
                     t.host, t.port, t.user, t.database, t.database
                 ),
             ),
-            ConnectFailure::Rejected(why) => Failure::new(
+            ConnectFailure::Rejected(why) => Failure::error(
                 format!("PostgreSQL at {at} refused user \"{}\": {why}", t.user),
                 "check the user and password in --database (or PARTNERHUB_DATABASE_URL), and the server's pg_hba.conf",
             ),
-            ConnectFailure::Tls(why) => Failure::new(
+            ConnectFailure::Tls(why) => Failure::error(
                 format!("TLS to PostgreSQL at {at} failed: {why}"),
                 "check ?sslmode= in --database (disable, prefer, require, verify-full) and the server's certificate",
             ),
-            ConnectFailure::Other(why) => Failure::new(format!("cannot connect to PostgreSQL at {at}: {why}"), fix_url),
+            ConnectFailure::Other(why) => Failure::error(format!("cannot connect to PostgreSQL at {at}: {why}"), fix_url),
         });
     }
     let opts = PgOptions {

@@ -68,9 +68,7 @@ impl IntoResponse for ApiError {
             }
             ApiError::Service(e) => match e {
                 S::Unauthenticated => problem(StatusCode::UNAUTHORIZED, "unauthenticated", "Unauthenticated", e.to_string()),
-                S::OperatorApiDisabled => {
-                    problem(StatusCode::FORBIDDEN, "operator_api_disabled", "Operator API disabled", e.to_string())
-                }
+                S::OperatorApiDisabled => problem(StatusCode::FORBIDDEN, "operator_api_disabled", "Operator API disabled", e.to_string()),
                 S::Forbidden => problem(StatusCode::FORBIDDEN, "forbidden", "Forbidden", "your roles do not allow this".into()),
                 S::PasswordChangeRequired => {
                     problem(StatusCode::FORBIDDEN, "password_change_required", "Password change required", e.to_string())
