@@ -18,7 +18,7 @@ pub fn render(doc: &Value) -> String {
          `partnerhub openapi --markdown`: do not edit it by hand. After changing a route or a type, regenerate it with\n\n\
          ```sh\ncargo run -q -p partnerhub -- openapi --markdown > docs/api-reference.md\n```\n\n\
          (a test fails while this file differs from the output). The contract, in prose, is\n\
-         [API.md](API.md); where the server goes beyond it: [contract.md](contract.md).\n\n",
+         [API.md](API.md), which ends with where the server goes beyond it.\n\n",
     );
     if let Some(d) = doc["info"]["description"].as_str() {
         let _ = writeln!(out, "> {}\n", one_line(d));
