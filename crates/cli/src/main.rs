@@ -103,7 +103,7 @@ struct ServeArgs {
     #[arg(long)]
     demo: bool,
     /// With --demo: the JSON file the demo's URL and logins are written to (for examples/walk.py).
-    #[arg(long, env = "PARTNERHUB_DEMO_FILE", default_value = "partnerhub-demo.json", requires = "demo")]
+    #[arg(long, env = "PARTNERHUB_DEMO_FILE", default_value = "partnerhub-demo.json")]
     demo_file: std::path::PathBuf,
     /// The bearer token that may call /api/v1/operator/*.
     #[arg(long, env = "PARTNERHUB_OPERATOR_TOKEN", hide_env_values = true)]
