@@ -3,18 +3,19 @@
 
 mod admin;
 mod demo;
+mod openapi_markdown;
+mod startup;
 
-use anyhow::{Context, bail};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::{Parser, Subcommand};
 use partnerhub_domain::SystemClock;
 use partnerhub_service::{PasswordHasher, Secret, Service, ServiceConfig, SmtpConfig};
-use partnerhub_store::{AuditVerification, Store};
-use partnerhub_store_postgres::{PgOptions, PgStore};
-use partnerhub_store_sqlite::SqliteStore;
+use partnerhub_store::AuditVerification;
 use sha2::{Digest, Sha256};
+use startup::{Existing, Failure, open_store};
 use std::net::SocketAddr;
+use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(Parser)]
@@ -26,7 +27,8 @@ struct Cli {
 
 #[derive(clap::Args, Clone)]
 struct DatabaseArg {
-    /// `sqlite://PATH` (the default, created if missing) or `postgres://USER@HOST/DB`.
+    /// `sqlite://PATH` (the default; `serve` and `migrate` create a missing file) or
+    /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE` (the database must exist).
     #[arg(long = "database", env = "PARTNERHUB_DATABASE_URL", default_value = "sqlite://partnerhub.db")]
     url: String,
     /// PostgreSQL: connections per server process.
@@ -54,8 +56,12 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
-    /// Print the OpenAPI document.
-    Openapi,
+    /// Print the OpenAPI document (JSON), or the API reference rendered from it as Markdown
+    /// (docs/api-reference.md is this output).
+    Openapi {
+        #[arg(long)]
+        markdown: bool,
+    },
     /// The operator's commands against a running server (partners, provider links, offers).
     Admin(admin::AdminArgs),
     /// The server secret.
@@ -73,7 +79,7 @@ enum SecretCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Recompute the hash chain; exit 1 naming the first bad record.
+    /// Recompute the hash chain of an existing database; exit 1 naming the first bad record.
     Verify {
         #[command(flatten)]
         database: DatabaseArg,
@@ -84,15 +90,21 @@ enum AuditCommand {
 struct ServeArgs {
     #[command(flatten)]
     database: DatabaseArg,
-    #[arg(long, env = "PARTNERHUB_LISTEN", default_value = "127.0.0.1:8080")]
+    /// IP:PORT to listen on; a port alone (`8080` or `:8080`) means 127.0.0.1:PORT, every
+    /// interface is `0.0.0.0:PORT`.
+    #[arg(long, env = "PARTNERHUB_LISTEN", default_value = "127.0.0.1:8080", value_parser = startup::parse_listen)]
     listen: SocketAddr,
     /// The base of every URL handed out (invitation links). Defaults to http:// and the address
     /// bound (localhost for an unspecified one).
     #[arg(long, env = "PARTNERHUB_PUBLIC_URL")]
     public_url: Option<String>,
-    /// Seed demo organizations and print their sign-in e-mails and passwords.
+    /// Seed demo organizations (on the first start) and print their sign-in e-mails and
+    /// passwords on every start; they are also written to --demo-file.
     #[arg(long)]
     demo: bool,
+    /// With --demo: the JSON file the demo's URL and logins are written to (for examples/walk.py).
+    #[arg(long, env = "PARTNERHUB_DEMO_FILE", default_value = "partnerhub-demo.json")]
+    demo_file: std::path::PathBuf,
     /// The bearer token that may call /api/v1/operator/*.
     #[arg(long, env = "PARTNERHUB_OPERATOR_TOKEN", hide_env_values = true)]
     operator_token: Option<String>,
@@ -136,40 +148,33 @@ struct ServeArgs {
     trusted_proxies: Vec<ipnet::IpNet>,
 }
 
-/// Opens and migrates the database the URL names: one store implementation per backend.
-async fn open_store(db: &DatabaseArg) -> anyhow::Result<Arc<dyn Store>> {
-    let url = db.url.as_str();
-    if url.starts_with("sqlite:") {
-        let store = SqliteStore::open(url).await.with_context(|| format!("opening {url}"))?;
-        return Ok(Arc::new(store));
-    }
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let opts = PgOptions {
-            max_connections: db.db_pool_size,
-            statement_timeout: std::time::Duration::from_millis(db.db_statement_timeout_ms),
-            acquire_timeout: std::time::Duration::from_millis(db.db_acquire_timeout_ms),
-        };
-        let store = PgStore::open(url, opts).await.context("opening the PostgreSQL database")?;
-        return Ok(Arc::new(store));
-    }
-    bail!("--database must be sqlite://PATH or postgres://...")
-}
-
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("PARTNERHUB_LOG").unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
-    match Cli::parse().command {
+    // Returning an error from `main` would print its `Debug`, with a backtrace under
+    // RUST_BACKTRACE: a person reads one line of cause and one of remedy instead.
+    match run(Cli::parse().command).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            startup::report(&e);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Serve(args) => serve(args).await,
         Command::Migrate { database } => {
-            open_store(&database).await?;
+            open_store(&database, Existing::CreateIfMissing).await?;
             eprintln!("migrated");
             Ok(())
         }
         Command::Audit { command: AuditCommand::Verify { database } } => {
-            let store = open_store(&database).await?;
+            let store = open_store(&database, Existing::Required).await?;
             match store.verify_audit_chain().await? {
                 AuditVerification::Whole { records } => {
                     println!("audit chain whole: {records} records");
@@ -181,8 +186,12 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
         }
-        Command::Openapi => {
-            println!("{}", serde_json::to_string_pretty(&partnerhub_web::openapi())?);
+        Command::Openapi { markdown } => {
+            let doc = serde_json::to_value(partnerhub_web::openapi())?;
+            match markdown {
+                true => print!("{}", openapi_markdown::render(&doc)),
+                false => println!("{}", serde_json::to_string_pretty(&doc)?),
+            }
             Ok(())
         }
         Command::Secret { command: SecretCommand::Generate } => {
@@ -204,9 +213,11 @@ async fn main() -> anyhow::Result<()> {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // A weak secret is refused before anything else happens (hole 8).
     if let Some(s) = args.secret.as_deref().filter(|s| !s.is_empty()) {
-        partnerhub_service::check_secret(s).map_err(|why| anyhow::anyhow!(why))?;
+        partnerhub_service::check_secret(s).map_err(|why| {
+            Failure::error(why, "export PARTNERHUB_SECRET=$(partnerhub secret generate), keep it with your other secrets")
+        })?;
     }
-    let store = open_store(&args.database).await?;
+    let store = open_store(&args.database, Existing::CreateIfMissing).await?;
     let secret = match args.secret.filter(|s| !s.is_empty()) {
         Some(s) => Sha256::digest(s.as_bytes()).to_vec(),
         None => {
@@ -220,16 +231,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     // Bound first: the default public URL (in every invitation link) names the port really
     // bound, `--listen 127.0.0.1:0` included, and the demo's logins are printed once it is.
-    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    let listener = startup::bind(args.listen).await?;
     let addr = listener.local_addr()?;
     let public_url = args.public_url.unwrap_or_else(|| match addr.ip().is_unspecified() {
         true => format!("http://localhost:{}", addr.port()),
         false => format!("http://{addr}"),
     });
+    let operator_token = args.operator_token.filter(|t| !t.is_empty());
     let config = ServiceConfig {
         public_url: public_url.trim_end_matches('/').to_owned(),
         secret: Secret::new(secret),
-        operator_token_hash: args.operator_token.filter(|t| !t.is_empty()).map(|t| Sha256::digest(t.as_bytes()).into()),
+        operator_token_hash: operator_token.as_ref().map(|t| Sha256::digest(t.as_bytes()).into()),
         session_ttl: time::Duration::hours(i64::from(args.session_ttl_hours)),
         smtp: args.smtp_url.map(|url| SmtpConfig { url, from: args.smtp_from }),
         password_hasher: PasswordHasher::default(),
@@ -237,13 +249,24 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         require_mfa: args.require_mfa,
         operator_name: args.operator_name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()),
     };
-    let service = Service::new(store, Arc::new(SystemClock), config)?;
+    // Only the SMTP settings can be refused here.
+    let service = Service::new(store, Arc::new(SystemClock), config).map_err(|e| {
+        Failure::error(
+            format!("--smtp-url or --smtp-from is not usable: {e}"),
+            "--smtp-url is smtp://HOST:PORT, smtp://HOST:PORT?tls=required or smtps://USER:PASSWORD@HOST:PORT; --smtp-from an e-mail address",
+        )
+    })?;
     partnerhub_service::spawn_purge(service.clone());
     if args.demo {
-        demo::seed(&service).await?;
+        demo::run(&service, &args.demo_file).await?;
     }
     let web = partnerhub_web::WebConfig { trusted_proxies: partnerhub_web::TrustedProxies::new(args.trusted_proxies) };
     let app = partnerhub_web::router_with(service, web);
+    if operator_token.is_none() {
+        eprintln!(
+            "operator API disabled: /api/v1/operator/* answers 403 operator_api_disabled; set PARTNERHUB_OPERATOR_TOKEN (or --operator-token) to enable it"
+        );
+    }
     eprintln!("listening on http://{addr}");
     let transport = partnerhub_web::Transport {
         header_read_timeout: std::time::Duration::from_millis(args.header_read_timeout_ms),

@@ -260,9 +260,11 @@ impl Service {
         Ok(Caller::User(self.with_mfa_policy(principal).await?))
     }
 
-    /// Is this bearer the operator token? Compared in constant time.
-    pub fn authenticate_operator(&self, bearer: &str) -> ServiceResult<Caller> {
-        let Some(expected) = &self.config.operator_token_hash else { return Err(ServiceError::Unauthenticated) };
+    /// Is this bearer the operator token? Compared in constant time. Without a token
+    /// configured, the operator's routes are disabled whatever the request carries.
+    pub fn authenticate_operator(&self, bearer: Option<&str>) -> ServiceResult<Caller> {
+        let Some(expected) = &self.config.operator_token_hash else { return Err(ServiceError::OperatorApiDisabled) };
+        let Some(bearer) = bearer else { return Err(ServiceError::Unauthenticated) };
         let given = Sha256::digest(bearer.as_bytes());
         if bool::from(given.as_slice().ct_eq(expected)) { Ok(Caller::Operator) } else { Err(ServiceError::Unauthenticated) }
     }

@@ -8,6 +8,11 @@ use partnerhub_store::{StoreError, constraint};
 pub enum ServiceError {
     #[error("no, bad or expired credentials")]
     Unauthenticated,
+    /// The server runs without an operator token: no bearer can call the operator's routes.
+    #[error(
+        "this server runs without an operator token, so /api/v1/operator/* is disabled: restart it with PARTNERHUB_OPERATOR_TOKEN (or --operator-token) set"
+    )]
+    OperatorApiDisabled,
     #[error("not allowed")]
     Forbidden,
     /// Signed in with a temporary password: only the password change is allowed.
@@ -56,8 +61,13 @@ pub enum ServiceError {
     IdempotencyKeyInFlight,
     #[error("no SMTP relay is configured")]
     EmailNotConfigured,
+    /// The relay answered, and refused the message (an SMTP 4xx or 5xx reply).
     #[error("the SMTP relay refused the message: {0}")]
     EmailFailed(String),
+    /// The relay could not be reached or talked to: connection refused, time-out, a name that
+    /// does not resolve, TLS.
+    #[error("the SMTP relay could not be reached: {0}")]
+    EmailUnreachable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }

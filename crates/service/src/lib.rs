@@ -5,6 +5,7 @@
 mod auth;
 mod commerce;
 mod customers;
+mod demo;
 pub mod drafts;
 mod error;
 mod invitations;
@@ -19,6 +20,7 @@ mod tenant;
 pub use auth::{HashGate, PURGE_EVERY, PasswordHasher, SignedIn, hash_token, spawn_purge};
 pub use commerce::{NewOfferInput, NewOrderInput, OrderItemInput, SubscriptionPatchInput};
 pub use customers::NewCustomerInput;
+pub use demo::DemoLogin;
 pub use error::{Conflict, ServiceError};
 pub use invitations::{AcceptOutcome, InvitationView, NewInvitationInput};
 pub use limits::Limited;

@@ -44,7 +44,14 @@ impl Mailer {
             .header(ContentType::TEXT_PLAIN)
             .body(body.to_owned())
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
-        self.transport.send(msg).await.map_err(|e| ServiceError::EmailFailed(e.to_string()))?;
+        self.transport.send(msg).await.map_err(classify)?;
         Ok(())
     }
+}
+
+/// A relay that answered and said no (an SMTP 4xx or 5xx reply) refused the message; anything
+/// else (connection refused, time-out, a host name that does not resolve, TLS, a broken
+/// conversation) means the relay could not be reached or talked to.
+fn classify(e: lettre::transport::smtp::Error) -> ServiceError {
+    if e.status().is_some() { ServiceError::EmailFailed(e.to_string()) } else { ServiceError::EmailUnreachable(e.to_string()) }
 }

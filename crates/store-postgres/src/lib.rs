@@ -24,6 +24,7 @@ macro_rules! sqlf {
 
 mod audit;
 mod commerce;
+pub mod connect;
 mod idempotency;
 mod invitations;
 mod locks;

@@ -52,6 +52,13 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// The file `url` names, as `open` reads it; `None` for an in-memory database.
+    pub fn file(url: &str) -> StoreResult<Option<std::path::PathBuf>> {
+        let opts = SqliteConnectOptions::from_str(url).map_err(|e| StoreError::Database(e.to_string()))?;
+        let name = opts.get_filename();
+        Ok((!name.as_os_str().is_empty() && name.as_os_str() != ":memory:").then(|| name.to_path_buf()))
+    }
+
     /// Opens (creating if missing) the database at `url` (`sqlite://PATH`) and migrates it.
     pub async fn open(url: &str) -> StoreResult<Self> {
         let opts = SqliteConnectOptions::from_str(url)

@@ -84,6 +84,7 @@ impl IntoResponse for ApiError {
             }
             ApiError::Service(e) => match e {
                 S::Unauthenticated => problem(StatusCode::UNAUTHORIZED, "unauthenticated", "Unauthenticated", e.to_string()),
+                S::OperatorApiDisabled => problem(StatusCode::FORBIDDEN, "operator_api_disabled", "Operator API disabled", e.to_string()),
                 S::Forbidden => problem(StatusCode::FORBIDDEN, "forbidden", "Forbidden", "your roles do not allow this".into()),
                 S::PasswordChangeRequired => {
                     problem(StatusCode::FORBIDDEN, "password_change_required", "Password change required", e.to_string())
@@ -155,9 +156,20 @@ impl IntoResponse for ApiError {
                 S::EmailNotConfigured => {
                     problem(StatusCode::SERVICE_UNAVAILABLE, "email_not_configured", "E-mail not configured", e.to_string())
                 }
+                // docs/contract.md: a refusal is the relay's answer (502); a relay out of reach is
+                // our side unavailable for now (503), as a missing relay is.
                 S::EmailFailed(m) => {
                     tracing::warn!(error = %m, "SMTP relay refused an invitation");
                     problem(StatusCode::BAD_GATEWAY, "email_failed", "E-mail not sent", "the SMTP relay refused the message".into())
+                }
+                S::EmailUnreachable(m) => {
+                    tracing::warn!(error = %m, "SMTP relay unreachable");
+                    problem(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "email_relay_unreachable",
+                        "E-mail not sent",
+                        "the SMTP relay could not be reached; nothing was sent, try again later".into(),
+                    )
                 }
                 S::Internal(m) => {
                     tracing::error!(error = %m, "internal error");

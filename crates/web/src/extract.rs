@@ -235,15 +235,14 @@ impl FromRequestParts<AppState> for Auth {
     }
 }
 
-/// The operator, by `PARTNERHUB_OPERATOR_TOKEN`.
+/// The operator, by `PARTNERHUB_OPERATOR_TOKEN`; `403 operator_api_disabled` when the server has none.
 pub struct Operator(pub Caller);
 
 impl FromRequestParts<AppState> for Operator {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = bearer(parts).ok_or(partnerhub_service::ServiceError::Unauthenticated)?;
-        Ok(Operator(state.service.authenticate_operator(token)?))
+        Ok(Operator(state.service.authenticate_operator(bearer(parts))?))
     }
 }
 

@@ -43,7 +43,7 @@ pub struct WebConfig {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "partnerhub", description = "An open, self-hostable partner center for cloud resellers. Contract: API.md."),
+    info(title = "partnerhub", description = "An open, self-hostable partner center for cloud resellers. The contract: docs/API.md in the repository; this reference rendered as Markdown: docs/api-reference.md."),
     modifiers(&BearerAuth),
     tags((name = "operator"), (name = "auth"), (name = "users"), (name = "provider-links"), (name = "customers"),
          (name = "invitations"), (name = "partners"), (name = "offers"), (name = "orders"), (name = "subscriptions"),

@@ -215,48 +215,15 @@ async fn a_missing_token_an_unreachable_server_and_a_bad_flag_say_so() {
     assert_eq!(usage.status.code(), Some(2), "{}", stderr(&usage));
 }
 
-/// `serve --demo`, its stderr up to the `listening on` line.
-fn start_demo(db_url: &str) -> (Running, Vec<String>) {
-    use std::io::{BufRead, BufReader};
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_partnerhub"))
-        .args(["serve", "--demo", "--database", db_url, "--listen", "127.0.0.1:0"])
-        .env("PARTNERHUB_OPERATOR_TOKEN", "op")
-        .env("PARTNERHUB_SECRET", "demo-test-secret-Tq5Wz0Mb8Xr3Lc6Nv1Pk9Gh4Jd7Sy2")
-        .env("PARTNERHUB_LOG", "warn")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Owned by the guard at once, so a failure below still ends it.
-    let mut running = Running(Server { child, url: String::new() });
-    let stderr = running.0.child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            tx.send(line).ok();
-        }
-    });
-    let mut lines = Vec::new();
-    loop {
-        let line = rx.recv_timeout(std::time::Duration::from_secs(60)).expect("the demo server printed its address");
-        if let Some(url) = line.strip_prefix("listening on ") {
-            running.0.url = url.to_owned();
-            return (running, lines);
-        }
-        lines.push(line);
-    }
-}
-
 /// The demo prints every login it creates, and what it prints is enough to try an order, a
 /// customer user and a license at once.
 #[tokio::test]
 async fn the_demo_logins_reach_orders_customer_users_and_licenses() {
     let db = TestDb::fresh(backend()).await;
-    let (s, printed) = start_demo(&db.url);
-    let url = s.0.url.as_str();
-    let login = |email: &str| {
-        let line = printed.iter().find(|l| l.split_whitespace().any(|w| w == email)).unwrap_or_else(|| panic!("{email} in {printed:?}"));
-        line.split_whitespace().last().unwrap().to_owned()
-    };
+    let dir = tempfile::tempdir().unwrap();
+    let s = crate::first_hour::start_demo(&db.url, dir.path(), "demo-test-secret-Tq5Wz0Mb8Xr3Lc6Nv1Pk9Gh4Jd7Sy2");
+    let (url, printed) = (s.url.as_str(), &s.printed);
+    let login = |email: &str| crate::first_hour::printed_password(printed, email);
     let id_after = |word: &str| {
         let text = printed.join(" ");
         let at = text.find(word).unwrap_or_else(|| panic!("{word} in {text}")) + word.len();

@@ -19,6 +19,7 @@ mod browser;
 mod browser_story;
 mod crash;
 mod errors;
+mod first_hour;
 mod flows;
 mod hardening;
 mod idempotency;

@@ -34,3 +34,25 @@ async fn the_openapi_document_matches_its_snapshot() {
     }
     insta::assert_json_snapshot!("openapi", doc);
 }
+
+/// docs/api-reference.md is the OpenAPI document rendered by `partnerhub openapi --markdown`;
+/// it must be regenerated whenever a route or a type changes, so that it cannot drift.
+#[test]
+fn the_markdown_reference_in_docs_is_the_one_the_code_renders() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_partnerhub")).args(["openapi", "--markdown"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rendered = String::from_utf8(out.stdout).unwrap();
+    let path = crate::first_hour::repository().join("docs/api-reference.md");
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == rendered,
+        "docs/api-reference.md differs from what the code renders: regenerate it with\n  cargo run -q -p partnerhub -- openapi --markdown > docs/api-reference.md"
+    );
+    // It is the document the server serves: every path is in it.
+    let doc = serde_json::to_value(partnerhub_web::openapi()).unwrap();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            assert!(rendered.contains(&format!("### `{} {path}`", method.to_uppercase())), "{method} {path}");
+        }
+    }
+}

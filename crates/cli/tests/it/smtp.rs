@@ -87,3 +87,59 @@ async fn an_invitation_is_sent_through_the_relay_with_its_url() {
     let (_, after) = app.get(&format!("/api/v1/invitations/{}", inv["id"].as_str().unwrap()), &partner.token).await;
     assert!(after["sent_at"].is_string());
 }
+
+/// A relay that answers every command but the recipient, which it refuses for good.
+async fn refusing_relay() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (r, mut w) = sock.into_split();
+                let mut lines = BufReader::new(r).lines();
+                w.write_all(b"220 test ESMTP\r\n").await.ok();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let verb = line.split_whitespace().next().unwrap_or("").to_uppercase();
+                    let reply: &[u8] = match verb.as_str() {
+                        "RCPT" => b"550 5.1.1 no such mailbox\r\n",
+                        "QUIT" => {
+                            w.write_all(b"221 bye\r\n").await.ok();
+                            break;
+                        }
+                        _ => b"250 ok\r\n",
+                    };
+                    w.write_all(reply).await.ok();
+                }
+            });
+        }
+    });
+    format!("smtp://{addr}")
+}
+
+/// Sends an invitation through a server whose relay is `url`; answers the status and problem.
+async fn send_through(url: String) -> (StatusCode, serde_json::Value) {
+    let app =
+        TestApp::spawn_with(Options { smtp: Some(SmtpConfig { url, from: "partners@partnerhub.example".into() }), ..Options::default() })
+            .await;
+    let partner = app.partner("direct").await;
+    let inv = app.invite(&partner, json!({"locale": "en"})).await;
+    let path = format!("/api/v1/invitations/{}/send", inv["id"].as_str().unwrap());
+    let answer = app.post(&path, Some(&partner.token), json!({"to": "ga@customer.example"})).await;
+    let (_, after) = app.get(&format!("/api/v1/invitations/{}", inv["id"].as_str().unwrap()), &partner.token).await;
+    assert!(after["sent_at"].is_null(), "{after}");
+    answer
+}
+
+#[tokio::test]
+async fn a_relay_out_of_reach_is_told_apart_from_a_relay_that_refuses() {
+    // Nothing listens there (bound, then let go): the relay cannot be reached, which is our
+    // side unavailable for now, not a refusal.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (s, b) = send_through(format!("smtp://127.0.0.1:{port}")).await;
+    assert_eq!((s, code(&b)), (StatusCode::SERVICE_UNAVAILABLE, "email_relay_unreachable"), "{b}");
+    assert!(b["detail"].as_str().unwrap().contains("could not be reached"), "{b}");
+    // A relay that answers 550: refused.
+    let (s, b) = send_through(refusing_relay().await).await;
+    assert_eq!((s, code(&b)), (StatusCode::BAD_GATEWAY, "email_failed"), "{b}");
+    assert!(b["detail"].as_str().unwrap().contains("refused"), "{b}");
+}

@@ -107,7 +107,9 @@ pub async fn save_invitation_email(
 
 /// Send the draft through the configured SMTP relay.
 #[utoipa::path(post, path = "/api/v1/invitations/{id}/send", tag = "invitations", request_body = SendInvitationRequest, security(("bearer" = [])), params(("id" = Uuid, Path)),
-    responses((status = 202, body = StateResponse), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem), (status = 503, body = Problem)))]
+    responses((status = 202, body = StateResponse), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem),
+        (status = 502, description = "email_failed: the SMTP relay refused the message", body = Problem),
+        (status = 503, description = "email_not_configured: no SMTP relay; email_relay_unreachable: the relay could not be reached", body = Problem)))]
 pub async fn send_invitation(
     State(s): State<AppState>,
     Auth(c): Auth,

@@ -27,7 +27,7 @@ fn response(o: &Offer) -> OfferResponse {
 
 /// Add an offer to the catalog, enabled.
 #[utoipa::path(post, path = "/api/v1/operator/offers", tag = "operator", request_body = CreateOfferRequest, security(("bearer" = [])),
-    responses((status = 201, body = OfferResponse), (status = 401, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = OfferResponse), (status = 401, body = Problem), (status = 403, description = "operator_api_disabled: the server runs without an operator token", body = Problem), (status = 422, body = Problem)))]
 pub async fn create_offer(
     State(s): State<AppState>,
     Operator(op): Operator,
@@ -40,7 +40,7 @@ pub async fn create_offer(
 
 /// Every offer, enabled or not, by name.
 #[utoipa::path(get, path = "/api/v1/operator/offers", tag = "operator", security(("bearer" = [])), params(PageParams),
-    responses((status = 200, body = ListResponse<OfferResponse>), (status = 401, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = ListResponse<OfferResponse>), (status = 401, body = Problem), (status = 403, description = "operator_api_disabled: the server runs without an operator token", body = Problem), (status = 422, body = Problem)))]
 pub async fn list_operator_offers(
     State(s): State<AppState>,
     Operator(op): Operator,
@@ -52,7 +52,7 @@ pub async fn list_operator_offers(
 
 /// The offer can no longer be ordered; its subscriptions go on. Disabling twice changes nothing.
 #[utoipa::path(post, path = "/api/v1/operator/offers/{id}/disable", tag = "operator", security(("bearer" = [])), params(("id" = Uuid, Path)),
-    responses((status = 200, body = OfferResponse), (status = 401, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = OfferResponse), (status = 401, body = Problem), (status = 403, description = "operator_api_disabled: the server runs without an operator token", body = Problem), (status = 404, body = Problem)))]
 pub async fn disable_offer(
     State(s): State<AppState>,
     Operator(op): Operator,

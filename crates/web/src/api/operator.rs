@@ -15,7 +15,7 @@ use partnerhub_service::NewPartnerInput;
 /// Enroll a partner with its first global admin.
 #[utoipa::path(post, path = "/api/v1/operator/partners", tag = "operator", request_body = CreatePartnerRequest,
     security(("bearer" = [])),
-    responses((status = 201, body = PartnerResponse), (status = 401, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = PartnerResponse), (status = 401, body = Problem), (status = 403, description = "operator_api_disabled: the server runs without an operator token", body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_partner(
     State(s): State<AppState>,
     Operator(op): Operator,
@@ -47,7 +47,7 @@ pub async fn create_partner(
 /// Link an indirect reseller to an indirect provider (active at once).
 #[utoipa::path(post, path = "/api/v1/operator/provider-links", tag = "operator", request_body = CreateProviderLinkRequest,
     security(("bearer" = [])),
-    responses((status = 201, body = ProviderLinkResponse), (status = 401, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = ProviderLinkResponse), (status = 401, body = Problem), (status = 403, description = "operator_api_disabled: the server runs without an operator token", body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_provider_link(
     State(s): State<AppState>,
     Operator(op): Operator,
@@ -62,7 +62,7 @@ pub async fn create_provider_link(
 
 /// The partners, by name, with their type and partner id.
 #[utoipa::path(get, path = "/api/v1/operator/partners", tag = "operator", operation_id = "list_operator_partners", security(("bearer" = [])), params(PageParams),
-    responses((status = 200, body = ListResponse<OperatorPartnerResponse>), (status = 401, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = ListResponse<OperatorPartnerResponse>), (status = 401, body = Problem), (status = 403, description = "operator_api_disabled: the server runs without an operator token", body = Problem), (status = 422, body = Problem)))]
 pub async fn list_partners(
     State(s): State<AppState>,
     Operator(op): Operator,
