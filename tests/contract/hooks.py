@@ -90,6 +90,15 @@ def map_path_parameters(ctx, params):
         return params
     for name in list(params):
         value = seeded(op.path, name)
-        if value is not None:
+        # Only a well-formed id is swapped: a malformed one is a negative case, kept as drawn.
+        if value is not None and is_uuid(params[name]):
             params[name] = value
     return params
+
+
+def is_uuid(value):
+    try:
+        uuid.UUID(str(value))
+        return len(str(value)) == 36
+    except ValueError:
+        return False
