@@ -160,7 +160,7 @@ impl RelationshipStore for PgStore {
         let mut conn = self.pool.acquire().await.map_err(db)?;
         // The subscriptions the caller placed or is partner of record of, counted by status.
         let r = sqlx::query(sqlf!(
-            "SELECT {SUMMARY_COLS}, sc.active AS subs_active, sc.suspended AS subs_suspended, sc.cancelled AS subs_cancelled
+            "SELECT {SUMMARY_COLS}, sc.active AS subs_active, sc.suspended AS subs_suspended, sc.cancelled AS subs_cancelled, pl.linked
              FROM relationships r JOIN organizations c ON c.id = r.customer_id
              LEFT JOIN organizations rs ON rs.id = r.indirect_reseller_id
              CROSS JOIN LATERAL (SELECT count(*) FILTER (WHERE status = 'active') AS active,
