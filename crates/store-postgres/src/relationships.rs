@@ -79,13 +79,26 @@ impl RelationshipStore for PgStore {
             (_, None) => None,
         };
         let mut conn = self.pool.acquire().await.map_err(db)?;
-        // The total and the page in one statement: the total over the filter, the page after the cursor.
-        let mut b = QueryBuilder::<Postgres>::new(
-            "SELECT t.total, p.* FROM (SELECT count(*) AS total FROM relationships r JOIN organizations c ON c.id = r.customer_id",
-        );
-        filter(&mut b);
+        // The total, the page and the page's live grants in one statement: the total over the
+        // filter (without a search, the partner's maintained count of migration 0009: a
+        // count(*) would walk every active relationship of the partner on every page), the
+        // page after the cursor, and a row per live grant of each customer of the page (one
+        // row with NULL grant columns for a customer without any). Read by position:
+        // `total`, `SUMMARY_COLS` from 1, the sort keys, then `LIVE_GRANT_COLS` from `GRANT_AT`.
+        const GRANT_AT: usize = 18;
+        let mut b = QueryBuilder::<Postgres>::new("SELECT t.total, p.*, ");
+        b.push(LIVE_GRANT_COLS);
+        if pattern.is_some() {
+            b.push(" FROM (SELECT count(*) AS total FROM relationships r JOIN organizations c ON c.id = r.customer_id");
+            filter(&mut b);
+            b.push(") AS t");
+        } else {
+            b.push(" FROM (SELECT coalesce((SELECT customers FROM partner_customer_counts WHERE partner_org_id = ")
+                .push_bind(partner.0)
+                .push("), 0) AS total) AS t");
+        }
         b.push(format!(
-            ") AS t LEFT JOIN LATERAL (SELECT {SUMMARY_COLS}, r.customer_name AS sort_name, r.customer_created_at AS sort_created
+            " LEFT JOIN LATERAL (SELECT {SUMMARY_COLS}, r.customer_name AS sort_name, r.customer_created_at AS sort_created
              FROM relationships r JOIN organizations c ON c.id = r.customer_id
              LEFT JOIN organizations rs ON rs.id = r.indirect_reseller_id"
         ));
@@ -108,21 +121,31 @@ impl RelationshipStore for PgStore {
         b.push(order.0);
         // SQLite reads a negative LIMIT as none.
         b.push(" LIMIT ").push_bind((q.limit + 1 >= 0).then_some(q.limit + 1));
-        b.push(") AS p ON true");
+        b.push(") AS p ON true LEFT JOIN grants g ON g.partner_org_id = p.partner_org_id AND g.customer_id = p.customer_id")
+            .push(" AND g.revoked_at IS NULL AND g.expires_at > ")
+            .push_bind(pt(now));
         b.push(order.1);
+        b.push(", g.role COLLATE \"C\", g.id");
         let rows = b.build().fetch_all(&mut *conn).await.map_err(db)?;
         let total: i64 = match rows.first() {
-            Some(r) => r.try_get("total").map_err(db)?,
+            Some(r) => r.try_get(0).map_err(db)?,
             None => 0,
         };
-        let mut page = Vec::with_capacity(rows.len());
+        let mut items: Vec<CustomerSummary> = Vec::new();
         for r in &rows {
-            if get::<Option<Uuid>>(r, "c_id")?.is_some() {
-                page.push(r);
+            let Some(id) = r.try_get::<Option<Uuid>, _>(1).map_err(db)? else { continue };
+            if items.last().is_none_or(|c| c.id.0 != id) {
+                items.push(summary_at(r, 1)?);
+            }
+            if let Some(g) = live_grant_at(r, GRANT_AT, partner, OrganizationId(id))?
+                && let Some(c) = items.last_mut()
+            {
+                c.grants.push(g);
             }
         }
-        let mut items = page.iter().take(q.limit as usize).map(|r| summary_from(r)).collect::<StoreResult<Vec<_>>>()?;
-        let next_cursor = if page.len() as i64 > q.limit {
+        let more = items.len() as i64 > q.limit;
+        items.truncate(q.limit.max(0) as usize);
+        let next_cursor = if more {
             items.last().map(|c| match q.sort {
                 CustomerSort::Name => encode_cursor(&c.name, c.id.0),
                 CustomerSort::NewestFirst => encode_cursor(&ts(c.created_at).to_string(), c.id.0),
@@ -130,7 +153,6 @@ impl RelationshipStore for PgStore {
         } else {
             None
         };
-        attach_grants(&mut conn, partner, &mut items, now).await?;
         Ok(Page { items, next_cursor, total })
     }
 
@@ -138,13 +160,15 @@ impl RelationshipStore for PgStore {
         let mut conn = self.pool.acquire().await.map_err(db)?;
         // The subscriptions the caller placed or is partner of record of, counted by status.
         let r = sqlx::query(sqlf!(
-            "SELECT {SUMMARY_COLS}, sc.active AS subs_active, sc.suspended AS subs_suspended, sc.cancelled AS subs_cancelled
+            "SELECT {SUMMARY_COLS}, sc.active AS subs_active, sc.suspended AS subs_suspended, sc.cancelled AS subs_cancelled, pl.linked
              FROM relationships r JOIN organizations c ON c.id = r.customer_id
              LEFT JOIN organizations rs ON rs.id = r.indirect_reseller_id
              CROSS JOIN LATERAL (SELECT count(*) FILTER (WHERE status = 'active') AS active,
                                         count(*) FILTER (WHERE status = 'suspended') AS suspended,
                                         count(*) FILTER (WHERE status = 'cancelled') AS cancelled
                                  FROM subscriptions WHERE customer_id = $2 AND (placed_by = $1 OR partner_of_record = $1)) AS sc
+             CROSS JOIN LATERAL (SELECT EXISTS (SELECT 1 FROM provider_links WHERE provider_id = $1 AND ended_at IS NULL AND state = 'active')
+                                     OR EXISTS (SELECT 1 FROM provider_links WHERE reseller_id = $1 AND state = 'active') AS linked) AS pl
              WHERE r.partner_org_id = $1 AND r.customer_id = $2 AND r.state = 'active'"
         ))
         .bind(partner.0)
@@ -157,22 +181,29 @@ impl RelationshipStore for PgStore {
             suspended: get(&r, "subs_suspended")?,
             cancelled: get(&r, "subs_cancelled")?,
         };
-        let mut items = vec![summary_from(&r)?];
+        let mut items = vec![summary_at(&r, 0)?];
         attach_grants(&mut conn, partner, &mut items, now).await?;
         // The other partners the caller may see: its resellers (provider side) and its
         // providers (reseller side) that also have an active relationship with this customer.
-        let rows = sqlx::query(sqlf!(
+        // Most partners have no provider link at all (`linked`, read with the customer): then
+        // there is nothing to ask.
+        let linked: bool = get(&r, "linked")?;
+        let rows = if !linked {
+            Vec::new()
+        } else {
+            sqlx::query(sqlf!(
             "SELECT DISTINCT o.id, o.kind, o.name, o.domain, o.partner_type, o.partner_id, o.created_at, o.name COLLATE \"C\" AS sort_name
              FROM organizations o JOIN relationships r2 ON r2.partner_org_id = o.id AND r2.customer_id = $1 AND r2.state = 'active'
-             WHERE o.id IN (SELECT reseller_id FROM provider_links WHERE provider_id = $2 AND state = 'active'
+             WHERE o.id IN (SELECT reseller_id FROM provider_links WHERE provider_id = $2 AND ended_at IS NULL AND state = 'active'
                             UNION SELECT provider_id FROM provider_links WHERE reseller_id = $2 AND state = 'active')
              ORDER BY sort_name, o.id"
         ))
-        .bind(customer.0)
-        .bind(partner.0)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db)?;
+            .bind(customer.0)
+            .bind(partner.0)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db)?
+        };
         let other_partners = rows.iter().map(|r| org_from(r, "").map(|o| o.partner_ref())).collect::<StoreResult<_>>()?;
         let summary = items.pop().ok_or(StoreError::NotFound)?;
         Ok(CustomerDetail { summary, subscriptions, other_partners })
@@ -405,8 +436,9 @@ async fn attach_grants(
     }
     let customers = items.iter().map(|c| c.id.0).collect::<Vec<_>>();
     let rows = sqlx::query(sqlf!(
-        "SELECT {GRANT_COLS} FROM grants WHERE partner_org_id = $1 AND revoked_at IS NULL AND expires_at > $2 AND customer_id = ANY($3)
-         ORDER BY role COLLATE \"C\", id"
+        "SELECT g.customer_id, {LIVE_GRANT_COLS} FROM grants g
+         WHERE g.partner_org_id = $1 AND g.revoked_at IS NULL AND g.expires_at > $2 AND g.customer_id = ANY($3)
+         ORDER BY g.role COLLATE \"C\", g.id"
     ))
     .bind(partner.0)
     .bind(pt(now))
@@ -415,8 +447,10 @@ async fn attach_grants(
     .await
     .map_err(db)?;
     for r in &rows {
-        let g = grant_from(r)?;
-        if let Some(c) = items.iter_mut().find(|c| c.id == g.customer_id) {
+        let customer = OrganizationId(r.try_get(0).map_err(db)?);
+        if let Some(g) = live_grant_at(r, 1, partner, customer)?
+            && let Some(c) = items.iter_mut().find(|c| c.id == customer)
+        {
             c.grants.push(g);
         }
     }

@@ -120,25 +120,60 @@ pub(crate) fn relationship_from(r: &PgRow) -> StoreResult<Relationship> {
     })
 }
 
-pub(crate) fn summary_from(r: &PgRow) -> StoreResult<CustomerSummary> {
-    let indirect_reseller = match get::<Option<Uuid>>(r, "rs_id")? {
+/// A row of `relationships::SUMMARY_COLS` from column `base` on, read by position (the hot
+/// path of the customer list: a lookup by name compares the name with every column's).
+pub(crate) fn summary_at(r: &PgRow, base: usize) -> StoreResult<CustomerSummary> {
+    let at = |i: usize| base + i;
+    let state: &str = r.try_get(at(7)).map_err(db)?;
+    let indirect_reseller = match r.try_get::<Option<Uuid>, _>(at(11)).map_err(db)? {
         Some(id) => Some(PartnerRef {
             id: OrganizationId(id),
-            name: get(r, "rs_name")?,
-            partner_id: get::<Option<String>>(r, "rs_partner_id")?.unwrap_or_default(),
-            domain: get(r, "rs_domain")?,
+            name: r.try_get(at(12)).map_err(db)?,
+            partner_id: r.try_get::<Option<String>, _>(at(13)).map_err(db)?.unwrap_or_default(),
+            domain: r.try_get(at(14)).map_err(db)?,
         }),
         None => None,
     };
     Ok(CustomerSummary {
-        id: OrganizationId(get(r, "c_id")?),
-        name: get(r, "c_name")?,
-        domain: get(r, "c_domain")?,
-        created_at: get(r, "c_created_at")?,
-        relationship: relationship_from(r)?,
+        id: OrganizationId(r.try_get(at(0)).map_err(db)?),
+        name: r.try_get(at(1)).map_err(db)?,
+        domain: r.try_get(at(2)).map_err(db)?,
+        created_at: r.try_get(at(3)).map_err(db)?,
+        relationship: Relationship {
+            id: RelationshipId(r.try_get(at(4)).map_err(db)?),
+            partner_org_id: OrganizationId(r.try_get(at(5)).map_err(db)?),
+            customer_id: OrganizationId(r.try_get(at(6)).map_err(db)?),
+            active: state == "active",
+            via: r.try_get(at(8)).map_err(db)?,
+            since: r.try_get(at(9)).map_err(db)?,
+            indirect_reseller_id: r.try_get::<Option<Uuid>, _>(at(10)).map_err(db)?.map(OrganizationId),
+        },
         grants: Vec::new(),
         indirect_reseller,
     })
+}
+
+/// The columns of a live grant (unrevoked, of a known partner and customer) that
+/// `live_grant_at` reads, over `g`.
+pub(crate) const LIVE_GRANT_COLS: &str =
+    "g.id AS g_id, g.role AS g_role, g.created_at AS g_created_at, g.expires_at AS g_expires_at, g.auto_extend AS g_auto_extend";
+
+/// A grant of `LIVE_GRANT_COLS` from column `base` on, or `None` where an outer join found none.
+pub(crate) fn live_grant_at(r: &PgRow, base: usize, partner: OrganizationId, customer: OrganizationId) -> StoreResult<Option<Grant>> {
+    let Some(id) = r.try_get::<Option<Uuid>, _>(base).map_err(db)? else {
+        return Ok(None);
+    };
+    let role: &str = r.try_get(base + 1).map_err(db)?;
+    Ok(Some(Grant {
+        id: GrantId(id),
+        partner_org_id: partner,
+        customer_id: customer,
+        role: DelegatedRole::parse(role).ok_or_else(|| corrupt("delegated role", role))?,
+        created_at: r.try_get(base + 2).map_err(db)?,
+        expires_at: r.try_get(base + 3).map_err(db)?,
+        auto_extend: r.try_get(base + 4).map_err(db)?,
+        revoked_at: None,
+    }))
 }
 
 pub(crate) const OFFER_COLS: &str = "id, name, unit_price_cents, currency, created_at, disabled_at";

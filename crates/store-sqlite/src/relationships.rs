@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use partnerhub_domain::*;
 use partnerhub_store::codec::time_text_key;
 use partnerhub_store::*;
-use rusqlite::types::Value as Sql;
+use rusqlite::types::{ToSqlOutput, Value as Sql, ValueRef};
 use rusqlite::{Connection, params, params_from_iter};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -17,51 +17,84 @@ use uuid::Uuid;
 const REL_COLS: &str =
     "r.id AS rel_id, r.partner_org_id, r.customer_id, r.state AS rel_state, r.via, r.created_at AS rel_created_at, r.indirect_reseller_id";
 const GRANT_COLS: &str = "id, partner_org_id, customer_id, role, created_at, expires_at, auto_extend, revoked_at";
-const SUMMARY_COLS: &str = "c.id AS c_id, c.name AS c_name, c.domain AS c_domain, c.created_at AS c_created_at, \
-    r.id AS rel_id, r.partner_org_id, r.customer_id, r.state AS rel_state, r.via, r.created_at AS rel_created_at, r.indirect_reseller_id, \
-    rs.id AS rs_id, rs.name AS rs_name, rs.partner_id AS rs_partner_id, rs.domain AS rs_domain";
+/// Read by position (`summary_at`): a lookup by name scans the column names for every value.
+pub(crate) const SUMMARY_COLS: &str = "c.id, c.name, c.domain, c.created_at, \
+    r.id, r.partner_org_id, r.customer_id, r.state, r.via, r.created_at, r.indirect_reseller_id, \
+    rs.id, rs.name, rs.partner_id, rs.domain";
 const SUMMARY_FROM: &str =
     "FROM relationships r JOIN organizations c ON c.id = r.customer_id LEFT JOIN organizations rs ON rs.id = r.indirect_reseller_id";
+/// The total of a partner's list without a search: its maintained count (migration 0009); a
+/// count(*) would walk every active relationship of the partner on every page.
+pub(crate) const CUSTOMER_COUNT: &str = "SELECT coalesce((SELECT customers FROM partner_customer_counts WHERE partner_org_id = ?), 0)";
+/// Whether a partner has an active provider link, either side (an active link is a live one:
+/// `ended_at IS NULL` says so to the partial index of the pairs).
+pub(crate) const PROVIDER_LINKED: &str =
+    "SELECT EXISTS (SELECT 1 FROM provider_links WHERE provider_id = ?1 AND ended_at IS NULL AND state = 'active')
+        OR EXISTS (SELECT 1 FROM provider_links WHERE reseller_id = ?1 AND state = 'active')";
+
+/// The WHERE clause of a partner's list (`?` the partner, then the pattern twice if `search`).
+fn customer_filter(search: bool) -> &'static str {
+    if search {
+        " WHERE r.partner_org_id = ? AND r.state = 'active' AND (r.customer_name LIKE ? ESCAPE '\\' OR c.domain LIKE ? ESCAPE '\\')"
+    } else {
+        " WHERE r.partner_org_id = ? AND r.state = 'active'"
+    }
+}
+
+/// A page of a partner's list: the filter's arguments, then the cursor's two if `after`, then the limit.
+pub(crate) fn customer_page_sql(sort: CustomerSort, search: bool, after: bool) -> String {
+    let mut sql = format!("SELECT {SUMMARY_COLS} {SUMMARY_FROM}{}", customer_filter(search));
+    if after {
+        sql.push_str(match sort {
+            CustomerSort::Name => " AND (r.customer_name, r.customer_id) > (?, ?)",
+            CustomerSort::NewestFirst => " AND (r.customer_created_at, r.customer_id) < (?, ?)",
+        });
+    }
+    sql.push_str(match sort {
+        CustomerSort::Name => " ORDER BY r.customer_name, r.customer_id LIMIT ?",
+        CustomerSort::NewestFirst => " ORDER BY r.customer_created_at DESC, r.customer_id DESC LIMIT ?",
+    });
+    sql
+}
+
+/// The live grants of a partner (`?`), at a time (`?`), in `n` customers.
+pub(crate) fn live_grants_sql(n: usize) -> String {
+    let marks = vec!["?"; n].join(", ");
+    format!(
+        "SELECT {LIVE_GRANT_COLS} FROM grants WHERE partner_org_id = ? AND revoked_at IS NULL AND expires_at > ? AND customer_id IN ({marks}) ORDER BY role"
+    )
+}
 
 #[async_trait]
 impl RelationshipStore for SqliteStore {
     async fn list_customers(&self, partner: OrganizationId, q: &CustomerQuery, now: OffsetDateTime) -> StoreResult<Page<CustomerSummary>> {
         let pattern = q.q.as_deref().map(|s| format!("%{}%", s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
-        let mut filter = String::from(" WHERE r.partner_org_id = ? AND r.state = 'active'");
         let mut args = vec![blob(partner.0)];
         if let Some(p) = &pattern {
-            filter.push_str(" AND (r.customer_name LIKE ? ESCAPE '\\' OR c.domain LIKE ? ESCAPE '\\')");
             args.push(Sql::Text(p.clone()));
             args.push(Sql::Text(p.clone()));
         }
-        // Without a search the count needs no join: it walks the partial index alone.
-        let count_sql = if pattern.is_some() {
-            format!("SELECT count(*) FROM relationships r JOIN organizations c ON c.id = r.customer_id{filter}")
-        } else {
-            format!("SELECT count(*) FROM relationships r{filter}")
-        };
-        let mut page_sql = format!("SELECT {SUMMARY_COLS} {SUMMARY_FROM}{filter}");
-        let mut page_args = args.clone();
-        match (q.sort, q.cursor.as_deref().map(decode_cursor).transpose()?) {
-            (CustomerSort::Name, Some((k, id))) => {
-                page_sql.push_str(" AND (r.customer_name, r.customer_id) > (?, ?)");
-                page_args.extend([Sql::Text(k), blob(id)]);
+        let count_sql = match pattern {
+            Some(_) => {
+                format!("SELECT count(*) FROM relationships r JOIN organizations c ON c.id = r.customer_id{}", customer_filter(true))
             }
+            None => CUSTOMER_COUNT.to_owned(),
+        };
+        let cursor = q.cursor.as_deref().map(decode_cursor).transpose()?;
+        let page_sql = customer_page_sql(q.sort, pattern.is_some(), cursor.is_some());
+        let mut page_args = args.clone();
+        match (q.sort, cursor) {
+            (CustomerSort::Name, Some((k, id))) => page_args.extend([Sql::Text(k), blob(id)]),
             (CustomerSort::NewestFirst, Some((k, id))) => {
                 let k: i64 = k.parse().map_err(|_| StoreError::BadCursor)?;
-                page_sql.push_str(" AND (r.customer_created_at, r.customer_id) < (?, ?)");
                 page_args.extend([Sql::Integer(k), blob(id)]);
             }
             _ => {}
         }
-        page_sql.push_str(match q.sort {
-            CustomerSort::Name => " ORDER BY r.customer_name, r.customer_id LIMIT ?",
-            CustomerSort::NewestFirst => " ORDER BY r.customer_created_at DESC, r.customer_id DESC LIMIT ?",
-        });
         page_args.push(Sql::Integer(q.limit + 1));
         self.db.read(|c| {
             let total = scalar_i64(c, &count_sql, params_from_iter(args.iter()))?;
-            let mut items = all(c, &page_sql, params_from_iter(page_args.iter()), summary_from)?;
+            let mut items = all(c, &page_sql, params_from_iter(page_args.iter()), summary_at)?;
             let more = items.len() as i64 > q.limit;
             items.truncate(q.limit as usize);
             let next_cursor = if more {
@@ -81,20 +114,27 @@ impl RelationshipStore for SqliteStore {
         self.db.read(|c| {
             let sql =
                 format!("SELECT {SUMMARY_COLS} {SUMMARY_FROM} WHERE r.partner_org_id = ? AND r.customer_id = ? AND r.state = 'active'");
-            let mut items = vec![one(c, &sql, params![partner.0, customer.0], summary_from)?];
+            let mut items = vec![one(c, &sql, params![partner.0, customer.0], summary_at)?];
             attach_grants(c, partner, &mut items, now)?;
             // The other partners the caller may see: its resellers (provider side) and its
             // providers (reseller side) that also have an active relationship with this customer.
-            let others = all(
-                c,
-                "SELECT DISTINCT o.id, o.kind, o.name, o.domain, o.partner_type, o.partner_id, o.created_at FROM organizations o
+            // Most partners have no provider link at all: two index probes say so, where the
+            // query itself would build and scan its UNION for nothing.
+            let linked = scalar_i64(c, PROVIDER_LINKED, params![partner.0])? != 0;
+            let others = if !linked {
+                Vec::new()
+            } else {
+                all(
+                    c,
+                    "SELECT DISTINCT o.id, o.kind, o.name, o.domain, o.partner_type, o.partner_id, o.created_at FROM organizations o
                  JOIN relationships r2 ON r2.partner_org_id = o.id AND r2.customer_id = ?1 AND r2.state = 'active'
-                 WHERE o.id IN (SELECT reseller_id FROM provider_links WHERE provider_id = ?2 AND state = 'active'
+                 WHERE o.id IN (SELECT reseller_id FROM provider_links WHERE provider_id = ?2 AND ended_at IS NULL AND state = 'active'
                                 UNION SELECT provider_id FROM provider_links WHERE reseller_id = ?2 AND state = 'active')
                  ORDER BY o.name",
-                params![customer.0, partner.0],
-                |r| org_from(r, "").map(|o| o.partner_ref()),
-            )?;
+                    params![customer.0, partner.0],
+                    |r| org_from(r, "").map(|o| o.partner_ref()),
+                )?
+            };
             let summary = items.pop().ok_or(StoreError::NotFound)?;
             let subscriptions = subscription_counts(c, partner, customer)?;
             Ok(CustomerDetail { summary, subscriptions, other_partners: others })
@@ -300,18 +340,25 @@ fn subscription_counts(c: &Connection, partner: OrganizationId, customer: Organi
     Ok(counts)
 }
 
-/// Live grants of `partner` for the customers of a page.
+/// Live grants of `partner` for the customers of a page, in one statement keyed by the page's
+/// customers, read by position.
 fn attach_grants(c: &Connection, partner: OrganizationId, items: &mut [CustomerSummary], now: OffsetDateTime) -> StoreResult<()> {
     if items.is_empty() {
         return Ok(());
     }
-    let marks = vec!["?"; items.len()].join(", ");
-    let sql = format!(
-        "SELECT {GRANT_COLS} FROM grants WHERE partner_org_id = ? AND revoked_at IS NULL AND expires_at > ? AND customer_id IN ({marks}) ORDER BY role"
-    );
-    let mut args = vec![blob(partner.0), Sql::Integer(ts(now))];
-    args.extend(items.iter().map(|i| blob(i.id.0)));
-    for g in all(c, &sql, params_from_iter(args.iter()), grant_from)? {
+    let sql = live_grants_sql(items.len());
+    let mut args = Vec::with_capacity(items.len() + 2);
+    // Borrowed: no copy of the ids.
+    fn bytes(id: &Uuid) -> ToSqlOutput<'_> {
+        ToSqlOutput::Borrowed(ValueRef::Blob(id.as_bytes()))
+    }
+    args.push(bytes(&partner.0));
+    args.push(ToSqlOutput::Owned(Sql::Integer(ts(now))));
+    args.extend(items.iter().map(|i| bytes(&i.id.0)));
+    let mut stmt = c.prepare_cached(&sql).map_err(err)?;
+    let mut rows = stmt.query(params_from_iter(args.iter())).map_err(err)?;
+    while let Some(r) = rows.next().map_err(err)? {
+        let g = live_grant_at(r, partner)?;
         if let Some(item) = items.iter_mut().find(|i| i.id == g.customer_id) {
             item.grants.push(g);
         }

@@ -103,25 +103,64 @@ pub(crate) fn relationship_from(r: &Row<'_>) -> StoreResult<Relationship> {
     })
 }
 
-pub(crate) fn summary_from(r: &Row<'_>) -> StoreResult<CustomerSummary> {
-    let indirect_reseller = match get::<Option<Uuid>>(r, "rs_id")? {
+/// A row of `relationships::SUMMARY_COLS`, read by position (the hot path of the customer
+/// list: a lookup by name compares the name with every column's).
+pub(crate) fn summary_at(r: &Row<'_>) -> StoreResult<CustomerSummary> {
+    let at = |i: usize| RowIndex(r, i);
+    let state: String = at(7).get()?;
+    let indirect_reseller = match at(11).get::<Option<Uuid>>()? {
         Some(id) => Some(PartnerRef {
             id: OrganizationId(id),
-            name: get(r, "rs_name")?,
-            partner_id: get::<Option<String>>(r, "rs_partner_id")?.unwrap_or_default(),
-            domain: get(r, "rs_domain")?,
+            name: at(12).get()?,
+            partner_id: at(13).get::<Option<String>>()?.unwrap_or_default(),
+            domain: at(14).get()?,
         }),
         None => None,
     };
     Ok(CustomerSummary {
-        id: OrganizationId(get(r, "c_id")?),
-        name: get(r, "c_name")?,
-        domain: get(r, "c_domain")?,
-        created_at: from_ts(get(r, "c_created_at")?),
-        relationship: relationship_from(r)?,
+        id: OrganizationId(at(0).get()?),
+        name: at(1).get()?,
+        domain: at(2).get()?,
+        created_at: from_ts(at(3).get()?),
+        relationship: Relationship {
+            id: RelationshipId(at(4).get()?),
+            partner_org_id: OrganizationId(at(5).get()?),
+            customer_id: OrganizationId(at(6).get()?),
+            active: state == "active",
+            via: at(8).get()?,
+            since: from_ts(at(9).get()?),
+            indirect_reseller_id: at(10).get::<Option<Uuid>>()?.map(OrganizationId),
+        },
         grants: Vec::new(),
         indirect_reseller,
     })
+}
+
+/// The columns of a live grant (unrevoked, of a known partner) that `live_grant_at` reads.
+pub(crate) const LIVE_GRANT_COLS: &str = "customer_id, id, role, created_at, expires_at, auto_extend";
+
+/// A row of `LIVE_GRANT_COLS` of `partner`'s, selected with `revoked_at IS NULL`.
+pub(crate) fn live_grant_at(r: &Row<'_>, partner: OrganizationId) -> StoreResult<Grant> {
+    let at = |i: usize| RowIndex(r, i);
+    let role = r.get_ref(2).map_err(err)?.as_str().map_err(|e| StoreError::Database(e.to_string()))?;
+    Ok(Grant {
+        customer_id: OrganizationId(at(0).get()?),
+        id: GrantId(at(1).get()?),
+        partner_org_id: partner,
+        role: DelegatedRole::parse(role).ok_or_else(|| corrupt("delegated role", role))?,
+        created_at: from_ts(at(3).get()?),
+        expires_at: from_ts(at(4).get()?),
+        auto_extend: at(5).get()?,
+        revoked_at: None,
+    })
+}
+
+struct RowIndex<'a, 'r>(&'a Row<'r>, usize);
+
+impl RowIndex<'_, '_> {
+    fn get<T: FromSql>(&self) -> StoreResult<T> {
+        self.0.get(self.1).map_err(err)
+    }
 }
 
 pub(crate) const OFFER_COLS: &str = "id, name, unit_price_cents, currency, created_at, disabled_at";

@@ -61,4 +61,5 @@ cases!(
     provider_links_are_declined_ended_and_made_again,
     the_records_of_one_change_share_its_id,
     every_list_pages_by_keyset_within_its_organization,
+    the_customer_total_follows_every_change,
 );
