@@ -29,6 +29,17 @@ async fn a_seeded_dataset_verifies_pages_with_grants_and_keeps_partners_apart() 
     assert_eq!(info["counts"]["grants"], 1500, "{info}");
     assert_eq!(info["counts"]["organizations"], 520, "{info}");
 
+    // Every reference holds (PostgreSQL's load may skip the per-row foreign key checks).
+    for orphans in [
+        "SELECT count(*) FROM audit_visibility v LEFT JOIN audit_records a ON a.seq = v.seq WHERE a.seq IS NULL",
+        "SELECT count(*) FROM grants g LEFT JOIN relationships r ON r.id = g.relationship_id WHERE r.id IS NULL",
+        "SELECT count(*) FROM relationships r LEFT JOIN organizations c ON c.id = r.customer_id LEFT JOIN organizations p ON p.id = r.partner_org_id WHERE c.id IS NULL OR p.id IS NULL",
+        "SELECT count(*) FROM users u LEFT JOIN organizations o ON o.id = u.organization_id WHERE o.id IS NULL",
+    ] {
+        assert_eq!(app.raw.i64(orphans).await, 0, "{orphans}");
+    }
+    assert_eq!(app.raw.i64("SELECT count(*) FROM audit_visibility").await, 4000);
+
     let verify = Command::new(env!("CARGO_BIN_EXE_partnerhub")).args(["audit", "verify", "--database", &app.db.url]).output().unwrap();
     assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
     assert!(String::from_utf8_lossy(&verify.stdout).contains("2000 records"));
