@@ -1,7 +1,8 @@
-//! The `partnerhub` binary: `serve`, `migrate`, `audit verify`, `openapi`, and `admin` (the
-//! operator's commands against a running server).
+//! The `partnerhub` binary: `serve`, `migrate`, `audit verify`, `openapi`, `bench seed`, and
+//! `admin` (the operator's commands against a running server).
 
 mod admin;
+mod bench_seed;
 mod demo;
 mod openapi_markdown;
 mod startup;
@@ -64,11 +65,23 @@ enum Command {
     },
     /// The operator's commands against a running server (partners, provider links, offers).
     Admin(admin::AdminArgs),
+    /// Benchmark helpers.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
     /// The server secret.
     Secret {
         #[command(subcommand)]
         command: SecretCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Load the benchmark dataset (issue 9) in bulk into an empty database: partners, customers
+    /// with relationships and grants, users signing in with --password, an audit chain.
+    Seed(bench_seed::SeedArgs),
 }
 
 #[derive(Subcommand)]
@@ -194,6 +207,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Bench { command: BenchCommand::Seed(args) } => bench_seed::run(args).await,
         Command::Secret { command: SecretCommand::Generate } => {
             let mut fresh = [0u8; 32];
             getrandom::fill(&mut fresh).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;

@@ -23,6 +23,7 @@ macro_rules! sqlf {
 }
 
 mod audit;
+mod bulk;
 mod commerce;
 pub mod connect;
 mod idempotency;

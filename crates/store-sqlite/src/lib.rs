@@ -9,6 +9,7 @@
 //! `_sqlx_migrations` history.
 
 mod audit;
+mod bulk;
 mod commerce;
 mod db;
 mod idempotency;

@@ -7,6 +7,7 @@
 
 pub mod codec;
 mod records;
+pub mod seed;
 pub use records::*;
 
 mod audit;

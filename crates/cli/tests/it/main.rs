@@ -15,6 +15,7 @@ mod accounts;
 mod admin;
 mod audit;
 mod authz;
+mod bench_seed;
 mod browser;
 mod browser_story;
 mod crash;
