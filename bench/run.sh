@@ -10,6 +10,7 @@
 #   wrk and psql are installed from Debian's packages when missing)
 #   BACKENDS="sqlite postgres"  PG=postgres://postgres@127.0.0.1:5432/postgres
 #   DUR=10s (reads) ACCEPT_DUR=3s (must end before the pairs do) ORDER_DUR=10s CONN=32
+#   BIN=path/to/partnerhub (a binary built elsewhere, e.g. an older commit; default: build this one)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 P=${1:-100} C=${2:-400} DUR=${DUR:-10s} ACCEPT_DUR=${ACCEPT_DUR:-3s} ORDER_DUR=${ORDER_DUR:-10s} CONN=${CONN:-32}
@@ -24,8 +25,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-cargo build --release -q -p partnerhub
-bin=${CARGO_TARGET_DIR:-target}/release/partnerhub
+if [ -n "${BIN:-}" ]; then
+  bin=$BIN
+else
+  cargo build --release -q -p partnerhub
+  bin=${CARGO_TARGET_DIR:-target}/release/partnerhub
+fi
 work=$(mktemp -d)
 server=
 cleanup() {
