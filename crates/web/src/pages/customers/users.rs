@@ -186,12 +186,11 @@ pub(super) fn edit_page(p: &Portal, d: &CustomerDetail, u: &User, status: Status
 pub(super) async fn customer_user(s: &AppState, p: &Portal, id: &str, user_id: &str) -> Result<(CustomerDetail, User), Response> {
     let d = customer_or_page(s, p, id).await?;
     let Ok(user) = Uuid::parse_str(user_id) else { return Err(layout::error_page(p.lang, ServiceError::NotFound)) };
-    let users = s
-        .service
-        .tenant_users(&p.caller, d.summary.id, PageQuery { limit: 500, cursor: None })
+    // Every page: a tenant of more than one page of users still finds its later ones.
+    let users = partnerhub_service::every_page(|q| s.service.tenant_users(&p.caller, d.summary.id, q))
         .await
         .map_err(|e| layout::error_page(p.lang, e))?;
-    match users.items.into_iter().find(|u| u.id.0 == user) {
+    match users.into_iter().find(|u| u.id.0 == user) {
         Some(u) => Ok((d, u)),
         None => Err(layout::message_page(p.lang, StatusCode::NOT_FOUND, words(p.lang).no_user)),
     }
