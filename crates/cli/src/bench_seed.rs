@@ -36,6 +36,16 @@ pub struct SeedArgs {
     /// Records of the audit chain.
     #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u32).range(0..=100_000_000))]
     audit_records: u32,
+    /// Acceptance pairs: customers of their own, each with a session of its global admin and an
+    /// open invitation of one of the other partners (not the measured or the small one).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=10_000_000))]
+    pairs: u32,
+    /// Where to write the pairs, one `BEARER INVITATION_TOKEN` per line (for bench/accept.lua).
+    #[arg(long)]
+    pairs_file: Option<std::path::PathBuf>,
+    /// Customers of the measured partner named in the output's `order_customers` (to order for).
+    #[arg(long, default_value_t = 16)]
+    order_customers: u32,
     /// The password of every seeded user (hashed once, the hash shared).
     #[arg(long, env = "PARTNERHUB_BENCH_PASSWORD", default_value = "bench-password-1", hide_env_values = true)]
     password: String,
@@ -50,6 +60,9 @@ pub async fn run(args: SeedArgs) -> anyhow::Result<()> {
             "raise --customers or lower the other two",
         ));
     }
+    if args.pairs > 0 && args.pairs_file.is_none() {
+        return Err(Failure::error("--pairs needs --pairs-file: the tokens are kept nowhere else", "add --pairs-file PATH"));
+    }
     let started = Instant::now();
     let password_hash = PasswordHasher::default().hash(&password).await?;
     let spec = SeedSpec {
@@ -59,10 +72,17 @@ pub async fn run(args: SeedArgs) -> anyhow::Result<()> {
         small: args.small_partner_customers as usize,
         grants_per_customer: args.grants_per_customer as usize,
         audit_records: args.audit_records as usize,
+        pairs: args.pairs as usize,
         password_hash,
         now: time::OffsetDateTime::now_utc(),
     };
     let seed = Arc::new(Seed::new(spec)?);
+    if let Some(path) = &args.pairs_file {
+        // Written first: a load that fails leaves a file naming nothing, which the run notices.
+        let lines: String = seed.pairs().iter().map(|p| format!("{} {}\n", p.bearer, p.token)).collect();
+        std::fs::write(path, lines)
+            .map_err(|e| Failure::error(format!("cannot write --pairs-file {}: {e}", path.display()), "choose a writable path"))?;
+    }
     let url = args.database.url.as_str();
     // Migrated (and the URL checked, with its one-line errors) by the ordinary open first.
     drop(open_store(&args.database, Existing::CreateIfMissing).await?);
@@ -106,9 +126,12 @@ pub async fn run(args: SeedArgs) -> anyhow::Result<()> {
         "small_partner": {"id": seed.partner_id(1), "admin": Seed::admin_email(1), "customers": seed.spec.small},
         "customer": {"id": seed.customer_id(0), "user": Seed::CUSTOMER_EMAIL},
         "other_partner_customer_id": other,
+        "order_customers": (0..seed.spec.measured.min(args.order_customers as usize)).map(|i| seed.customer_id(i)).collect::<Vec<_>>(),
+        "pairs": seed.pairs().len(),
         "counts": {
             "organizations": counts.organizations, "users": counts.users, "relationships": counts.relationships,
             "grants": counts.grants, "audit_records": counts.audit_records, "audit_visibility": counts.audit_visibility,
+            "sessions": counts.sessions, "invitations": counts.invitations,
         },
         "seconds": started.elapsed().as_secs_f64(),
         "steps": counts.phases.iter().map(|(name, s)| serde_json::json!({"step": name, "seconds": s})).collect::<Vec<_>>(),

@@ -4,7 +4,7 @@
 
 use crate::{PgStore, db};
 use partnerhub_store::codec::{from_micros, rfc3339};
-use partnerhub_store::seed::{Seed, SeedCounts};
+use partnerhub_store::seed::{PAIR_ROLES, Seed, SeedCounts};
 use partnerhub_store::{StoreError, StoreResult};
 use sqlx::{Connection, PgConnection};
 use std::time::Instant;
@@ -81,6 +81,38 @@ async fn load(conn: &mut PgConnection, seed: &Seed) -> StoreResult<SeedCounts> {
     )
     .await?;
     lap(&mut n, "users");
+    let (now, session_end, invitation_end) = (ts(seed.now()), ts(seed.pair_session_expiry()), ts(seed.pair_invitation_expiry()));
+    n.sessions = copy(
+        &mut tx,
+        "sessions (token_hash, id, user_id, organization_id, created_at, expires_at)",
+        seed.pairs().iter().map(|p| {
+            row(&[&bytea(&p.bearer_hash()), &p.session_id.to_string(), &p.user_id.to_string(), &p.customer_id.to_string(), &now, &session_end])
+        }),
+    )
+    .await?;
+    n.invitations = copy(
+        &mut tx,
+        "invitations (id, partner_org_id, roles, duration_days, auto_extend, locale, state, token_hash, email_subject, email_body, created_by, created_at, expires_at)",
+        seed.pairs().iter().map(|p| {
+            row(&[
+                &p.invitation_id.to_string(),
+                &p.partner_id.to_string(),
+                &esc(PAIR_ROLES),
+                "365",
+                "f",
+                "en",
+                "pending",
+                &bytea(&p.token_hash()),
+                "bench",
+                "bench",
+                &p.created_by.to_string(),
+                &now,
+                &invitation_end,
+            ])
+        }),
+    )
+    .await?;
+    lap(&mut n, "acceptance pairs");
     let mut grants = String::new();
     n.relationships = copy(
         &mut tx,

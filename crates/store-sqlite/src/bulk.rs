@@ -3,7 +3,7 @@
 
 use crate::SqliteStore;
 use crate::db::err;
-use partnerhub_store::seed::{Seed, SeedCounts};
+use partnerhub_store::seed::{PAIR_ROLES, Seed, SeedCounts};
 use partnerhub_store::{StoreError, StoreResult};
 use rusqlite::{Connection, params};
 use std::sync::Arc;
@@ -60,6 +60,25 @@ fn insert(c: &Connection, seed: &Seed) -> StoreResult<SeedCounts> {
         s.execute(params![u.id, u.organization_id, u.email, u.display_name, seed.spec.password_hash, u.roles, u.created_at])
             .map_err(err)?;
         n.users += 1;
+    }
+    let mut session = c
+        .prepare("INSERT INTO sessions (token_hash, id, user_id, organization_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)")
+        .map_err(err)?;
+    let mut invitation = c
+        .prepare(
+            "INSERT INTO invitations (id, partner_org_id, roles, duration_days, auto_extend, locale, state, token_hash,
+                                      email_subject, email_body, created_by, created_at, expires_at)
+             VALUES (?, ?, ?, 365, 0, 'en', 'pending', ?, 'bench', 'bench', ?, ?, ?)",
+        )
+        .map_err(err)?;
+    let (now, session_end, invitation_end) = (seed.now(), seed.pair_session_expiry(), seed.pair_invitation_expiry());
+    for p in seed.pairs() {
+        session.execute(params![p.bearer_hash(), p.session_id, p.user_id, p.customer_id, now, session_end]).map_err(err)?;
+        n.sessions += 1;
+        invitation
+            .execute(params![p.invitation_id, p.partner_id, PAIR_ROLES, p.token_hash(), p.created_by, now, invitation_end])
+            .map_err(err)?;
+        n.invitations += 1;
     }
     let mut rel = c
         .prepare(

@@ -27,6 +27,9 @@ pub struct SeedSpec {
     /// Grants of each relationship, at most the 5 roles other than global_admin.
     pub grants_per_customer: usize,
     pub audit_records: usize,
+    /// Acceptance pairs: customers of their own, each with a signed-in global admin and an open
+    /// invitation of another partner (never the measured or the small one) to accept.
+    pub pairs: usize,
     /// The PHC hash every seeded user signs in with (hashed once by the service's hasher).
     pub password_hash: String,
     pub now: OffsetDateTime,
@@ -79,6 +82,34 @@ pub struct SeedGrant {
     pub expires_at: i64,
 }
 
+/// One acceptance of the benchmark: a customer of its own (no partner yet), its global admin's
+/// session, and an open invitation of partner `partner` to accept with that session.
+pub struct SeedPair {
+    pub customer_id: Uuid,
+    pub user_id: Uuid,
+    /// The bearer token (the database keeps its SHA-256, as for any session).
+    pub bearer: String,
+    pub session_id: Uuid,
+    pub invitation_id: Uuid,
+    /// The URL token (the database keeps its SHA-256).
+    pub token: String,
+    pub partner_id: Uuid,
+    /// The partner admin who created the invitation.
+    pub created_by: Uuid,
+}
+
+impl SeedPair {
+    pub fn bearer_hash(&self) -> Vec<u8> {
+        <sha2::Sha256 as sha2::Digest>::digest(self.bearer.as_bytes()).to_vec()
+    }
+    pub fn token_hash(&self) -> Vec<u8> {
+        <sha2::Sha256 as sha2::Digest>::digest(self.token.as_bytes()).to_vec()
+    }
+}
+
+/// The pairs' invitations, as `POST /invitations` makes them with no body.
+pub const PAIR_ROLES: &str = r#"["user_admin","license_admin","helpdesk_admin"]"#;
+
 pub struct SeedAudit {
     pub seq: i64,
     pub at: i64,
@@ -98,6 +129,7 @@ pub struct Seed {
     customers: Vec<Uuid>,
     admins: Vec<Uuid>,
     customer_user: Uuid,
+    pairs: Vec<SeedPair>,
 }
 
 /// How many rows a load wrote, per table.
@@ -111,6 +143,8 @@ pub struct SeedCounts {
     pub grants: u64,
     pub audit_records: u64,
     pub audit_visibility: u64,
+    pub sessions: u64,
+    pub invitations: u64,
 }
 
 impl Seed {
@@ -126,13 +160,25 @@ impl Seed {
             return bad("at most 5 grants per customer (one per delegated role other than global_admin)");
         }
         let ids = |n| (0..n).map(|_| Uuid::new_v4()).collect::<Vec<_>>();
-        Ok(Self {
-            partners: ids(spec.partners),
-            customers: ids(spec.customers),
-            admins: ids(spec.partners),
-            customer_user: Uuid::new_v4(),
-            spec,
-        })
+        let (partners, admins) = (ids(spec.partners), ids(spec.partners));
+        // 244 random bits each (two version-4 UUIDs), hex: the benchmark's tokens.
+        let secret = || format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
+        let pairs = (0..spec.pairs)
+            .map(|i| {
+                let p = 2 + i % (spec.partners - 2);
+                SeedPair {
+                    customer_id: Uuid::new_v4(),
+                    user_id: Uuid::new_v4(),
+                    bearer: secret(),
+                    session_id: Uuid::new_v4(),
+                    invitation_id: Uuid::now_v7(),
+                    token: secret(),
+                    partner_id: partners[p],
+                    created_by: admins[p],
+                }
+            })
+            .collect();
+        Ok(Self { partners, customers: ids(spec.customers), admins, customer_user: Uuid::new_v4(), pairs, spec })
     }
 
     fn created(&self) -> i64 {
@@ -185,7 +231,15 @@ impl Seed {
             partner_id: None,
             created_at: at + i as i64,
         });
-        partners.chain(customers)
+        let pairs = self.pairs.iter().enumerate().map(move |(i, p)| SeedOrg {
+            id: p.customer_id,
+            partner: false,
+            name: format!("Pair Customer {i:06}"),
+            domain: format!("pair{i:06}.bench.example"),
+            partner_id: None,
+            created_at: at,
+        });
+        partners.chain(customers).chain(pairs)
     }
 
     pub fn users(&self) -> impl Iterator<Item = SeedUser> + '_ {
@@ -206,7 +260,32 @@ impl Seed {
             roles: codec::roles_json(&[Role::GlobalAdmin]),
             created_at: at,
         });
-        admins.chain(customer)
+        let pairs = self.pairs.iter().enumerate().map(move |(i, p)| SeedUser {
+            id: p.user_id,
+            organization_id: p.customer_id,
+            email: format!("admin@pair{i:06}.bench.example"),
+            display_name: format!("Admin of pair {i:06}"),
+            roles: codec::roles_json(&[Role::GlobalAdmin]),
+            created_at: at,
+        });
+        admins.chain(customer).chain(pairs)
+    }
+
+    /// The acceptance pairs (`--pairs`).
+    pub fn pairs(&self) -> &[SeedPair] {
+        &self.pairs
+    }
+
+    /// When the pairs' sessions end (the acceptances must run before) and their invitations
+    /// expire.
+    pub fn pair_session_expiry(&self) -> i64 {
+        micros(self.spec.now + Duration::days(1))
+    }
+    pub fn pair_invitation_expiry(&self) -> i64 {
+        micros(self.spec.now + Duration::days(90))
+    }
+    pub fn now(&self) -> i64 {
+        micros(self.spec.now)
     }
 
     /// One active relationship per customer, each with its grants (`relationship, grants`).

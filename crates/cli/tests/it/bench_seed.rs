@@ -8,9 +8,10 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use std::process::Command;
 
-fn seed(url: &str) -> std::process::Output {
+fn seed(url: &str, pairs_file: &std::path::Path) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_partnerhub"))
-        .args(["bench", "seed", "--database", url])
+        .args(["bench", "seed", "--database", url, "--pairs", "30", "--pairs-file"])
+        .arg(pairs_file)
         .args(["--partners", "20", "--customers", "500", "--measured-partner-customers", "200", "--small-partner-customers", "20"])
         .args(["--grants-per-customer", "3", "--audit-records", "2000", "--password", "seeded-password-1"])
         .env("PARTNERHUB_LOG", "warn")
@@ -21,13 +22,16 @@ fn seed(url: &str) -> std::process::Output {
 #[tokio::test]
 async fn a_seeded_dataset_verifies_pages_with_grants_and_keeps_partners_apart() {
     let app = TestApp::spawn().await;
-    let out = seed(&app.db.url);
+    let pairs_file = app.db.dir().join("pairs.txt");
+    let out = seed(&app.db.url, &pairs_file);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "bench seed failed: {stderr}");
     assert!(stderr.contains("seeded in") && stderr.contains("2000 audit records"), "{stderr}");
     let info: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(info["counts"]["grants"], 1500, "{info}");
-    assert_eq!(info["counts"]["organizations"], 520, "{info}");
+    assert_eq!(info["counts"]["organizations"], 550, "500 customers, 20 partners and 30 pair customers: {info}");
+    assert_eq!((info["counts"]["sessions"].clone(), info["counts"]["invitations"].clone()), (Value::from(30), Value::from(30)));
+    assert_eq!(info["order_customers"].as_array().map(Vec::len), Some(16), "{info}");
 
     // Every reference holds (PostgreSQL's load may skip the per-row foreign key checks).
     for orphans in [
@@ -74,8 +78,22 @@ async fn a_seeded_dataset_verifies_pages_with_grants_and_keeps_partners_apart() 
     let (s, b) = app.get("/api/v1/partners", &customer).await;
     assert_eq!((s, b["total"].clone()), (StatusCode::OK, Value::from(1)), "{b}");
 
+    // Each pair is an acceptance waiting to happen: its bearer is its customer's global admin,
+    // and its token an open invitation of another partner (never the measured one), once.
+    let pairs = std::fs::read_to_string(&pairs_file).unwrap();
+    let pairs: Vec<(&str, &str)> = pairs.lines().map(|l| l.split_once(' ').unwrap()).collect();
+    assert_eq!(pairs.len(), 30);
+    for (bearer, token) in &pairs[..3] {
+        let (s, b) = app.post("/api/v1/invitations/accept", Some(bearer), serde_json::json!({"token": token})).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        assert_eq!(b["grants"].as_array().map(Vec::len), Some(3), "{b}");
+        let (s, b) = app.post("/api/v1/invitations/accept", Some(bearer), serde_json::json!({"token": token})).await;
+        assert_eq!(s, StatusCode::CONFLICT, "a second acceptance: {b}");
+    }
+    assert_eq!(app.get("/api/v1/customers", &measured).await.1["total"], 200, "the pairs are not the measured partner's");
+
     // A second seed is refused: it would fork the chain and clash with the rows already there.
-    let again = seed(&app.db.url);
+    let again = seed(&app.db.url, &app.db.dir().join("again.txt"));
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("not empty"), "{}", String::from_utf8_lossy(&again.stderr));
     app.verify_audit().await;
