@@ -6,11 +6,19 @@
 #   GET /api/v1/customers        a full page of 50 with grants, measured partner (10,000)
 #   GET /api/v1/customers        the same for the small partner (100): the p99 ratio 10,000/100
 #   GET /api/v1/customers/{id}   one customer of the measured partner
+# then the writes, each as many requests as wrk can make in DUR:
+#   POST /api/v1/invitations     an open invitation of the measured partner (defaults)
+#   POST /api/v1/invitations/accept   durable (SQLite synchronous=FULL, PostgreSQL
+#                                synchronous_commit=on): each request its own customer and
+#                                invitation, from the pairs `bench seed --pairs` loaded
+#   POST /api/v1/customers/{id}/orders   an order of one item by the measured partner
+#   GET  /api/v1/customers/{id}/subscriptions   a page of 50 of the subscriptions just ordered
 # and the server's peak RSS (VmHWM) after the runs. Writes the table as Markdown and JSON.
 #
 # Usage: bash bench/scale.sh      (needs wrk, python3, curl, psql for PostgreSQL)
 #   BACKENDS="sqlite postgres"  PG=postgres://postgres@127.0.0.1:5432/postgres  DUR=5s CONN=32
-#   SEED_ARGS="--customers 100000 ..." (passed to `partnerhub bench seed`)
+#   SEED_ARGS="--customers 100000 ..." (passed to `partnerhub bench seed`)  PAIRS=60000 (acceptances
+#   available: a run that exhausts them fails, so raise PAIRS on a faster machine)
 #   OUT=bench/results/scale   (writes OUT.md and OUT.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +27,7 @@ BACKENDS=${BACKENDS:-sqlite postgres}
 PG=${PG:-postgres://postgres@127.0.0.1:5432/postgres}
 OUT=${OUT:-bench/results/scale}
 SEED_ARGS=${SEED_ARGS:-}
+PAIRS=${PAIRS:-60000}
 cargo build --release -q -p partnerhub
 bin=${CARGO_TARGET_DIR:-target}/release/partnerhub
 work=$(mktemp -d)
@@ -58,11 +67,12 @@ for backend in $BACKENDS; do
       url="${PG%/*}/$pgdb" ;;
   esac
   # shellcheck disable=SC2086
-  PARTNERHUB_LOG=warn "$bin" bench seed --database "$url" $SEED_ARGS >"$work/seed-$backend.json" 2>"$work/seed-$backend.log"
+  PARTNERHUB_LOG=warn "$bin" bench seed --database "$url" --pairs "$PAIRS" --pairs-file "$work/pairs-$backend.txt" $SEED_ARGS \
+    >"$work/seed-$backend.json" 2>"$work/seed-$backend.log"
   cat "$work/seed-$backend.log" >&2
   seed_s=$(json "$work/seed-$backend.json" "['seconds']")
   port=$((20000 + RANDOM % 10000))
-  PARTNERHUB_SECRET="$("$bin" secret generate)" PARTNERHUB_LOG=warn \
+  PARTNERHUB_SECRET="$("$bin" secret generate)" PARTNERHUB_LOG=warn PARTNERHUB_OPERATOR_TOKEN=bench-operator \
     "$bin" serve --database "$url" --listen 127.0.0.1:$port 2>"$work/server-$backend.log" &
   server=$!
   until grep -qs "listening on" "$work/server-$backend.log"; do sleep 0.1; done
@@ -82,9 +92,19 @@ assert b['total']==n and len(b['items'])==min(50,n) and all(len(c['grants'])>0 f
   list=$(measure -H "Authorization: Bearer $big" "$H/api/v1/customers")
   one=$(measure -H "Authorization: Bearer $big" "$H/api/v1/customers/$cid")
   list_small=$(measure -H "Authorization: Bearer $small" "$H/api/v1/customers")
+  invite=$(measure -s bench/invite.lua "$H" -- "$big")
+  accept=$(measure -s bench/accept.lua "$H" -- "$work/pairs-$backend.txt" 2)
+  offer=$(curl -sf -X POST -H 'Content-Type: application/json' -H 'Authorization: Bearer bench-operator' \
+    -d '{"name": "Bench Mail", "unit_price_cents": 600, "currency": "EUR"}' "$H/api/v1/operator/offers" \
+    | python3 -c "import json,sys; print(json.load(sys.stdin)['id'])")
+  { echo "$offer"; json "$work/seed-$backend.json" "['order_customers']" | python3 -c "import ast,sys; print('\n'.join(ast.literal_eval(sys.stdin.read())))"; } >"$work/order-$backend.txt"
+  order=$(measure -s bench/order.lua "$H" -- "$work/order-$backend.txt" "$big")
+  buyer=$(sed -n 2p "$work/order-$backend.txt")
+  subs=$(measure -H "Authorization: Bearer $big" "$H/api/v1/customers/$buyer/subscriptions")
   hwm=$(awk '/VmHWM/ {print $2}' /proc/$server/status)
   kill "$server"; wait "$server" 2>/dev/null || true; server=
-  rows+=("$backend|$seed_s|$n_big|$n_small|$hwm|$base|$list|$one|$list_small")
+  "$bin" audit verify --database "$url" >&2
+  rows+=("$backend|$seed_s|$n_big|$n_small|$hwm|$base|$list|$one|$list_small|$invite|$accept|$order|$subs")
 done
 
 load=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -93,11 +113,11 @@ import json, os, sys, datetime
 out, dur, conn, load, commit, *rows = sys.argv[1:]
 res = []
 for r in rows:
-    b, seed, nbig, nsmall, hwm, base, lst, one, small = r.split('|')
+    b, seed, nbig, nsmall, hwm, base, lst, one, small, invite, accept, order, subs = r.split('|')
     f = lambda s: dict(zip(('rps', 'p99_ms'), map(float, s.split())))
-    base, lst, one, small = f(base), f(lst), f(one), f(small)
     res.append({'backend': b, 'seed_seconds': round(float(seed), 1), 'measured_customers': int(nbig), 'small_customers': int(nsmall),
-                'rss_peak_mib': round(int(hwm) / 1024, 1), 'healthz': base, 'list': lst, 'one': one, 'list_small': small})
+                'rss_peak_mib': round(int(hwm) / 1024, 1), 'healthz': f(base), 'list': f(lst), 'one': f(one), 'list_small': f(small),
+                'invite': f(invite), 'accept': f(accept), 'order': f(order), 'subscriptions': f(subs)})
 meta = {'date': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'), 'commit': commit,
         'wrk': f'-t2 -c{conn} -d{dur}', 'cores': os.cpu_count(), 'loadavg_after': load}
 os.makedirs(os.path.dirname(out) or '.', exist_ok=True)
@@ -107,7 +127,9 @@ lines = [f"{meta['date']}, commit {commit}, wrk {meta['wrk']}, {meta['cores']} c
 for r in res:
     h = r['healthz']['rps']
     for name, k in (('GET /healthz', 'healthz'), (f"GET /customers, page of 50 of {r['measured_customers']}", 'list'),
-                    ('GET /customers/{id}', 'one'), (f"GET /customers, page of 50 of {r['small_customers']}", 'list_small')):
+                    ('GET /customers/{id}', 'one'), (f"GET /customers, page of 50 of {r['small_customers']}", 'list_small'),
+                    ('POST /invitations', 'invite'), ('POST /invitations/accept (durable)', 'accept'),
+                    ('POST /customers/{id}/orders', 'order'), ('GET /customers/{id}/subscriptions, page of 50', 'subscriptions')):
         lines.append(f"| {r['backend']} | {name} | {r[k]['rps']:.0f} | {r[k]['p99_ms']:.2f} | {r[k]['rps'] / h:.3f} |")
 lines += ['', '| backend | seed (s) | list p99 at measured / at small | server peak RSS (MiB) |', '|---|---:|---:|---:|']
 for r in res:

@@ -16,11 +16,13 @@ venv=$root/target/contract-venv
 SCHEMATHESIS=schemathesis==4.32.5
 CLIENTGEN=openapi-python-client==0.29.1
 SMTPD=aiosmtpd==1.4.6
+# The webhook tests (crates/cli/tests/it/webhooks.rs) verify signatures with it.
+STANDARDWEBHOOKS=standardwebhooks==1.1.0
 
 [ -x "$bin" ] || (cd "$root" && cargo build -q -p partnerhub)
-if [ ! -x "$venv/bin/schemathesis" ] || [ ! -x "$venv/bin/openapi-python-client" ] || [ ! -x "$venv/bin/aiosmtpd" ]; then
+if [ ! -x "$venv/bin/schemathesis" ] || [ ! -x "$venv/bin/openapi-python-client" ] || [ ! -x "$venv/bin/aiosmtpd" ] || ! "$venv/bin/python" -c "import standardwebhooks" 2>/dev/null; then
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check "$SCHEMATHESIS" "$CLIENTGEN" "$SMTPD"
+  "$venv/bin/pip" install -q --disable-pip-version-check "$SCHEMATHESIS" "$CLIENTGEN" "$SMTPD" "$STANDARDWEBHOOKS"
 fi
 
 work=$(mktemp -d /tmp/partnerhub-contract.XXXXXX)
