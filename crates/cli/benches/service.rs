@@ -8,6 +8,9 @@
 //! Time per call is criterion's estimate; `--bench service -- --profile-time 10` under callgrind
 //! gives instructions.
 
+// A benchmark harness, like a test: a failed set-up or call should stop it loudly.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use partnerhub_domain::{Clock, OrganizationId, Password, SystemClock};
 use partnerhub_service::{PasswordHasher, Secret, Service, ServiceConfig};

@@ -86,7 +86,14 @@ async fn load(conn: &mut PgConnection, seed: &Seed) -> StoreResult<SeedCounts> {
         &mut tx,
         "sessions (token_hash, id, user_id, organization_id, created_at, expires_at)",
         seed.pairs().iter().map(|p| {
-            row(&[&bytea(&p.bearer_hash()), &p.session_id.to_string(), &p.user_id.to_string(), &p.customer_id.to_string(), &now, &session_end])
+            row(&[
+                &bytea(&p.bearer_hash()),
+                &p.session_id.to_string(),
+                &p.user_id.to_string(),
+                &p.customer_id.to_string(),
+                &now,
+                &session_end,
+            ])
         }),
     )
     .await?;
