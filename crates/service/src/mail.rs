@@ -55,14 +55,15 @@ impl Mailer {
 /// A relay that answered 5xx refused the message for good; one that answered 4xx refused it
 /// for now (tried again); anything else (connection refused, time-out, a host name that does
 /// not resolve, TLS, a broken conversation) means the relay could not be reached or talked to
-/// (tried again).
+/// (tried again). The words answered are for the sender to read (kept with the e-mail, shown
+/// in `GET /invitations/{id}` and the audit log): the reply code only, never the relay's own
+/// text or the connection's error, which may name internal hosts; those go to the log.
 fn classify(e: lettre::transport::smtp::Error) -> (MailErrorKind, String) {
-    let kind = if e.is_permanent() {
-        MailErrorKind::Refused
-    } else if e.is_transient() {
-        MailErrorKind::RefusedForNow
-    } else {
-        MailErrorKind::Unreachable
-    };
-    (kind, e.to_string())
+    tracing::warn!(error = %e, "the SMTP relay did not take an e-mail");
+    match e.status() {
+        Some(code) if e.is_permanent() => (MailErrorKind::Refused, format!("the mail relay refused the message ({code})")),
+        Some(code) => (MailErrorKind::RefusedForNow, format!("the mail relay refused the message for now ({code})")),
+        None if e.is_timeout() => (MailErrorKind::Unreachable, "the mail relay did not answer in time".into()),
+        None => (MailErrorKind::Unreachable, "the mail relay could not be reached or talked to".into()),
+    }
 }

@@ -230,10 +230,10 @@ impl Service {
                 created_at: now,
             };
             let change = self.scheduled(
-                "invitation.reminded",
+                "email.queued",
                 json!({"type": "invitation", "id": inv.id}),
                 inv.customer_id,
-                json!({"to": to, "email_id": mail.id, "expires_at": rfc3339(inv.expires_at)}),
+                json!({"to": to, "kind": "invitation_reminder", "email_id": mail.id, "expires_at": rfc3339(inv.expires_at)}),
                 vec![inv.partner_org_id],
             );
             if self.store.remind_invitation(inv.id, now, mail, change).await? {

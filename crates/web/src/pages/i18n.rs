@@ -165,7 +165,6 @@ pub(crate) fn audit_action(l: Locale, action: &str) -> Option<&'static str> {
         "grant.extended" => ("Rôle délégué prolongé", "Role extended"),
         "grant.expiring" => ("Fin prochaine d'un rôle délégué", "Role ends soon"),
         "invitation.expired" => ("Invitation expirée", "Invitation expired"),
-        "invitation.reminded" => ("Rappel d'invitation", "Invitation reminder"),
         "grant.created" => ("Rôle délégué accordé", "Role granted"),
         "grant.revoked" => ("Rôle délégué révoqué", "Role revoked"),
         "invitation.accepted" => ("Invitation acceptée", "Invitation accepted"),
