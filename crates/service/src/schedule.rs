@@ -22,6 +22,9 @@ const BATCH: i64 = 200;
 /// The partner roles warned that grants end: those who may send the renewing invitation.
 const WARNED_ROLES: [Role; 2] = [Role::GlobalAdmin, Role::AdminAgent];
 
+/// One warning's e-mails and change: (partner, customer, days before the end).
+type WarningKey = (OrganizationId, OrganizationId, i64);
+
 /// What one pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct ScheduleRun {
@@ -147,7 +150,7 @@ impl Service {
     async fn warn_grants(&self, run: &mut ScheduleRun) -> ServiceResult<()> {
         let now = self.now();
         let soon = self.store.grants_ending_soon(now, 10 * BATCH).await?;
-        let mut groups: BTreeMap<(OrganizationId, OrganizationId, i64), Vec<(&ScheduledGrant, Vec<i64>)>> = BTreeMap::new();
+        let mut groups: BTreeMap<WarningKey, Vec<(&ScheduledGrant, Vec<i64>)>> = BTreeMap::new();
         for g in &soon {
             if let Some((days, covered)) = due_warning(g, now) {
                 groups.entry((g.grant.partner_org_id, g.grant.customer_id, days)).or_default().push((g, covered));
@@ -155,10 +158,14 @@ impl Service {
         }
         let mut recipients: BTreeMap<OrganizationId, Vec<Recipient>> = BTreeMap::new();
         for ((partner, customer, days), grants) in groups {
-            if !recipients.contains_key(&partner) {
-                recipients.insert(partner, self.store.recipients(partner, &WARNED_ROLES).await?);
-            }
-            let to = recipients.get(&partner).cloned().unwrap_or_default();
+            let to = match recipients.get(&partner) {
+                Some(to) => to.clone(),
+                None => {
+                    let to = self.store.recipients(partner, &WARNED_ROLES).await?;
+                    recipients.insert(partner, to.clone());
+                    to
+                }
+            };
             let first = grants[0].0;
             let ends = grants.iter().map(|(g, _)| g.grant.expires_at).min().unwrap_or(first.grant.expires_at);
             let roles: Vec<DelegatedRole> = grants.iter().map(|(g, _)| g.grant.role).collect();
