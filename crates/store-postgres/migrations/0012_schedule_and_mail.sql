@@ -14,7 +14,7 @@ CREATE INDEX invitations_pending_expiry ON invitations (expires_at) WHERE state 
 ALTER TABLE grants DROP CONSTRAINT grants_check;
 ALTER TABLE grants ADD CONSTRAINT grants_check CHECK (expires_at > created_at);
 ALTER TABLE grants ADD COLUMN duration_days bigint;
-UPDATE grants SET duration_days = greatest(1, least(730, ceil(extract(epoch FROM expires_at - created_at) / 86400)::bigint));
+UPDATE grants SET duration_days = greatest(1, least(730, round(extract(epoch FROM expires_at - created_at) / 86400)::bigint));
 ALTER TABLE grants ALTER COLUMN duration_days SET NOT NULL;
 ALTER TABLE grants ADD CONSTRAINT grants_duration_days_check CHECK (duration_days BETWEEN 1 AND 730);
 ALTER TABLE grants ADD COLUMN expired_at timestamptz;

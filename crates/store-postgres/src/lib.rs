@@ -227,7 +227,7 @@ pub(crate) fn rels_grants_ctes(base: usize, gate: &str) -> String {
              RETURNING 1
          ), grs AS (
              INSERT INTO grants (id, relationship_id, partner_org_id, customer_id, role, created_at, expires_at, auto_extend, duration_days)
-             SELECT t.*, greatest(1, least(730, ceil(extract(epoch FROM t.expires_at - t.created_at) / 86400)::bigint))
+             SELECT t.*, greatest(1, least(730, round(extract(epoch FROM t.expires_at - t.created_at) / 86400)::bigint))
              FROM unnest({}::uuid[], {}::uuid[], {}::uuid[], {}::uuid[], {}::text[], {}::timestamptz[], {}::timestamptz[], {}::boolean[])
                   AS t(id, relationship_id, partner_org_id, customer_id, role, created_at, expires_at, auto_extend)
              WHERE {gate} AND (SELECT count(*) FROM ended) >= 0

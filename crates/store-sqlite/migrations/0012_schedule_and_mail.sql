@@ -65,7 +65,7 @@ CREATE TABLE grants_new (
 ) STRICT;
 INSERT INTO grants_new (id, relationship_id, partner_org_id, customer_id, role, created_at, expires_at, auto_extend, revoked_at, duration_days)
     SELECT id, relationship_id, partner_org_id, customer_id, role, created_at, expires_at, auto_extend, revoked_at,
-           max(1, min(730, (expires_at - created_at + 86399999999) / 86400000000))
+           max(1, min(730, (expires_at - created_at + 43200000000) / 86400000000))
     FROM grants;
 DROP TABLE grants;
 ALTER TABLE grants_new RENAME TO grants;
