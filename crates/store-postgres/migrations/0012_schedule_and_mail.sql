@@ -5,6 +5,9 @@
 --   recipient), `reminded_at` when the 7-day reminder was queued (once).
 -- - grants: `duration_days` is one period (an auto-extension adds as much: the end may now lie
 --   more than 730 days after `created_at`), `expired_at` when the scheduler recorded the expiry.
+--   `duration_days` may be NULL (read as the grant's length to the nearest day) so that a node
+--   of the version before, during a rolling upgrade, still makes grants. Older nodes read
+--   `expired` invitations already (the state existed, computed on read).
 ALTER TABLE invitations DROP CONSTRAINT invitations_state_check;
 ALTER TABLE invitations ADD CONSTRAINT invitations_state_check CHECK (state IN ('pending', 'accepted', 'declined', 'revoked', 'expired'));
 ALTER TABLE invitations ADD COLUMN sent_to text;
@@ -15,7 +18,6 @@ ALTER TABLE grants DROP CONSTRAINT grants_check;
 ALTER TABLE grants ADD CONSTRAINT grants_check CHECK (expires_at > created_at);
 ALTER TABLE grants ADD COLUMN duration_days bigint;
 UPDATE grants SET duration_days = greatest(1, least(730, round(extract(epoch FROM expires_at - created_at) / 86400)::bigint));
-ALTER TABLE grants ALTER COLUMN duration_days SET NOT NULL;
 ALTER TABLE grants ADD CONSTRAINT grants_duration_days_check CHECK (duration_days BETWEEN 1 AND 730);
 ALTER TABLE grants ADD COLUMN expired_at timestamptz;
 CREATE INDEX grants_unhandled_expiry ON grants (expires_at) WHERE revoked_at IS NULL AND expired_at IS NULL;

@@ -19,8 +19,10 @@ const ORGS: &str = "p.id AS p_id, p.kind AS p_kind, p.name AS p_name, p.domain A
     p.partner_id AS p_partner_id, p.created_at AS p_created_at";
 const PROVIDER: &str = "v.id AS v_id, v.kind AS v_kind, v.name AS v_name, v.domain AS v_domain, v.partner_type AS v_partner_type,
     v.partner_id AS v_partner_id, v.created_at AS v_created_at";
-const GRANT: &str =
-    "g.id, g.partner_org_id, g.customer_id, g.role, g.created_at, g.expires_at, g.auto_extend, g.revoked_at, g.duration_days,
+/// A grant's period; NULL when a node of the version before made it (see migration 0012).
+const PERIOD: &str = "coalesce(duration_days, greatest(1, least(730, round(extract(epoch FROM expires_at - created_at) / 86400)::bigint)))";
+const GRANT: &str = "g.id, g.partner_org_id, g.customer_id, g.role, g.created_at, g.expires_at, g.auto_extend, g.revoked_at,
+    coalesce(g.duration_days, greatest(1, least(730, round(extract(epoch FROM g.expires_at - g.created_at) / 86400)::bigint))) AS duration_days,
     c.name AS customer_name";
 const MAIL: &str = "id, claim, organization_id, kind, invitation_id, recipient, from_name, subject, body, attempts, created_at";
 
@@ -207,10 +209,10 @@ impl ScheduleStore for PgStore {
 
     async fn extend_grant(&self, id: GrantId, from: OffsetDateTime, to: OffsetDateTime, change: Change) -> StoreResult<bool> {
         let mut tx = self.begin().await?;
-        let n = sqlx::query(
-            "UPDATE grants SET expires_at = $1 WHERE id = $2 AND expires_at = $3 AND revoked_at IS NULL AND expired_at IS NULL
-               AND auto_extend AND role <> 'global_admin'",
-        )
+        let n = sqlx::query(sqlf!(
+            "UPDATE grants SET expires_at = $1, duration_days = {PERIOD}
+             WHERE id = $2 AND expires_at = $3 AND revoked_at IS NULL AND expired_at IS NULL AND auto_extend AND role <> 'global_admin'"
+        ))
         .bind(pt(to))
         .bind(id.0)
         .bind(pt(from))

@@ -6,6 +6,8 @@
 --   recipient), `reminded_at` when the 7-day reminder was queued (once).
 -- - grants: `duration_days` is one period (an auto-extension adds as much: the end may now lie
 --   more than 730 days after `created_at`), `expired_at` when the scheduler recorded the expiry.
+--   `duration_days` may be NULL (read as the grant's length to the nearest day) so that a node
+--   of the version before, during a rolling upgrade, still makes grants.
 -- SQLite cannot change a CHECK in place: both tables are made again and their rows copied.
 -- `relationships` references `invitations`, so the foreign keys are off while the table is
 -- swapped (SQLite's documented procedure; the pragma is a no-op inside a transaction, hence
@@ -58,7 +60,7 @@ CREATE TABLE grants_new (
     expires_at      INTEGER NOT NULL,
     auto_extend     INTEGER NOT NULL CHECK (auto_extend IN (0, 1)),
     revoked_at      INTEGER,
-    duration_days   INTEGER NOT NULL CHECK (duration_days BETWEEN 1 AND 730),
+    duration_days   INTEGER CHECK (duration_days BETWEEN 1 AND 730),
     expired_at      INTEGER,
     CHECK (expires_at > created_at),
     CHECK (NOT (auto_extend = 1 AND role = 'global_admin'))

@@ -17,8 +17,10 @@ const ORGS: &str = "p.id AS p_id, p.kind AS p_kind, p.name AS p_name, p.domain A
     p.partner_id AS p_partner_id, p.created_at AS p_created_at";
 const PROVIDER: &str = "v.id AS v_id, v.kind AS v_kind, v.name AS v_name, v.domain AS v_domain, v.partner_type AS v_partner_type,
     v.partner_id AS v_partner_id, v.created_at AS v_created_at";
-const GRANT: &str =
-    "g.id, g.partner_org_id, g.customer_id, g.role, g.created_at, g.expires_at, g.auto_extend, g.revoked_at, g.duration_days,
+/// A grant's period; NULL when a node of the version before made it (see migration 0012).
+const PERIOD: &str = "coalesce(duration_days, max(1, min(730, (expires_at - created_at + 43200000000) / 86400000000)))";
+const GRANT: &str = "g.id, g.partner_org_id, g.customer_id, g.role, g.created_at, g.expires_at, g.auto_extend, g.revoked_at,
+    coalesce(g.duration_days, max(1, min(730, (g.expires_at - g.created_at + 43200000000) / 86400000000))) AS duration_days,
     c.name AS customer_name";
 const MAIL: &str = "id, claim, organization_id, kind, invitation_id, recipient, from_name, subject, body, attempts, created_at";
 const DAY_US: i64 = 86_400_000_000;
@@ -175,8 +177,10 @@ impl ScheduleStore for SqliteStore {
             .write(move |c| {
                 let n = exec(
                     c,
-                    "UPDATE grants SET expires_at = ?1 WHERE id = ?2 AND expires_at = ?3 AND revoked_at IS NULL AND expired_at IS NULL
-                       AND auto_extend = 1 AND role <> 'global_admin'",
+                    &format!(
+                        "UPDATE grants SET expires_at = ?1, duration_days = {PERIOD}
+                         WHERE id = ?2 AND expires_at = ?3 AND revoked_at IS NULL AND expired_at IS NULL AND auto_extend = 1 AND role <> 'global_admin'"
+                    ),
                     params![ts(to), id.0, ts(from)],
                 )?;
                 if n == 1 {

@@ -72,6 +72,9 @@ async fn a_moved_clock_warns_extends_and_expires_grants_once_on_two_nodes() {
     let d = accepted(&app, &partner, json!({"roles": ["user_admin"], "duration_days": 10, "auto_extend": true})).await;
     // The schema refuses an auto-extending global admin grant, whatever the code does.
     assert!(app.raw.exec("UPDATE grants SET auto_extend = (1 = 1) WHERE role = 'global_admin'").await.is_err());
+    // D's grant as a node of the version before 0012 makes it, without its period: read as
+    // its length, and kept once extended.
+    app.raw.exec("UPDATE grants SET duration_days = NULL WHERE auto_extend = (1 = 1)").await.unwrap();
 
     assert_eq!(run_on_both(&app, &other).await, ScheduleRun::default(), "nothing is due at the start");
 
@@ -81,6 +84,7 @@ async fn a_moved_clock_warns_extends_and_expires_grants_once_on_two_nodes() {
     assert_eq!((run.grants_warned, run.grants_extended, run.grants_expired), (3, 1, 0), "{run:?}");
     assert_eq!(live_grants(&app, &partner, &d).await, vec![("user_admin".to_owned(), at(start + Duration::days(20)))]);
     assert_eq!(run_on_both(&app, &other).await, ScheduleRun::default(), "a second pass changes nothing");
+    assert_eq!(app.raw.i64("SELECT duration_days FROM grants WHERE auto_extend = (1 = 1)").await, 10);
 
     // 7 days before (D extended again), then 1 day before.
     app.clock.advance(Duration::days(23));
