@@ -158,8 +158,12 @@ impl Service {
 
     pub async fn invitation(&self, caller: &Caller, id: InvitationId) -> ServiceResult<InvitationView> {
         let p = caller.require(Action::InvitationsManage)?;
+        // The e-mail first: its `sent` commits with the invitation's `sent_at`, so an e-mail
+        // read as sent comes with the `sent_at` read after it (the other order could show a
+        // sent e-mail beside no `sent_at`, on PostgreSQL where the two reads are two snapshots).
+        let email_delivery = self.store.invitation_mail(p.organization.id, id).await?;
         let mut view = self.view(self.store.invitation(p.organization.id, id).await?);
-        view.email_delivery = self.store.invitation_mail(p.organization.id, id).await?;
+        view.email_delivery = email_delivery;
         Ok(view)
     }
 
