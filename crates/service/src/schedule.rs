@@ -148,10 +148,20 @@ impl Service {
     /// The warnings due now, one change per partner, customer and warning: an event per
     /// grant, one e-mail per warned user listing the roles that end.
     async fn warn_grants(&self, run: &mut ScheduleRun) -> ServiceResult<()> {
-        let now = self.now();
-        let soon = self.store.grants_ending_soon(now, 10 * BATCH).await?;
+        loop {
+            let now = self.now();
+            let soon = self.store.grants_ending_soon(now, BATCH).await?;
+            let before = run.grants_warned;
+            self.warn_batch(&soon, now, run).await?;
+            if (soon.len() as i64) < BATCH || run.grants_warned == before {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn warn_batch(&self, soon: &[ScheduledGrant], now: OffsetDateTime, run: &mut ScheduleRun) -> ServiceResult<()> {
         let mut groups: BTreeMap<WarningKey, Vec<(&ScheduledGrant, Vec<i64>)>> = BTreeMap::new();
-        for g in &soon {
+        for g in soon {
             if let Some((days, covered)) = due_warning(g, now) {
                 groups.entry((g.grant.partner_org_id, g.grant.customer_id, days)).or_default().push((g, covered));
             }

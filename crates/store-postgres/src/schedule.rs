@@ -234,6 +234,10 @@ impl ScheduleStore for PgStore {
             "SELECT {GRANT}, {ORGS}, (SELECT string_agg(w.days::text, ',') FROM grant_warnings w WHERE w.grant_id = g.id) AS warned
              FROM grants g JOIN organizations p ON p.id = g.partner_org_id JOIN organizations c ON c.id = g.customer_id
              WHERE g.revoked_at IS NULL AND g.expired_at IS NULL AND NOT g.auto_extend AND g.expires_at > $1 AND g.expires_at <= $2
+               AND EXISTS (SELECT 1 FROM (VALUES (30), (7), (1)) AS t(d)
+                           WHERE g.expires_at <= $1 + t.d * interval '24 hours'
+                             AND coalesce(g.duration_days, greatest(1, least(730, round(extract(epoch FROM g.expires_at - g.created_at) / 86400)::bigint))) > t.d
+                             AND NOT EXISTS (SELECT 1 FROM grant_warnings w WHERE w.grant_id = g.id AND w.days = t.d))
              ORDER BY g.expires_at, g.id LIMIT $3"
         ))
         .bind(pt(now))

@@ -197,6 +197,10 @@ impl ScheduleStore for SqliteStore {
             "SELECT {GRANT}, {ORGS}, (SELECT group_concat(w.days) FROM grant_warnings w WHERE w.grant_id = g.id) AS warned
              FROM grants g JOIN organizations p ON p.id = g.partner_org_id JOIN organizations c ON c.id = g.customer_id
              WHERE g.revoked_at IS NULL AND g.expired_at IS NULL AND g.auto_extend = 0 AND g.expires_at > ?1 AND g.expires_at <= ?1 + ?2
+               AND EXISTS (SELECT 1 FROM (SELECT 30 AS d UNION ALL SELECT 7 UNION ALL SELECT 1) AS t
+                           WHERE g.expires_at <= ?1 + t.d * 86400000000
+                             AND coalesce(g.duration_days, max(1, min(730, (g.expires_at - g.created_at + 43200000000) / 86400000000))) > t.d
+                             AND NOT EXISTS (SELECT 1 FROM grant_warnings w WHERE w.grant_id = g.id AND w.days = t.d))
              ORDER BY g.expires_at, g.id LIMIT ?3"
         );
         self.db.read(|c| all(c, &sql, params![ts(now), 30 * DAY_US, limit], |r| scheduled_grant(r, true)))

@@ -185,7 +185,9 @@ pub trait ScheduleStore: Send + Sync {
     /// Moves an auto-extending grant's end from `from` to `to` (only if it still ends at
     /// `from`, unrevoked, and is not `global_admin`); forgets its warnings; writes `change`.
     async fn extend_grant(&self, id: GrantId, from: OffsetDateTime, to: OffsetDateTime, change: Change) -> StoreResult<bool>;
-    /// Unrevoked grants without auto-extension ending after `now` and within 30 days of it.
+    /// Unrevoked grants without auto-extension ending after `now` and within 30 days of it,
+    /// with a warning due (one of `WARNING_DAYS` they are within, shorter than their period,
+    /// not given yet): those warned already do not crowd out the others.
     async fn grants_ending_soon(&self, now: OffsetDateTime, limit: i64) -> StoreResult<Vec<ScheduledGrant>>;
     /// Records each `(grant, days)` warning, queues `mails` and writes `change`, all or nothing:
     /// `Conflict(GRANT_WARNED)` when one was recorded already.

@@ -45,6 +45,8 @@ pub(super) async fn scheduled_changes_happen_once(store: &dyn Store) {
     let again = store.warn_grants(vec![(g.grant.id, 7), (g.grant.id, 30)], now(), vec![], change(p, "grant.expiring")).await;
     assert!(matches!(again, Err(StoreError::Conflict { constraint: constraint::GRANT_WARNED })), "{again:?}");
     assert_eq!(store.grants_ending_soon(now() + Duration::days(25), 10).await.unwrap()[0].warned, vec![30], "the refused one left nothing");
+    let t5 = now() + Duration::days(5);
+    assert!(store.grants_ending_soon(t5, 10).await.unwrap().is_empty(), "warned for 30 days, the 7-day warning not due: not read");
     let end = g.grant.expires_at;
     assert!(!store.extend_grant(g.grant.id, end, end + Duration::days(30), change(p, "grant.extended")).await.unwrap());
     let past = end + Duration::hours(1);
