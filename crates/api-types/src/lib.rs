@@ -7,8 +7,10 @@
 //! keep it out of request types.
 
 mod commerce;
+mod email;
 mod names;
 pub use commerce::*;
+pub use email::*;
 pub use names::*;
 
 use serde::{Deserialize, Serialize};
@@ -450,6 +452,9 @@ pub struct InvitationResponse {
     /// The e-mail draft; shown while pending only.
     pub email: Option<EmailDraft>,
     pub mailto: Option<String>,
+    /// Where the e-mail partnerhub was last asked to send (`POST /invitations/{id}/send`)
+    /// stands; in `GET /invitations/{id}` only, `null` elsewhere or when none was asked for.
+    pub email_delivery: Option<EmailDelivery>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

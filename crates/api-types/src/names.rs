@@ -102,12 +102,22 @@ pub enum LocaleName {
     En,
 }
 
-/// The state an invitation answer leaves: `sent` (mailed), `declined`.
+/// The state an invitation answer leaves: `queued` (to be mailed: see `email_delivery`),
+/// `declined`.
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OutcomeState {
-    Sent,
+    Queued,
     Declined,
+}
+
+/// Where an e-mail of the outbox stands.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EmailDeliveryState {
+    Queued,
+    Sent,
+    Failed,
 }
 
 /// Always `Bearer`.

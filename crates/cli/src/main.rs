@@ -271,6 +271,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         )
     })?;
     partnerhub_service::spawn_purge(service.clone());
+    // Every process runs both: the scheduler acts only while it holds the database's lease, and
+    // the e-mail worker's claims keep two processes from sending one e-mail.
+    partnerhub_service::spawn_scheduler(service.clone());
+    partnerhub_service::spawn_mail_worker(service.clone());
     if args.demo {
         demo::run(&service, &args.demo_file).await?;
     }

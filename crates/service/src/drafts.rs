@@ -6,7 +6,7 @@ use partnerhub_domain::{DelegatedRole, Locale};
 use partnerhub_store::PartnerRef;
 use time::OffsetDateTime;
 
-fn role_label(locale: Locale, r: DelegatedRole) -> &'static str {
+pub(crate) fn role_label(locale: Locale, r: DelegatedRole) -> &'static str {
     match (locale, r) {
         (Locale::En, DelegatedRole::GlobalAdmin) => "Global administrator",
         (Locale::En, DelegatedRole::UserAdmin) => "User administrator",
@@ -23,7 +23,7 @@ fn role_label(locale: Locale, r: DelegatedRole) -> &'static str {
     }
 }
 
-fn date(locale: Locale, t: OffsetDateTime) -> String {
+pub(crate) fn date(locale: Locale, t: OffsetDateTime) -> String {
     let d = t.date();
     match locale {
         Locale::En => format!("{} {} {}", d.day(), d.month(), d.year()),

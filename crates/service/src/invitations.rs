@@ -33,6 +33,9 @@ pub struct InvitationView {
     pub state: InvitationState,
     pub url: Option<String>,
     pub mailto: Option<String>,
+    /// Where the invitation's e-mail stands, when partnerhub was asked to send it (read by
+    /// [`Service::invitation`] only).
+    pub email_delivery: Option<MailStatus>,
 }
 
 pub struct AcceptOutcome {
@@ -46,7 +49,7 @@ const MAX_SUBJECT: usize = 200;
 const MAX_BODY: usize = 20_000;
 
 impl Service {
-    fn invitation_token(&self, id: InvitationId) -> String {
+    pub(crate) fn invitation_token(&self, id: InvitationId) -> String {
         // HMAC accepts keys of any length; `new_from_slice` cannot fail for it.
         let mut mac =
             <Hmac<Sha256> as Mac>::new_from_slice(self.config.secret.bytes()).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
@@ -64,14 +67,14 @@ impl Service {
         if state != InvitationState::Pending {
             // Once answered, revoked or expired, neither the link nor the draft is shown again.
             invitation.email_body.clear();
-            return InvitationView { invitation, state, url: None, mailto: None };
+            return InvitationView { invitation, state, url: None, mailto: None, email_delivery: None };
         }
         let url = self.invitation_url(invitation.id);
         let token = self.invitation_token(invitation.id);
         invitation.email_subject = drafts::unseal(&invitation.email_subject, &url, &token);
         invitation.email_body = drafts::unseal(&invitation.email_body, &url, &token);
         let mailto = Some(drafts::mailto(&invitation.email_subject, &invitation.email_body));
-        InvitationView { invitation, state, url: Some(url), mailto }
+        InvitationView { invitation, state, url: Some(url), mailto, email_delivery: None }
     }
 
     pub async fn create_invitation(&self, caller: &Caller, input: NewInvitationInput) -> ServiceResult<InvitationView> {
@@ -155,7 +158,13 @@ impl Service {
 
     pub async fn invitation(&self, caller: &Caller, id: InvitationId) -> ServiceResult<InvitationView> {
         let p = caller.require(Action::InvitationsManage)?;
-        Ok(self.view(self.store.invitation(p.organization.id, id).await?))
+        // The e-mail first: its `sent` commits with the invitation's `sent_at`, so an e-mail
+        // read as sent comes with the `sent_at` read after it (the other order could show a
+        // sent e-mail beside no `sent_at`, on PostgreSQL where the two reads are two snapshots).
+        let email_delivery = self.store.invitation_mail(p.organization.id, id).await?;
+        let mut view = self.view(self.store.invitation(p.organization.id, id).await?);
+        view.email_delivery = email_delivery;
+        Ok(view)
     }
 
     pub async fn list_invitations(
@@ -203,25 +212,42 @@ impl Service {
         Ok(self.view(saved))
     }
 
-    /// Sends the draft by SMTP to the customer's address.
+    /// Queues the draft, as it is now, for the customer's address: the e-mail worker sends it
+    /// (see `outbox_mail`), and `GET /invitations/{id}` tells how that went. Refused at once
+    /// when no relay is configured, since nothing would ever send it.
     pub async fn send_invitation(&self, caller: &Caller, id: InvitationId, to: &str) -> ServiceResult<()> {
         let p = caller.require(Action::InvitationsManage)?;
         let inv = self.store.invitation(p.organization.id, id).await?;
         inv.state.check_open(inv.expires_at, self.now()).map_err(|_| ServiceError::InvitationNotPending)?;
         let to = Email::parse("to", to)?;
-        let mailer = self.mailer.as_ref().ok_or(ServiceError::EmailNotConfigured)?;
-        let (url, token) = (self.invitation_url(id), self.invitation_token(id));
-        let (subject, body) = (drafts::unseal(&inv.email_subject, &url, &token), drafts::unseal(&inv.email_body, &url, &token));
-        mailer.send(to.as_str(), &p.organization.name, &subject, &body).await?;
+        if self.mailer.is_none() {
+            return Err(ServiceError::EmailNotConfigured);
+        }
+        let now = self.now();
+        let mail = NewMail {
+            id: uuid::Uuid::now_v7(),
+            organization_id: p.organization.id,
+            kind: MailKind::Invitation,
+            invitation_id: Some(id),
+            to: to.as_str().to_owned(),
+            locale: inv.locale,
+            from_name: p.organization.name.clone(),
+            // Sealed as stored: the worker puts the link back when it sends.
+            subject: inv.email_subject.clone(),
+            body: inv.email_body.clone(),
+            created_at: now,
+        };
         let change = self.change(
             caller,
-            "email.sent",
+            "email.queued",
             json!({"type": "invitation", "id": id}),
             inv.customer_id,
-            json!({"to": to.as_str()}),
+            json!({"to": to.as_str(), "kind": "invitation", "email_id": mail.id}),
             vec![p.organization.id],
         );
-        Ok(self.store.mark_invitation_sent(p.organization.id, id, self.now(), change).await?)
+        self.store.queue_invitation_mail(p.organization.id, mail, now, change).await?;
+        self.wake_mail();
+        Ok(())
     }
 
     pub async fn revoke_invitation(&self, caller: &Caller, id: InvitationId) -> ServiceResult<InvitationView> {

@@ -12,8 +12,11 @@ mod invitations;
 mod limits;
 mod mail;
 mod mfa;
+pub mod notices;
 mod organizations;
+mod outbox_mail;
 mod portal;
+mod schedule;
 mod secret;
 mod tenant;
 
@@ -27,6 +30,8 @@ pub use limits::Limited;
 pub use mail::SmtpConfig;
 pub use mfa::TotpEnrolment;
 pub use organizations::{NewPartnerInput, NewUserInput, SignupInput};
+pub use outbox_mail::{GIVE_UP_AFTER, MAIL_POLL, MailRun, backoff, spawn_mail_worker};
+pub use schedule::{SCHEDULE_EVERY, ScheduleRun, spawn_scheduler};
 pub use secret::{SECRET_GENERATE_COMMAND, check_secret};
 pub use tenant::NewTenantUserInput;
 
@@ -108,12 +113,14 @@ pub struct Service {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) config: Arc<ServiceConfig>,
     pub(crate) mailer: Option<Arc<mail::Mailer>>,
+    /// Wakes this process's e-mail worker when an e-mail is queued (see `outbox_mail`).
+    pub(crate) mail_wake: Arc<tokio::sync::Notify>,
 }
 
 impl Service {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ServiceConfig) -> ServiceResult<Self> {
         let mailer = config.smtp.as_ref().map(mail::Mailer::new).transpose()?.map(Arc::new);
-        Ok(Self { store, clock, config: Arc::new(config), mailer })
+        Ok(Self { store, clock, config: Arc::new(config), mailer, mail_wake: Arc::new(tokio::sync::Notify::new()) })
     }
 
     pub fn now(&self) -> OffsetDateTime {

@@ -1,8 +1,10 @@
-//! Sending invitation drafts through an SMTP relay (lettre).
+//! Talking to the SMTP relay (lettre). What is sent, and when, is the outbox's business
+//! (see `outbox_mail`).
 
 use crate::{ServiceError, ServiceResult};
 use lettre::message::{Mailbox, header::ContentType};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use partnerhub_store::MailErrorKind;
 
 /// `url` is `smtp://host:port` (plain or STARTTLS with `?tls=required`) or `smtps://host:port`,
 /// with optional `user:password@`. `from` is the sender address.
@@ -34,8 +36,9 @@ impl Mailer {
         Ok(Self { transport, from })
     }
 
-    pub(crate) async fn send(&self, to: &str, from_name: &str, subject: &str, body: &str) -> ServiceResult<()> {
-        let to: Mailbox = to.parse().map_err(|_| partnerhub_domain::ValidationErrors::one("to", "is not an e-mail address"))?;
+    /// Sends one message; a refusal or a relay out of reach is told apart (see [`classify`]).
+    pub(crate) async fn send(&self, to: &str, from_name: &str, subject: &str, body: &str) -> Result<(), (MailErrorKind, String)> {
+        let to: Mailbox = to.parse().map_err(|_| (MailErrorKind::Refused, format!("`{to}` is not an e-mail address")))?;
         let from = Mailbox::new(Some(from_name.to_owned()), self.from.email.clone());
         let msg = Message::builder()
             .from(from)
@@ -43,15 +46,24 @@ impl Mailer {
             .subject(subject)
             .header(ContentType::TEXT_PLAIN)
             .body(body.to_owned())
-            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+            .map_err(|e| (MailErrorKind::Refused, e.to_string()))?;
         self.transport.send(msg).await.map_err(classify)?;
         Ok(())
     }
 }
 
-/// A relay that answered and said no (an SMTP 4xx or 5xx reply) refused the message; anything
-/// else (connection refused, time-out, a host name that does not resolve, TLS, a broken
-/// conversation) means the relay could not be reached or talked to.
-fn classify(e: lettre::transport::smtp::Error) -> ServiceError {
-    if e.status().is_some() { ServiceError::EmailFailed(e.to_string()) } else { ServiceError::EmailUnreachable(e.to_string()) }
+/// A relay that answered 5xx refused the message for good; one that answered 4xx refused it
+/// for now (tried again); anything else (connection refused, time-out, a host name that does
+/// not resolve, TLS, a broken conversation) means the relay could not be reached or talked to
+/// (tried again). The words answered are for the sender to read (kept with the e-mail, shown
+/// in `GET /invitations/{id}` and the audit log): the reply code only, never the relay's own
+/// text or the connection's error, which may name internal hosts; those go to the log.
+fn classify(e: lettre::transport::smtp::Error) -> (MailErrorKind, String) {
+    tracing::warn!(error = %e, "the SMTP relay did not take an e-mail");
+    match e.status() {
+        Some(code) if e.is_permanent() => (MailErrorKind::Refused, format!("the mail relay refused the message ({code})")),
+        Some(code) => (MailErrorKind::RefusedForNow, format!("the mail relay refused the message for now ({code})")),
+        None if e.is_timeout() => (MailErrorKind::Unreachable, "the mail relay did not answer in time".into()),
+        None => (MailErrorKind::Unreachable, "the mail relay could not be reached or talked to".into()),
+    }
 }

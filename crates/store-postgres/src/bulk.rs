@@ -135,6 +135,7 @@ async fn load(conn: &mut PgConnection, seed: &Seed) -> StoreResult<SeedCounts> {
                     &ts(g.created_at),
                     &ts(g.expires_at),
                     "t",
+                    &partnerhub_store::codec::grant_period_days(from_micros(g.created_at), from_micros(g.expires_at)).to_string(),
                 ]));
                 n.grants += 1;
             }
@@ -154,7 +155,7 @@ async fn load(conn: &mut PgConnection, seed: &Seed) -> StoreResult<SeedCounts> {
     lap(&mut n, "relationships");
     copy(
         &mut tx,
-        "grants (id, relationship_id, partner_org_id, customer_id, role, created_at, expires_at, auto_extend)",
+        "grants (id, relationship_id, partner_org_id, customer_id, role, created_at, expires_at, auto_extend, duration_days)",
         std::iter::once(grants),
     )
     .await?;

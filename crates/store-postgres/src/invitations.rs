@@ -74,7 +74,7 @@ impl InvitationStore for PgStore {
                     b.push(" AND state = 'pending' AND expires_at > ").push_bind(pt(now));
                 }
                 Some(InvitationState::Expired) => {
-                    b.push(" AND state = 'pending' AND expires_at <= ").push_bind(pt(now));
+                    b.push(" AND (state = 'expired' OR (state = 'pending' AND expires_at <= ").push_bind(pt(now)).push("))");
                 }
                 Some(s) => {
                     b.push(" AND state = ").push_bind(s.as_str());

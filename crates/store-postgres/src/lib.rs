@@ -34,6 +34,7 @@ mod organizations;
 mod paging;
 mod relationships;
 mod rows;
+mod schedule;
 mod sessions;
 mod tenant;
 
@@ -153,6 +154,7 @@ pub(crate) fn db(e: sqlx::Error) -> StoreError {
             constraint::EMAIL_TAKEN,
             constraint::ACTIVE_RELATIONSHIP,
             constraint::PROVIDER_LINK_EXISTS,
+            constraint::GRANT_WARNED,
         ];
         // A primary key is named by PostgreSQL, not by us.
         if d.constraint() == Some("licenses_pkey") {
@@ -224,8 +226,10 @@ pub(crate) fn rels_grants_ctes(base: usize, gate: &str) -> String {
                AND g.partner_org_id = n.partner_org_id AND g.customer_id = n.customer_id AND g.role = n.role AND g.revoked_at IS NULL
              RETURNING 1
          ), grs AS (
-             INSERT INTO grants (id, relationship_id, partner_org_id, customer_id, role, created_at, expires_at, auto_extend)
-             SELECT * FROM unnest({}::uuid[], {}::uuid[], {}::uuid[], {}::uuid[], {}::text[], {}::timestamptz[], {}::timestamptz[], {}::boolean[])
+             INSERT INTO grants (id, relationship_id, partner_org_id, customer_id, role, created_at, expires_at, auto_extend, duration_days)
+             SELECT t.*, greatest(1, least(730, round(extract(epoch FROM t.expires_at - t.created_at) / 86400)::bigint))
+             FROM unnest({}::uuid[], {}::uuid[], {}::uuid[], {}::uuid[], {}::text[], {}::timestamptz[], {}::timestamptz[], {}::boolean[])
+                  AS t(id, relationship_id, partner_org_id, customer_id, role, created_at, expires_at, auto_extend)
              WHERE {gate} AND (SELECT count(*) FROM ended) >= 0
              RETURNING 1
          )",

@@ -64,4 +64,6 @@ cases!(
     the_records_of_one_change_share_its_id,
     every_list_pages_by_keyset_within_its_organization,
     the_customer_total_follows_every_change,
+    scheduled_changes_happen_once,
+    an_email_is_claimed_by_one_and_ended_by_its_holder,
 );

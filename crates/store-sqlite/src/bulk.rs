@@ -88,8 +88,8 @@ fn insert(c: &Connection, seed: &Seed) -> StoreResult<SeedCounts> {
         .map_err(err)?;
     let mut grant = c
         .prepare(
-            "INSERT INTO grants (id, relationship_id, partner_org_id, customer_id, role, created_at, expires_at, auto_extend)
-             VALUES (?, ?, ?, ?, ?, ?, ?, 1)",
+            "INSERT INTO grants (id, relationship_id, partner_org_id, customer_id, role, created_at, expires_at, auto_extend, duration_days)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, max(1, min(730, (?7 - ?6 + 43200000000) / 86400000000)))",
         )
         .map_err(err)?;
     for (r, grants) in seed.relationships() {

@@ -233,6 +233,8 @@ pub(crate) fn err(e: rusqlite::Error) -> StoreError {
             constraint::ACTIVE_RELATIONSHIP
         } else if m.contains("provider_links.provider_id") {
             constraint::PROVIDER_LINK_EXISTS
+        } else if m.contains("grant_warnings.grant_id") {
+            constraint::GRANT_WARNED
         } else if m.contains("licenses.subscription_id") {
             constraint::LICENSE_EXISTS
         } else {

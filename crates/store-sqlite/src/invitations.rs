@@ -64,7 +64,7 @@ impl InvitationStore for SqliteStore {
                 args.push(Sql::Integer(ts(now)));
             }
             Some(InvitationState::Expired) => {
-                filter.push_str(" AND state = 'pending' AND expires_at <= ?");
+                filter.push_str(" AND (state = 'expired' OR (state = 'pending' AND expires_at <= ?))");
                 args.push(Sql::Integer(ts(now)));
             }
             Some(s) => {

@@ -21,6 +21,7 @@ mod paging;
 mod plans;
 mod relationships;
 mod rows;
+mod schedule;
 mod sessions;
 mod tenant;
 
@@ -225,7 +226,8 @@ pub(crate) fn insert_relationships(c: &Connection, rels: &[NewRelationship], gra
         )? as i64;
         exec(
             c,
-            "INSERT INTO grants (id, relationship_id, partner_org_id, customer_id, role, created_at, expires_at, auto_extend) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO grants (id, relationship_id, partner_org_id, customer_id, role, created_at, expires_at, auto_extend, duration_days)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             params![
                 g.id.0,
                 g.relationship_id.0,
@@ -234,7 +236,8 @@ pub(crate) fn insert_relationships(c: &Connection, rels: &[NewRelationship], gra
                 g.role.as_str(),
                 ts(g.created_at),
                 ts(g.expires_at),
-                g.auto_extend
+                g.auto_extend,
+                partnerhub_store::codec::grant_period_days(g.created_at, g.expires_at)
             ],
         )?;
     }

@@ -11,7 +11,7 @@ pub(crate) use partnerhub_store::codec::{
     decode_cursor, delegated_json, encode_cursor, from_micros as from_ts, micros as ts, rfc3339, role_names as names, roles_json,
 };
 
-fn get<T: FromSql>(r: &Row<'_>, col: &str) -> StoreResult<T> {
+pub(crate) fn get<T: FromSql>(r: &Row<'_>, col: &str) -> StoreResult<T> {
     r.get(col).map_err(err)
 }
 

@@ -13,6 +13,13 @@ pub fn micros(t: OffsetDateTime) -> i64 {
     (t.unix_timestamp_nanos() / 1_000) as i64
 }
 
+/// The days of one period of a grant running from `created_at` to `expires_at` (to the nearest
+/// day, within 1..=730): what an auto-extension adds.
+pub fn grant_period_days(created_at: OffsetDateTime, expires_at: OffsetDateTime) -> i64 {
+    const DAY_US: i64 = 86_400_000_000;
+    ((micros(expires_at) - micros(created_at) + DAY_US / 2) / DAY_US).clamp(1, 730)
+}
+
 pub fn from_micros(us: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }

@@ -16,6 +16,7 @@ mod fixtures;
 mod links;
 mod mfa;
 mod paging;
+mod schedule;
 mod sessions;
 mod tenant;
 use commerce::*;
@@ -24,6 +25,7 @@ use fixtures::*;
 use links::*;
 use mfa::*;
 use paging::*;
+use schedule::*;
 use sessions::*;
 use tenant::*;
 
@@ -60,6 +62,8 @@ pub const CASES: &[&str] = &[
     "the_records_of_one_change_share_its_id",
     "every_list_pages_by_keyset_within_its_organization",
     "the_customer_total_follows_every_change",
+    "scheduled_changes_happen_once",
+    "an_email_is_claimed_by_one_and_ended_by_its_holder",
 ];
 
 pub async fn run(name: &str, store: &dyn Store) {
@@ -95,6 +99,8 @@ pub async fn run(name: &str, store: &dyn Store) {
         "the_records_of_one_change_share_its_id" => the_records_of_one_change_share_its_id(store).await,
         "every_list_pages_by_keyset_within_its_organization" => every_list_pages_by_keyset_within_its_organization(store).await,
         "the_customer_total_follows_every_change" => the_customer_total_follows_every_change(store).await,
+        "scheduled_changes_happen_once" => scheduled_changes_happen_once(store).await,
+        "an_email_is_claimed_by_one_and_ended_by_its_holder" => an_email_is_claimed_by_one_and_ended_by_its_holder(store).await,
         other => panic!("no conformance case {other}"),
     }
 }

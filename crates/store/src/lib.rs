@@ -17,6 +17,7 @@ mod invitations;
 mod mfa;
 mod organizations;
 mod relationships;
+mod schedule;
 mod sessions;
 pub use audit::AuditStore;
 pub use commerce::CommerceStore;
@@ -25,6 +26,7 @@ pub use invitations::InvitationStore;
 pub use mfa::{MfaStore, Totp, TotpConfirmation};
 pub use organizations::OrganizationStore;
 pub use relationships::RelationshipStore;
+pub use schedule::*;
 pub use sessions::{Limit, MAX_SESSIONS_PER_USER, SessionInfo, SessionStore};
 
 #[cfg(feature = "conformance")]
@@ -90,6 +92,8 @@ pub mod constraint {
     pub const TOTP_ACTIVE: &str = "totp_active";
     /// A TOTP confirmation whose enrolment was confirmed, replaced or removed meanwhile.
     pub const TOTP_NOT_PENDING: &str = "totp_not_pending";
+    /// A grant's warning for that many days before its end was given already.
+    pub const GRANT_WARNED: &str = "grant_warnings_once";
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -105,6 +109,8 @@ pub trait Store:
     + AuditStore
     + IdempotencyStore
     + MfaStore
+    + ScheduleStore
+    + MailStore
     + Send
     + Sync
     + 'static

@@ -160,6 +160,8 @@ async fn every_action_the_main_flows_write_is_listed_in_docs_audit_md() {
     let (s, b) = app.post(&format!("/api/v1/invitations/{inv_id}/send"), Some(&direct.token), json!({"to": "ga@customer.example"})).await;
     ok(s, &b);
     mail.recv().await.unwrap();
+    // The worker writes `email.sent` once the relay took it.
+    assert_eq!(crate::smtp::delivery_settled(&app, &direct, inv_id).await["email_delivery"]["state"], "sent");
     let revoked = app.invite(&direct, json!({})).await;
     let (s, b) = app.post(&format!("/api/v1/invitations/{}/revoke", revoked["id"].as_str().unwrap()), Some(&direct.token), json!({})).await;
     ok(s, &b);
@@ -239,6 +241,7 @@ async fn every_action_the_main_flows_write_is_listed_in_docs_audit_md() {
         "invitation.accepted",
         "invitation.declined",
         "invitation.revoked",
+        "email.queued",
         "email.sent",
         "order.created",
         "subscription.updated",

@@ -508,5 +508,5 @@ async fn with_a_relay_the_draft_page_sends() {
     assert!(message.contains("To: ga@customer.example") && message.contains(inv["url"].as_str().expect("url")), "{message}");
     assert!(rx.try_recv().is_err(), "the refused POSTs sent nothing");
     let (_, html) = fr.get(&location).await;
-    assert!(html.contains("Envoyé."), "{html}");
+    assert!(html.contains("Mis en file d'envoi"), "{html}");
 }

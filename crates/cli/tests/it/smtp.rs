@@ -79,13 +79,37 @@ async fn an_invitation_is_sent_through_the_relay_with_its_url() {
     let (s, b) = app.post(&path, Some(&partner.token), json!({"to": "not an address"})).await;
     assert_eq!((s, code(&b)), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"));
     let (s, b) = app.post(&path, Some(&partner.token), json!({"to": "ga@customer.example"})).await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
-    let message = rx.recv().await.unwrap();
+    assert_eq!((s, b["state"].as_str()), (StatusCode::ACCEPTED, Some("queued")), "{b}");
+    // The worker of the server's process sends it at once.
+    let message = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv()).await.expect("sent in time").unwrap();
     // The English draft is plain ASCII, so the relay sees the URL as written.
     assert!(message.contains("To: ga@customer.example"), "{message}");
     assert!(message.contains(inv["url"].as_str().unwrap()), "{message}");
-    let (_, after) = app.get(&format!("/api/v1/invitations/{}", inv["id"].as_str().unwrap()), &partner.token).await;
-    assert!(after["sent_at"].is_string());
+    let after = delivery_settled(&app, &partner, inv["id"].as_str().unwrap()).await;
+    assert!(after["sent_at"].is_string(), "{after}");
+    assert_eq!(after["email_delivery"]["state"], "sent", "{after}");
+    assert_eq!(
+        (after["email_delivery"]["to"].as_str(), after["email_delivery"]["attempts"].as_i64()),
+        (Some("ga@customer.example"), Some(1))
+    );
+    assert!(rx.try_recv().is_err(), "sent once");
+    let actions = app.written_actions().await;
+    assert!(actions.contains("email.queued") && actions.contains("email.sent"), "{actions:?}");
+    app.verify_audit().await;
+}
+
+/// The invitation once its e-mail is no longer being sent (sent or failed), or as it is after
+/// a few seconds.
+pub(crate) async fn delivery_settled(app: &TestApp, partner: &Org, id: &str) -> serde_json::Value {
+    let mut after = serde_json::Value::Null;
+    for _ in 0..100 {
+        after = app.get(&format!("/api/v1/invitations/{id}"), &partner.token).await.1;
+        if after["email_delivery"]["state"] != "queued" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    after
 }
 
 /// A relay that answers every command but the recipient, which it refuses for good.
@@ -116,30 +140,43 @@ async fn refusing_relay() -> String {
     format!("smtp://{addr}")
 }
 
-/// Sends an invitation through a server whose relay is `url`; answers the status and problem.
-async fn send_through(url: String) -> (StatusCode, serde_json::Value) {
-    let app =
-        TestApp::spawn_with(Options { smtp: Some(SmtpConfig { url, from: "partners@partnerhub.example".into() }), ..Options::default() })
-            .await;
+/// Queues an invitation through a server whose relay is `url`, runs one pass of the e-mail
+/// worker; answers the invitation as its partner then reads it.
+async fn send_through(url: String) -> (TestApp, serde_json::Value) {
+    let smtp = SmtpConfig { url, from: "partners@partnerhub.example".into() };
+    let app = TestApp::spawn_with(Options { smtp: Some(smtp), no_mail_worker: true, ..Options::default() }).await;
     let partner = app.partner("direct").await;
     let inv = app.invite(&partner, json!({"locale": "en"})).await;
     let path = format!("/api/v1/invitations/{}/send", inv["id"].as_str().unwrap());
-    let answer = app.post(&path, Some(&partner.token), json!({"to": "ga@customer.example"})).await;
+    let (s, b) = app.post(&path, Some(&partner.token), json!({"to": "ga@customer.example"})).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
+    app.service.deliver_mail().await.unwrap();
     let (_, after) = app.get(&format!("/api/v1/invitations/{}", inv["id"].as_str().unwrap()), &partner.token).await;
     assert!(after["sent_at"].is_null(), "{after}");
-    answer
+    (app, after)
 }
 
 #[tokio::test]
 async fn a_relay_out_of_reach_is_told_apart_from_a_relay_that_refuses() {
     // Nothing listens there (bound, then let go): the relay cannot be reached, which is our
-    // side unavailable for now, not a refusal.
+    // side unavailable for now, not a refusal: the e-mail stays queued and is tried again.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let (s, b) = send_through(format!("smtp://127.0.0.1:{port}")).await;
-    assert_eq!((s, code(&b)), (StatusCode::SERVICE_UNAVAILABLE, "email_relay_unreachable"), "{b}");
-    assert!(b["detail"].as_str().unwrap().contains("could not be reached"), "{b}");
-    // A relay that answers 550: refused.
-    let (s, b) = send_through(refusing_relay().await).await;
-    assert_eq!((s, code(&b)), (StatusCode::BAD_GATEWAY, "email_failed"), "{b}");
-    assert!(b["detail"].as_str().unwrap().contains("refused"), "{b}");
+    let (app, after) = send_through(format!("smtp://127.0.0.1:{port}")).await;
+    let d = &after["email_delivery"];
+    assert_eq!(
+        (d["state"].as_str(), d["last_error_kind"].as_str(), d["attempts"].as_i64()),
+        (Some("queued"), Some("unreachable"), Some(1)),
+        "{after}"
+    );
+    assert!(d["next_attempt_at"].is_string(), "{after}");
+    assert!(!app.written_actions().await.contains("email.failed"));
+    // A relay that answers 550: refused, for good, and said so in the audit log.
+    let (app, after) = send_through(refusing_relay().await).await;
+    let d = &after["email_delivery"];
+    assert_eq!((d["state"].as_str(), d["last_error_kind"].as_str()), (Some("failed"), Some("refused")), "{after}");
+    assert!(d["last_error"].as_str().unwrap().contains("550"), "{after}");
+    assert!(d["next_attempt_at"].is_null(), "{after}");
+    assert!(app.written_actions().await.contains("email.failed"));
+    app.service.deliver_mail().await.unwrap();
+    app.verify_audit().await;
 }

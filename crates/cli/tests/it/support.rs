@@ -193,6 +193,8 @@ pub struct TestApp {
     pub db: TestDb,
     /// The service under the server, for what HTTP cannot say (another client address).
     pub service: Service,
+    /// Its configuration, for another node over the same database (see `another_node`).
+    pub config: ServiceConfig,
 }
 
 /// An organization created through the API, with a signed-in global admin.
@@ -217,6 +219,9 @@ pub struct Options {
     /// client address (helpers sign up each customer from a fresh one, under the sign-up
     /// limit). `Some("")`: no proxy is trusted and the header is ignored.
     pub trusted_proxies: Option<&'static str>,
+    /// With `smtp`: no e-mail worker in the background (the test runs
+    /// `Service::deliver_mail` itself, at the times it chooses).
+    pub no_mail_worker: bool,
 }
 
 impl TestApp {
@@ -245,14 +250,32 @@ impl TestApp {
             require_mfa: opts.require_mfa,
             operator_name: None,
         };
-        let service = Service::new(store.clone(), Arc::new(clock.clone()) as Arc<dyn Clock>, config).expect("service");
+        let mail_worker = config.smtp.is_some() && !opts.no_mail_worker;
+        let service = Service::new(store.clone(), Arc::new(clock.clone()) as Arc<dyn Clock>, config.clone()).expect("service");
+        if mail_worker {
+            // As `serve` runs it: e-mails queued by a request are sent at once.
+            partnerhub_service::spawn_mail_worker(service.clone());
+        }
         let trusted_proxies =
             partnerhub_web::TrustedProxies::parse(opts.trusted_proxies.unwrap_or("127.0.0.1/32")).expect("trusted proxies");
         let app = partnerhub_web::router_with(service.clone(), partnerhub_web::WebConfig { trusted_proxies });
         tokio::spawn(async move {
             let _ = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await;
         });
-        Self { url, client: reqwest::Client::new(), clock, store, raw, db, service }
+        Self { url, client: reqwest::Client::new(), clock, store, raw, db, service, config }
+    }
+
+    /// Another node over the same database, with the same clock and configuration: a store of
+    /// its own on PostgreSQL (its own connections, as another process has); on SQLite, where
+    /// one process owns the file, the same store.
+    pub async fn another_node(&self) -> Service {
+        let store: Arc<dyn Store> = match self.db.backend {
+            Backend::Sqlite => self.store.clone(),
+            Backend::Postgres => Arc::new(
+                PgStore::open(&self.db.url, PgOptions { max_connections: 5, ..PgOptions::default() }).await.expect("open another store"),
+            ),
+        };
+        Service::new(store, Arc::new(self.clock.clone()) as Arc<dyn Clock>, self.config.clone()).expect("service")
     }
 
     pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {

@@ -34,6 +34,16 @@ pub(crate) fn response(v: InvitationView) -> InvitationResponse {
         responded_at: i.responded_at,
         email: pending.then_some(EmailDraft { subject: i.email_subject, body: i.email_body }),
         mailto: v.mailto,
+        email_delivery: v.email_delivery.map(|d| EmailDelivery {
+            state: d.state,
+            to: d.to,
+            attempts: d.attempts,
+            last_error_kind: d.last_error_kind.map(|k| k.as_str().to_owned()),
+            last_error: d.last_error,
+            next_attempt_at: d.next_attempt_at,
+            queued_at: d.created_at,
+            sent_at: d.sent_at,
+        }),
     }
 }
 
@@ -105,11 +115,12 @@ pub async fn save_invitation_email(
     Ok(Json(response(s.service.save_invitation_email(&c, InvitationId(id), &r.subject, &r.body).await?)))
 }
 
-/// Send the draft through the configured SMTP relay.
+/// Queue the draft, as it is now, for the configured SMTP relay: `202 {"state": "queued"}`;
+/// a worker sends it, trying again while the relay is out of reach, and
+/// `GET /invitations/{id}` tells how it went (`email_delivery`).
 #[utoipa::path(post, path = "/api/v1/invitations/{id}/send", tag = "invitations", request_body = SendInvitationRequest, security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 202, body = StateResponse), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem),
-        (status = 502, description = "email_failed: the SMTP relay refused the message", body = Problem),
-        (status = 503, description = "email_not_configured: no SMTP relay; email_relay_unreachable: the relay could not be reached", body = Problem)))]
+        (status = 503, description = "email_not_configured: no SMTP relay is configured", body = Problem)))]
 pub async fn send_invitation(
     State(s): State<AppState>,
     Auth(c): Auth,
@@ -119,7 +130,7 @@ pub async fn send_invitation(
 ) -> ApiResult<(StatusCode, Json<StateResponse>)> {
     s.service.admit(Limited::InvitationSend, &c, &ip).await?;
     s.service.send_invitation(&c, InvitationId(id), &r.to).await?;
-    Ok((StatusCode::ACCEPTED, Json(StateResponse { state: "sent".into() })))
+    Ok((StatusCode::ACCEPTED, Json(StateResponse { state: "queued".into() })))
 }
 
 /// Revoke a pending invitation; its URL stops working at once.

@@ -159,6 +159,12 @@ pub(crate) fn audit_action(l: Locale, action: &str) -> Option<&'static str> {
         // Records written before issue 11 named these three otherwise (see docs/audit.md).
         "customer.created" => ("Client créé", "Customer created"),
         "email.sent" => ("E-mail envoyé", "E-mail sent"),
+        "email.queued" => ("E-mail mis en file d'envoi", "E-mail queued"),
+        "email.failed" => ("E-mail non envoyé", "E-mail not sent"),
+        "grant.expired" => ("Rôle délégué expiré", "Role expired"),
+        "grant.extended" => ("Rôle délégué prolongé", "Role extended"),
+        "grant.expiring" => ("Fin prochaine d'un rôle délégué", "Role ends soon"),
+        "invitation.expired" => ("Invitation expirée", "Invitation expired"),
         "grant.created" => ("Rôle délégué accordé", "Role granted"),
         "grant.revoked" => ("Rôle délégué révoqué", "Role revoked"),
         "invitation.accepted" => ("Invitation acceptée", "Invitation accepted"),
