@@ -8,8 +8,10 @@
 
 mod commerce;
 mod names;
+mod webhooks;
 pub use commerce::*;
 pub use names::*;
+pub use webhooks::*;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

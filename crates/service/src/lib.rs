@@ -5,6 +5,7 @@
 mod auth;
 mod commerce;
 mod customers;
+mod delivery;
 mod demo;
 pub mod drafts;
 mod error;
@@ -15,7 +16,9 @@ mod mfa;
 mod organizations;
 mod portal;
 mod secret;
+mod ssrf;
 mod tenant;
+mod webhooks;
 
 pub use auth::{HashGate, PURGE_EVERY, PasswordHasher, SignedIn, hash_token, spawn_purge};
 pub use commerce::{NewOfferInput, NewOrderInput, OrderItemInput, SubscriptionPatchInput};
@@ -29,6 +32,9 @@ pub use mfa::TotpEnrolment;
 pub use organizations::{NewPartnerInput, NewUserInput, SignupInput};
 pub use secret::{SECRET_GENERATE_COMMAND, check_secret};
 pub use tenant::NewTenantUserInput;
+pub use delivery::{DeliveryConfig, Sent, backoff, sign, spawn_delivery};
+pub use ssrf::is_public;
+pub use webhooks::{CreatedWebhook, EVENT_TYPES, NewWebhookInput, PREVIOUS_SECRET_HOURS, secret_text};
 
 use partnerhub_domain::*;
 use partnerhub_store::*;
@@ -99,6 +105,8 @@ pub struct ServiceConfig {
     /// `--operator-name`: who runs this service, named in the removal attestation; `None`
     /// reads "the operator of this service" in the reader's language.
     pub operator_name: Option<String>,
+    /// `--webhook-allow-insecure`: webhooks may use http:// and loopback or private addresses.
+    pub webhook_allow_insecure: bool,
 }
 
 /// The application: a store, a clock and configuration. Cheap to clone.

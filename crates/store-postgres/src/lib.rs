@@ -36,6 +36,7 @@ mod relationships;
 mod rows;
 mod sessions;
 mod tenant;
+mod webhooks;
 
 use async_trait::async_trait;
 use partnerhub_domain::*;

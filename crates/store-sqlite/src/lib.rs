@@ -23,6 +23,7 @@ mod relationships;
 mod rows;
 mod sessions;
 mod tenant;
+mod webhooks;
 
 use async_trait::async_trait;
 use db::{Db, err};

@@ -18,6 +18,7 @@ mod mfa;
 mod organizations;
 mod relationships;
 mod sessions;
+mod webhooks;
 pub use audit::AuditStore;
 pub use commerce::CommerceStore;
 pub use idempotency::{IDEMPOTENCY_STALE_CLAIM_SECS, IDEMPOTENCY_TTL_SECS, IdempotencyClaim, IdempotencyStore, KeptResponse};
@@ -26,6 +27,7 @@ pub use mfa::{MfaStore, Totp, TotpConfirmation};
 pub use organizations::OrganizationStore;
 pub use relationships::RelationshipStore;
 pub use sessions::{Limit, MAX_SESSIONS_PER_USER, SessionInfo, SessionStore};
+pub use webhooks::{AttemptOutcome, DeliveryAttempt, NewWebhook, OutboxEvent, Webhook, WebhookStore, WebhookTarget};
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -105,6 +107,7 @@ pub trait Store:
     + AuditStore
     + IdempotencyStore
     + MfaStore
+    + WebhookStore
     + Send
     + Sync
     + 'static

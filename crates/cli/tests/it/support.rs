@@ -217,6 +217,9 @@ pub struct Options {
     /// client address (helpers sign up each customer from a fresh one, under the sign-up
     /// limit). `Some("")`: no proxy is trusted and the header is ignored.
     pub trusted_proxies: Option<&'static str>,
+    /// Run the webhook delivery worker (on the test's clock), with `--webhook-allow-insecure`
+    /// as given.
+    pub webhooks: Option<bool>,
 }
 
 impl TestApp {
@@ -244,11 +247,16 @@ impl TestApp {
             temporary_password_ttl: time::Duration::hours(72),
             require_mfa: opts.require_mfa,
             operator_name: None,
+            webhook_allow_insecure: opts.webhooks.unwrap_or(false),
         };
         let service = Service::new(store.clone(), Arc::new(clock.clone()) as Arc<dyn Clock>, config).expect("service");
         let trusted_proxies =
             partnerhub_web::TrustedProxies::parse(opts.trusted_proxies.unwrap_or("127.0.0.1/32")).expect("trusted proxies");
         let app = partnerhub_web::router_with(service.clone(), partnerhub_web::WebConfig { trusted_proxies });
+        if opts.webhooks.is_some() {
+            let config = partnerhub_service::DeliveryConfig { poll: std::time::Duration::from_millis(20), ..Default::default() };
+            partnerhub_service::spawn_delivery(service.clone(), config).expect("delivery worker");
+        }
         tokio::spawn(async move {
             let _ = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await;
         });
