@@ -171,8 +171,11 @@ struct ServeArgs {
     webhook_allow_insecure: bool,
     /// How long a webhook worker's claim on an endpoint lasts without news, in seconds: a
     /// killed process's endpoints are taken over after it (tests shorten it).
-    #[arg(long, hide = true, env = "PARTNERHUB_WEBHOOK_LEASE_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(11..=3600))]
+    #[arg(long, hide = true, env = "PARTNERHUB_WEBHOOK_LEASE_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     webhook_lease_secs: u64,
+    /// The wait before a failed webhook delivery's first retry, in milliseconds (tests shorten it).
+    #[arg(long, hide = true, env = "PARTNERHUB_WEBHOOK_FIRST_BACKOFF_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    webhook_first_backoff_ms: u64,
 }
 
 #[tokio::main]
@@ -290,6 +293,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Webhook deliveries from the outbox, off the request path (docs/events.md).
     let delivery = partnerhub_service::DeliveryConfig {
         lease: std::time::Duration::from_secs(args.webhook_lease_secs),
+        first_backoff: time::Duration::milliseconds(args.webhook_first_backoff_ms as i64),
         ..partnerhub_service::DeliveryConfig::default()
     };
     partnerhub_service::spawn_delivery(service.clone(), delivery)?;

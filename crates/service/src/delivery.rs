@@ -43,20 +43,22 @@ pub struct DeliveryConfig {
     pub lease: Duration,
     /// Endpoints served at once by this process.
     pub concurrency: usize,
+    /// The wait before the first retry ([`FIRST_BACKOFF`]; tests shorten it).
+    pub first_backoff: time::Duration,
 }
 
 impl Default for DeliveryConfig {
     fn default() -> Self {
-        Self { poll: Duration::from_millis(100), lease: Duration::from_secs(30), concurrency: 32 }
+        Self { poll: Duration::from_millis(100), lease: Duration::from_secs(30), concurrency: 32, first_backoff: FIRST_BACKOFF }
     }
 }
 
-/// The wait before attempt `failures + 1`, after `failures` failed ones: exponential, capped,
-/// with equal jitter (half fixed, half random) so that endpoints that failed together do not
-/// come back together.
-pub fn backoff(failures: i64) -> time::Duration {
+/// The wait before attempt `failures + 1`, after `failures` failed ones: `first`, doubled at
+/// each failure, capped at [`MAX_BACKOFF`], with equal jitter (half fixed, half random) so that
+/// endpoints that failed together do not come back together.
+pub fn backoff(failures: i64, first: time::Duration) -> time::Duration {
     let exp = failures.saturating_sub(1).clamp(0, 30) as u32;
-    let full = FIRST_BACKOFF.saturating_mul(2i32.saturating_pow(exp)).min(MAX_BACKOFF);
+    let full = first.saturating_mul(2i32.saturating_pow(exp)).min(MAX_BACKOFF);
     let half = full / 2;
     half + half * rand::thread_rng().gen_range(0.0..=1.0)
 }
@@ -206,15 +208,15 @@ pub fn spawn_delivery(service: Service, config: DeliveryConfig) -> ServiceResult
 }
 
 async fn run(service: Service, config: DeliveryConfig, http: reqwest::Client) {
-    let owner = Uuid::now_v7();
     let slots = Arc::new(tokio::sync::Semaphore::new(config.concurrency.max(1)));
     let lease = time::Duration::try_from(config.lease).unwrap_or(time::Duration::seconds(30));
+    let first_backoff = config.first_backoff;
     loop {
         let free = slots.available_permits();
         let mut claimed = 0;
         if free > 0 {
             let now = service.now();
-            match service.store.claim_webhooks(owner, now, now + lease, free as i64).await {
+            match service.store.claim_webhooks(now, now + lease, free as i64).await {
                 Ok(targets) => {
                     claimed = targets.len();
                     for target in targets {
@@ -222,7 +224,8 @@ async fn run(service: Service, config: DeliveryConfig, http: reqwest::Client) {
                         let (service, http) = (service.clone(), http.clone());
                         tokio::spawn(async move {
                             let id = target.webhook.id;
-                            if let Err(e) = serve_endpoint(&service, &http, owner, lease, target).await {
+                            let Some(owner) = target.lease else { return };
+                            if let Err(e) = serve_endpoint(&service, &http, owner, lease, first_backoff, target).await {
                                 tracing::warn!(webhook = %id, "webhook delivery stopped: {e}");
                                 let _ = service.store.release_webhook(id, owner).await;
                             }
@@ -247,6 +250,7 @@ async fn serve_endpoint(
     http: &reqwest::Client,
     owner: Uuid,
     lease: time::Duration,
+    first_backoff: time::Duration,
     target: WebhookTarget,
 ) -> ServiceResult<()> {
     let store = &service.store;
@@ -292,7 +296,7 @@ async fn serve_endpoint(
                 let failed = failures + 1;
                 let since = first_failure.unwrap_or(at);
                 let failing = at - since >= FAILING_AFTER;
-                let outcome = AttemptOutcome::Failed { retry_at: at + backoff(failed), failing };
+                let outcome = AttemptOutcome::Failed { retry_at: at + backoff(failed, first_backoff), failing };
                 store.record_attempt(owner, attempt, outcome).await?;
                 return Ok(());
             }
@@ -314,7 +318,7 @@ mod tests {
     fn backoff_doubles_with_jitter_and_is_capped() {
         for failures in 1..40 {
             let full = FIRST_BACKOFF.saturating_mul(2i32.saturating_pow((failures - 1).min(30) as u32)).min(MAX_BACKOFF);
-            let b = backoff(failures);
+            let b = backoff(failures, FIRST_BACKOFF);
             assert!(b >= full / 2 && b <= full, "{failures}: {b}");
         }
         // Retries go on for at least 3 days before the endpoint is called failing.

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 const COLS: &str = "id, organization_id, url, events, created_at, state, attempt, first_failure_at, retry_at";
 const TARGET_COLS: &str =
-    "id, organization_id, url, events, created_at, state, attempt, first_failure_at, retry_at, secret, previous_secret, previous_secret_until, position";
+    "lease_owner, id, organization_id, url, events, created_at, state, attempt, first_failure_at, retry_at, secret, previous_secret, previous_secret_until, position";
 const EVENT_COLS: &str = "position, id, event_type, organization_id, created_at, payload";
 const ATTEMPT_COLS: &str = "id, webhook_id, event_id, event_type, attempt, at, status, latency_ms, error";
 
@@ -39,7 +39,13 @@ fn webhook_from(r: &PgRow) -> StoreResult<Webhook> {
 fn target_from(r: &PgRow) -> StoreResult<WebhookTarget> {
     let previous: Option<Vec<u8>> = get(r, "previous_secret")?;
     let until: Option<OffsetDateTime> = get(r, "previous_secret_until")?;
-    Ok(WebhookTarget { webhook: webhook_from(r)?, secret: get(r, "secret")?, previous_secret: previous.zip(until), position: get(r, "position")? })
+    Ok(WebhookTarget {
+        webhook: webhook_from(r)?,
+        secret: get(r, "secret")?,
+        previous_secret: previous.zip(until),
+        position: get(r, "position")?,
+        lease: get(r, "lease_owner")?,
+    })
 }
 
 fn event_from(r: &PgRow) -> StoreResult<OutboxEvent> {
@@ -217,21 +223,20 @@ impl WebhookStore for PgStore {
         .await
     }
 
-    async fn claim_webhooks(&self, owner: Uuid, now: OffsetDateTime, lease_until: OffsetDateTime, limit: i64) -> StoreResult<Vec<WebhookTarget>> {
+    async fn claim_webhooks(&self, now: OffsetDateTime, lease_until: OffsetDateTime, limit: i64) -> StoreResult<Vec<WebhookTarget>> {
         let rows = sqlx::query(sqlf!(
             "WITH due AS (
                  SELECT w.id FROM webhooks w
                  WHERE (w.lease_until IS NULL OR w.lease_until < $1) AND (w.retry_at IS NULL OR w.retry_at <= $1)
                    AND EXISTS (SELECT 1 FROM outbox_events e WHERE e.organization_id = w.organization_id AND e.position > w.position)
-                 ORDER BY w.retry_at NULLS FIRST, w.id LIMIT $4
+                 ORDER BY w.retry_at NULLS FIRST, w.id LIMIT $3
                  FOR UPDATE SKIP LOCKED
              )
-             UPDATE webhooks w SET lease_owner = $2, lease_until = $3 FROM due WHERE w.id = due.id
+             UPDATE webhooks w SET lease_owner = gen_random_uuid(), lease_until = $2 FROM due WHERE w.id = due.id
              RETURNING {}",
             TARGET_COLS.split(", ").map(|c| format!("w.{c}")).collect::<Vec<_>>().join(", ")
         ))
         .bind(pt(now))
-        .bind(owner)
         .bind(pt(lease_until))
         .bind(limit)
         .fetch_all(&self.pool)
@@ -332,7 +337,7 @@ impl WebhookStore for PgStore {
             .await
             .map_err(db)?
             .ok_or(StoreError::NotFound)?;
-        target_from(&r)
+        Ok(WebhookTarget { lease: None, ..target_from(&r)? })
     }
 
     async fn recent_attempts(&self, webhook: Option<Uuid>, limit: i64) -> StoreResult<Vec<DeliveryAttempt>> {

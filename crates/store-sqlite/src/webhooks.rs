@@ -48,6 +48,7 @@ fn target_from(r: &Row<'_>) -> StoreResult<WebhookTarget> {
         secret: get(r, "secret")?,
         previous_secret: previous.zip(until.map(from_ts)),
         position: get(r, "position")?,
+        lease: None,
     })
 }
 
@@ -163,7 +164,7 @@ impl WebhookStore for SqliteStore {
         })
     }
 
-    async fn claim_webhooks(&self, owner: Uuid, now: OffsetDateTime, lease_until: OffsetDateTime, limit: i64) -> StoreResult<Vec<WebhookTarget>> {
+    async fn claim_webhooks(&self, now: OffsetDateTime, lease_until: OffsetDateTime, limit: i64) -> StoreResult<Vec<WebhookTarget>> {
         let due = "(w.lease_until IS NULL OR w.lease_until < ?1) AND (w.retry_at IS NULL OR w.retry_at <= ?1)
                    AND EXISTS (SELECT 1 FROM outbox_events e WHERE e.organization_id = w.organization_id AND e.position > w.position)";
         // A read first: most polls find nothing, and need not queue behind the writer.
@@ -176,8 +177,10 @@ impl WebhookStore for SqliteStore {
                 let ids: Vec<Uuid> = all(c, &format!("SELECT w.id FROM webhooks w WHERE {due} ORDER BY w.retry_at, w.id LIMIT ?2"), params![ts(now), limit], |r| get(r, "id"))?;
                 let mut out = Vec::with_capacity(ids.len());
                 for id in ids {
-                    exec(c, "UPDATE webhooks SET lease_owner = ?, lease_until = ? WHERE id = ?", params![owner, ts(lease_until), id])?;
-                    out.push(one(c, &format!("SELECT {TARGET_COLS} FROM webhooks WHERE id = ?"), params![id], target_from)?);
+                    let lease = Uuid::now_v7();
+                    exec(c, "UPDATE webhooks SET lease_owner = ?, lease_until = ? WHERE id = ?", params![lease, ts(lease_until), id])?;
+                    let target = one(c, &format!("SELECT {TARGET_COLS} FROM webhooks WHERE id = ?"), params![id], target_from)?;
+                    out.push(WebhookTarget { lease: Some(lease), ..target });
                 }
                 Ok(out)
             })

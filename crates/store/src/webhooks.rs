@@ -40,6 +40,9 @@ pub struct WebhookTarget {
     pub previous_secret: Option<(Vec<u8>, OffsetDateTime)>,
     /// The outbox position of the last event it is done with.
     pub position: i64,
+    /// The claim that leased it (fresh for every claim): later writes of the worker name it,
+    /// and do nothing once another claim has taken the endpoint.
+    pub lease: Option<Uuid>,
 }
 
 #[derive(Debug, Clone)]
@@ -115,11 +118,11 @@ pub trait WebhookStore: Send + Sync {
     async fn list_delivery_attempts(&self, org: OrganizationId, id: Uuid, page: &PageQuery) -> StoreResult<Page<DeliveryAttempt>>;
 
     // ---- the delivery worker (no tenant: it serves every organization) ----
-    /// Leases to `owner`, until `lease_until`, up to `limit` endpoints that have events after
-    /// their position, are due (`retry_at` passed) and are not leased by another worker.
+    /// Leases until `lease_until` up to `limit` endpoints that have events after their position,
+    /// are due (`retry_at` passed) and are not leased by another claim; each gets a fresh lease
+    /// id (`WebhookTarget::lease`), the `owner` of the worker's later writes.
     async fn claim_webhooks(
         &self,
-        owner: Uuid,
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
         limit: i64,

@@ -44,3 +44,5 @@ mod smtp;
 mod story;
 mod subscriptions;
 mod tenant_users;
+mod webhook_receiver;
+mod webhooks;

@@ -254,7 +254,13 @@ impl TestApp {
             partnerhub_web::TrustedProxies::parse(opts.trusted_proxies.unwrap_or("127.0.0.1/32")).expect("trusted proxies");
         let app = partnerhub_web::router_with(service.clone(), partnerhub_web::WebConfig { trusted_proxies });
         if opts.webhooks.is_some() {
-            let config = partnerhub_service::DeliveryConfig { poll: std::time::Duration::from_millis(20), ..Default::default() };
+            // The clock only moves when a test moves it, by hours at a time: a lease of 30 days
+            // never runs out under a worker that is sending.
+            let config = partnerhub_service::DeliveryConfig {
+                poll: std::time::Duration::from_millis(20),
+                lease: std::time::Duration::from_secs(30 * 86_400),
+                ..Default::default()
+            };
             partnerhub_service::spawn_delivery(service.clone(), config).expect("delivery worker");
         }
         tokio::spawn(async move {
