@@ -46,3 +46,4 @@ mod subscriptions;
 mod tenant_users;
 mod webhook_receiver;
 mod webhooks;
+mod webhooks_pg;

@@ -68,11 +68,6 @@ impl Receiver {
         self.inner.log.lock().expect("log").len()
     }
 
-    /// Event ids answered 2xx, in the order they were.
-    pub fn delivered_ids(&self) -> Vec<String> {
-        self.all().into_iter().filter(Received::ok).map(|r| r.id).collect()
-    }
-
     /// Waits until `done` holds of the requests so far, `secs` at most, calling `tick` between
     /// looks (to move a test clock).
     pub async fn wait(&self, secs: u64, mut tick: impl FnMut(), done: impl Fn(&[Received]) -> bool) -> Vec<Received> {
