@@ -103,7 +103,10 @@ pub async fn run(command: EventsCommand) -> anyhow::Result<()> {
                     println!("{}", attempt_json(a));
                 }
             } else {
-                println!("{:<27} {:<36} {:<36} {:<22} {:>3} {:>6} {:>9} ERROR", "AT", "WEBHOOK", "EVENT", "TYPE", "TRY", "STATUS", "LATENCY");
+                println!(
+                    "{:<27} {:<36} {:<36} {:<22} {:>3} {:>6} {:>9} ERROR",
+                    "AT", "WEBHOOK", "EVENT", "TYPE", "TRY", "STATUS", "LATENCY"
+                );
                 for a in &attempts {
                     println!("{}", attempt_row(a));
                 }

@@ -266,7 +266,7 @@ async fn serve_endpoint(
         }
         let mut skipped = None;
         for event in events {
-            if !target.webhook.events.iter().any(|e| *e == event.event_type) {
+            if !target.webhook.events.contains(&event.event_type) {
                 skipped = Some(event.position);
                 continue;
             }

@@ -23,6 +23,7 @@ mod webhooks;
 pub use auth::{HashGate, PURGE_EVERY, PasswordHasher, SignedIn, hash_token, spawn_purge};
 pub use commerce::{NewOfferInput, NewOrderInput, OrderItemInput, SubscriptionPatchInput};
 pub use customers::NewCustomerInput;
+pub use delivery::{DeliveryConfig, Sent, backoff, sign, spawn_delivery};
 pub use demo::DemoLogin;
 pub use error::{Conflict, ServiceError};
 pub use invitations::{AcceptOutcome, InvitationView, NewInvitationInput};
@@ -31,9 +32,8 @@ pub use mail::SmtpConfig;
 pub use mfa::TotpEnrolment;
 pub use organizations::{NewPartnerInput, NewUserInput, SignupInput};
 pub use secret::{SECRET_GENERATE_COMMAND, check_secret};
-pub use tenant::NewTenantUserInput;
-pub use delivery::{DeliveryConfig, Sent, backoff, sign, spawn_delivery};
 pub use ssrf::is_public;
+pub use tenant::NewTenantUserInput;
 pub use webhooks::{CreatedWebhook, EVENT_TYPES, NewWebhookInput, PREVIOUS_SECRET_HOURS, secret_text};
 
 use partnerhub_domain::*;

@@ -142,8 +142,23 @@ mod tests {
     #[test]
     fn private_and_special_addresses_are_not_public() {
         for ip in [
-            "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "255.255.255.255",
-            "::1", "::", "fc00::1", "fe80::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "2001:db8::1", "198.18.0.1", "240.0.0.1",
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fc00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "2001:db8::1",
+            "198.18.0.1",
+            "240.0.0.1",
         ] {
             assert!(!is_public(ip.parse().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))), "{ip}");
         }
@@ -154,7 +169,15 @@ mod tests {
 
     #[tokio::test]
     async fn registration_refuses_http_and_private_hosts_unless_insecure_is_allowed() {
-        for bad in ["http://1.1.1.1/", "https://127.0.0.1/", "https://10.0.0.1/x", "https://localhost/", "https://[::1]/", "ftp://x.example/", "https://u:p@1.1.1.1/"] {
+        for bad in [
+            "http://1.1.1.1/",
+            "https://127.0.0.1/",
+            "https://10.0.0.1/x",
+            "https://localhost/",
+            "https://[::1]/",
+            "ftp://x.example/",
+            "https://u:p@1.1.1.1/",
+        ] {
             assert!(check_url(bad, false).await.is_err(), "{bad}");
         }
         assert!(check_url("https://1.1.1.1/hook", false).await.is_ok());

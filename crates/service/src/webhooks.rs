@@ -78,7 +78,10 @@ fn events_of(events: Vec<String>) -> Result<Vec<String>, ValidationErrors> {
     let mut out: Vec<String> = Vec::with_capacity(events.len());
     for e in events {
         if !EVENT_TYPES.contains(&e.as_str()) {
-            return Err(ValidationErrors::one("events", format!("`{}` is not an event; the events are {}", e.chars().take(64).collect::<String>(), EVENT_TYPES.join(", "))));
+            return Err(ValidationErrors::one(
+                "events",
+                format!("`{}` is not an event; the events are {}", e.chars().take(64).collect::<String>(), EVENT_TYPES.join(", ")),
+            ));
         }
         if !out.contains(&e) {
             out.push(e);
@@ -162,8 +165,7 @@ impl Service {
         let p = caller.require(Action::WebhooksManage)?;
         let org = p.organization.id;
         let w = self.store.webhook(org, id).await?;
-        let change =
-            self.change(caller, "webhook.deleted", json!({"type": "webhook", "id": id}), None, json!({"url": w.url}), vec![org]);
+        let change = self.change(caller, "webhook.deleted", json!({"type": "webhook", "id": id}), None, json!({"url": w.url}), vec![org]);
         Ok(self.store.delete_webhook(org, id, change).await?)
     }
 

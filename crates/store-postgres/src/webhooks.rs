@@ -16,8 +16,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 const COLS: &str = "id, organization_id, url, events, created_at, state, attempt, first_failure_at, retry_at";
-const TARGET_COLS: &str =
-    "lease_owner, id, organization_id, url, events, created_at, state, attempt, first_failure_at, retry_at, secret, previous_secret, previous_secret_until, position";
+const TARGET_COLS: &str = "lease_owner, id, organization_id, url, events, created_at, state, attempt, first_failure_at, retry_at, secret, previous_secret, previous_secret_until, position";
 const EVENT_COLS: &str = "position, id, event_type, organization_id, created_at, payload";
 const ATTEMPT_COLS: &str = "id, webhook_id, event_id, event_type, attempt, at, status, latency_ms, error";
 

@@ -16,8 +16,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 const COLS: &str = "id, organization_id, url, events, created_at, state, attempt, first_failure_at, retry_at";
-const TARGET_COLS: &str =
-    "id, organization_id, url, events, created_at, state, attempt, first_failure_at, retry_at, secret, previous_secret, previous_secret_until, position";
+const TARGET_COLS: &str = "id, organization_id, url, events, created_at, state, attempt, first_failure_at, retry_at, secret, previous_secret, previous_secret_until, position";
 const EVENT_COLS: &str = "position, id, event_type, organization_id, created_at, payload";
 const ATTEMPT_COLS: &str = "id, webhook_id, event_id, event_type, attempt, at, status, latency_ms, error";
 
@@ -168,13 +167,19 @@ impl WebhookStore for SqliteStore {
         let due = "(w.lease_until IS NULL OR w.lease_until < ?1) AND (w.retry_at IS NULL OR w.retry_at <= ?1)
                    AND EXISTS (SELECT 1 FROM outbox_events e WHERE e.organization_id = w.organization_id AND e.position > w.position)";
         // A read first: most polls find nothing, and need not queue behind the writer.
-        let any: Vec<i64> = self.db.read(|c| all(c, &format!("SELECT 1 FROM webhooks w WHERE {due} LIMIT 1"), params![ts(now)], |r| get(r, "1")))?;
+        let any: Vec<i64> =
+            self.db.read(|c| all(c, &format!("SELECT 1 FROM webhooks w WHERE {due} LIMIT 1"), params![ts(now)], |r| get(r, "1")))?;
         if any.is_empty() {
             return Ok(Vec::new());
         }
         self.db
             .write(move |c| {
-                let ids: Vec<Uuid> = all(c, &format!("SELECT w.id FROM webhooks w WHERE {due} ORDER BY w.retry_at, w.id LIMIT ?2"), params![ts(now), limit], |r| get(r, "id"))?;
+                let ids: Vec<Uuid> = all(
+                    c,
+                    &format!("SELECT w.id FROM webhooks w WHERE {due} ORDER BY w.retry_at, w.id LIMIT ?2"),
+                    params![ts(now), limit],
+                    |r| get(r, "id"),
+                )?;
                 let mut out = Vec::with_capacity(ids.len());
                 for id in ids {
                     let lease = Uuid::now_v7();
@@ -240,14 +245,19 @@ impl WebhookStore for SqliteStore {
     async fn release_webhook(&self, webhook: Uuid, owner: Uuid) -> StoreResult<()> {
         self.db
             .write(move |c| {
-                exec(c, "UPDATE webhooks SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?", params![webhook, owner])?;
+                exec(
+                    c,
+                    "UPDATE webhooks SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?",
+                    params![webhook, owner],
+                )?;
                 Ok(())
             })
             .await
     }
 
     async fn recent_events(&self, limit: i64) -> StoreResult<Vec<OutboxEvent>> {
-        self.db.read(|c| all(c, &format!("SELECT {EVENT_COLS} FROM outbox_events ORDER BY position DESC LIMIT ?"), params![limit], event_from))
+        self.db
+            .read(|c| all(c, &format!("SELECT {EVENT_COLS} FROM outbox_events ORDER BY position DESC LIMIT ?"), params![limit], event_from))
     }
 
     async fn outbox_event(&self, id: Uuid) -> StoreResult<OutboxEvent> {

@@ -121,12 +121,7 @@ pub trait WebhookStore: Send + Sync {
     /// Leases until `lease_until` up to `limit` endpoints that have events after their position,
     /// are due (`retry_at` passed) and are not leased by another claim; each gets a fresh lease
     /// id (`WebhookTarget::lease`), the `owner` of the worker's later writes.
-    async fn claim_webhooks(
-        &self,
-        now: OffsetDateTime,
-        lease_until: OffsetDateTime,
-        limit: i64,
-    ) -> StoreResult<Vec<WebhookTarget>>;
+    async fn claim_webhooks(&self, now: OffsetDateTime, lease_until: OffsetDateTime, limit: i64) -> StoreResult<Vec<WebhookTarget>>;
     /// The endpoint's organization's events after `after`, in commit order.
     async fn events_after(&self, org: OrganizationId, after: i64, limit: i64) -> StoreResult<Vec<OutboxEvent>>;
     /// Moves the endpoint past events it does not subscribe to, if `owner` still holds it.

@@ -4,7 +4,7 @@
 //! flapping receiver, and the rotated secret signing for 24 hours.
 
 use crate::support::*;
-use crate::webhook_receiver::{Receiver, Received, library_verifies, rust_verifies};
+use crate::webhook_receiver::{Received, Receiver, library_verifies, rust_verifies};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -187,7 +187,10 @@ async fn a_delivery_failed_three_times_is_retried_and_then_verifies_with_a_stand
     assert!(items.iter().all(|a| a["event_id"] == json!(all[0].id) && a["latency_ms"].as_i64() >= Some(0) && a["error"].is_null()));
     let (_, page) = app.get(&format!("/api/v1/webhooks/{}/deliveries?limit=3", w["id"].as_str().unwrap()), &partner.token).await;
     let (_, rest) = app
-        .get(&format!("/api/v1/webhooks/{}/deliveries?limit=3&cursor={}", w["id"].as_str().unwrap(), page["next_cursor"].as_str().unwrap()), &partner.token)
+        .get(
+            &format!("/api/v1/webhooks/{}/deliveries?limit=3&cursor={}", w["id"].as_str().unwrap(), page["next_cursor"].as_str().unwrap()),
+            &partner.token,
+        )
         .await;
     assert_eq!(rest["items"][0]["attempt"], 1);
     let (_, hook) = app.get(&format!("/api/v1/webhooks/{}", w["id"].as_str().unwrap()), &partner.token).await;
@@ -206,7 +209,8 @@ async fn deliveries_keep_their_order_per_endpoint_while_the_receiver_flaps() {
         let inv = app.invite(&partner, json!({})).await;
         expected.push((inv["id"].as_str().unwrap().to_owned(), "invitation.created"));
         if i % 4 == 0 {
-            let (s, _) = app.post(&format!("/api/v1/invitations/{}/revoke", inv["id"].as_str().unwrap()), Some(&partner.token), json!({})).await;
+            let (s, _) =
+                app.post(&format!("/api/v1/invitations/{}/revoke", inv["id"].as_str().unwrap()), Some(&partner.token), json!({})).await;
             assert_eq!(s, StatusCode::OK);
             expected.push((inv["id"].as_str().unwrap().to_owned(), "invitation.revoked"));
         }

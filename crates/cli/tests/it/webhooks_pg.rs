@@ -5,7 +5,7 @@
 
 use crate::crash::{Server, post, start_with};
 use crate::support::{Backend, PASSWORD, TestDb, postgres_server};
-use crate::webhook_receiver::{Receiver, Received};
+use crate::webhook_receiver::{Received, Receiver};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -13,26 +13,29 @@ use std::time::Duration;
 const SECRET: &str = "webhook-test-secret-Jq2vLx0Pz7Rk4Wm9Ts1Nb6Yc3Hd5Fg8";
 
 fn serve(db: &str, extra: &[(&str, &str)]) -> Server {
-    let mut env = vec![
-        ("PARTNERHUB_SECRET", SECRET),
-        ("PARTNERHUB_WEBHOOK_ALLOW_INSECURE", "true"),
-        ("PARTNERHUB_WEBHOOK_FIRST_BACKOFF_MS", "20"),
-    ];
+    let mut env =
+        vec![("PARTNERHUB_SECRET", SECRET), ("PARTNERHUB_WEBHOOK_ALLOW_INSECURE", "true"), ("PARTNERHUB_WEBHOOK_FIRST_BACKOFF_MS", "20")];
     env.extend_from_slice(extra);
     start_with(db, &env)
 }
 
 /// A partner's signed-in global admin, and its webhook to `url` for `invitation.created`.
 async fn partner_with_webhook(c: &reqwest::Client, base: &str, url: &str) -> (String, Value) {
-    let (s, b) = post(c, format!("{base}/api/v1/operator/partners"), Some("op"),
+    let (s, b) = post(
+        c,
+        format!("{base}/api/v1/operator/partners"),
+        Some("op"),
         json!({"name": "Hooked", "partner_type": "direct", "partner_id": "H1", "domain": "hooked.example",
-               "admin": {"email": "ga@hooked.example", "display_name": "A", "password": PASSWORD}}))
+               "admin": {"email": "ga@hooked.example", "display_name": "A", "password": PASSWORD}}),
+    )
     .await
     .unwrap();
     assert_eq!(s, StatusCode::CREATED, "{b}");
-    let (_, t) = post(c, format!("{base}/api/v1/auth/token"), None, json!({"email": "ga@hooked.example", "password": PASSWORD})).await.unwrap();
+    let (_, t) =
+        post(c, format!("{base}/api/v1/auth/token"), None, json!({"email": "ga@hooked.example", "password": PASSWORD})).await.unwrap();
     let token = t["access_token"].as_str().unwrap().to_owned();
-    let (s, w) = post(c, format!("{base}/api/v1/webhooks"), Some(&token), json!({"url": url, "events": ["invitation.created"]})).await.unwrap();
+    let (s, w) =
+        post(c, format!("{base}/api/v1/webhooks"), Some(&token), json!({"url": url, "events": ["invitation.created"]})).await.unwrap();
     assert_eq!(s, StatusCode::CREATED, "{w}");
     (token, w)
 }
@@ -163,7 +166,9 @@ async fn a_server_killed_during_delivery_loses_nothing_after_restart() {
     let at_kill = receiver.count();
     assert!(at_kill < 300, "the kill came mid-stream ({at_kill})");
     let mut servers = [serve(&db.url, &lease), serve(&db.url, &lease)];
-    let all = receiver.wait(180, || {}, |r| r.iter().filter(|x| x.ok()).map(invitation_of).collect::<std::collections::BTreeSet<_>>().len() >= 300).await;
+    let all = receiver
+        .wait(180, || {}, |r| r.iter().filter(|x| x.ok()).map(invitation_of).collect::<std::collections::BTreeSet<_>>().len() >= 300)
+        .await;
     let order = outbox_order(&db.url).await;
     assert_eq!(first_seen_in_order(&all), order, "every event, in order, after the restart");
     // At least once: the event in flight at the kill may come again (and any whose lease ran
@@ -214,7 +219,8 @@ async fn bench_webhook_delivery() {
     let db = TestDb::fresh(crate::support::backend()).await;
     let receiver = Receiver::start(Receiver::healthy(), Duration::ZERO).await;
     let bin = std::env::var("PARTNERHUB_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_partnerhub").to_owned());
-    let mut server = crate::crash::start_bin(&bin, &db.url, &[("PARTNERHUB_SECRET", SECRET), ("PARTNERHUB_WEBHOOK_ALLOW_INSECURE", "true")]);
+    let mut server =
+        crate::crash::start_bin(&bin, &db.url, &[("PARTNERHUB_SECRET", SECRET), ("PARTNERHUB_WEBHOOK_ALLOW_INSECURE", "true")]);
     let c = reqwest::Client::new();
     let (token, _) = partner_with_webhook(&c, &server.url, &receiver.url).await;
     let started = Instant::now();
@@ -233,8 +239,7 @@ async fn bench_webhook_delivery() {
     let writing = started.elapsed();
     let all = receiver.wait(600, || {}, |r| r.len() >= n).await;
     let at: std::collections::HashMap<String, Instant> = all.iter().map(|r| (invitation_of(r), r.at)).collect();
-    let mut delays: Vec<f64> =
-        committed.iter().map(|(id, t)| at[id].saturating_duration_since(*t).as_secs_f64() * 1000.0).collect();
+    let mut delays: Vec<f64> = committed.iter().map(|(id, t)| at[id].saturating_duration_since(*t).as_secs_f64() * 1000.0).collect();
     delays.sort_by(f64::total_cmp);
     let pct = |p: f64| delays[((delays.len() as f64 * p).ceil() as usize).clamp(1, delays.len()) - 1];
     let span = all.last().unwrap().at.duration_since(all.first().unwrap().at).as_secs_f64();

@@ -52,7 +52,14 @@ pub async fn create_webhook(
     let w = created.webhook;
     Ok((
         StatusCode::CREATED,
-        Json(CreatedWebhookResponse { id: w.id, url: w.url, events: w.events, secret: created.secret, state: w.state, created_at: w.created_at }),
+        Json(CreatedWebhookResponse {
+            id: w.id,
+            url: w.url,
+            events: w.events,
+            secret: created.secret,
+            state: w.state,
+            created_at: w.created_at,
+        }),
     ))
 }
 
@@ -61,7 +68,11 @@ pub async fn create_webhook(
 #[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks", security(("bearer" = [])), params(PageParams),
     responses((status = 200, body = ListResponse<WebhookResponse>), (status = 401, body = Problem), (status = 403, body = Problem),
               (status = 422, body = Problem)))]
-pub async fn list_webhooks(State(s): State<AppState>, Auth(c): Auth, Paging(page): Paging) -> ApiResult<Json<ListResponse<WebhookResponse>>> {
+pub async fn list_webhooks(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Paging(page): Paging,
+) -> ApiResult<Json<ListResponse<WebhookResponse>>> {
     Ok(Json(super::page(s.service.list_webhooks(&c, page).await?, webhook)))
 }
 
