@@ -130,8 +130,12 @@ impl WebhookStore for PgStore {
         // The position is read under the chain lock (taken after the insert's own locks, as
         // every change takes it last), so no event commits between it and this.
         sqlx::query(sqlf!("SELECT {}::text", audit::LOCK)).execute(&mut *tx).await.map_err(db)?;
-        sqlx::query("UPDATE webhooks SET position = (SELECT coalesce(max(position), 0) FROM outbox_events) WHERE id = $1")
-            .bind(w.id)
+        // Its organization's last event (the index `outbox_by_recipient` answers it at once).
+        sqlx::query(
+            "UPDATE webhooks SET position = (SELECT coalesce(max(position), 0) FROM outbox_events WHERE organization_id = $2) WHERE id = $1",
+        )
+        .bind(w.id)
+        .bind(w.organization_id.0)
             .execute(&mut *tx)
             .await
             .map_err(db)?;

@@ -102,7 +102,7 @@ impl WebhookStore for SqliteStore {
                 exec(
                     c,
                     "INSERT INTO webhooks (id, organization_id, url, events, secret, created_at, position, state, attempt)
-                     VALUES (?, ?, ?, ?, ?, ?, (SELECT coalesce(max(position), 0) FROM outbox_events), 'active', 0)",
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT coalesce(max(position), 0) FROM outbox_events WHERE organization_id = ?2), 'active', 0)",
                     params![w.id, w.organization_id.0, w.url, events_json(&w.events), w.secret, ts(w.created_at)],
                 )?;
                 write_change(c, &change)?;
