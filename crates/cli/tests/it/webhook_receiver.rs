@@ -85,20 +85,24 @@ impl Receiver {
 }
 
 async fn receive(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    // Kept on arrival, answered after the delay.
+    let status = {
+        let mut log = inner.log.lock().expect("log");
+        let status = (inner.rule)(log.len());
+        log.push(Received {
+            id: h("webhook-id"),
+            timestamp: h("webhook-timestamp"),
+            signature: h("webhook-signature"),
+            body: String::from_utf8_lossy(&body).into_owned(),
+            status,
+            at: Instant::now(),
+        });
+        status
+    };
     if !inner.delay.is_zero() {
         tokio::time::sleep(inner.delay).await;
     }
-    let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    let mut log = inner.log.lock().expect("log");
-    let status = (inner.rule)(log.len());
-    log.push(Received {
-        id: h("webhook-id"),
-        timestamp: h("webhook-timestamp"),
-        signature: h("webhook-signature"),
-        body: String::from_utf8_lossy(&body).into_owned(),
-        status,
-        at: Instant::now(),
-    });
     StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 

@@ -308,3 +308,39 @@ async fn an_endpoint_failing_for_three_days_is_marked_failing_and_recovers_on_su
     }
     assert_eq!((state["state"].as_str(), state["failed_attempts"].as_i64()), (Some("active"), Some(0)), "{state}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_that_never_answers_times_out_in_10_seconds_and_never_slows_the_api() {
+    let app = TestApp::spawn_with(Options { webhooks: Some(true), ..Default::default() }).await;
+    let partner = app.partner("direct").await;
+    let receiver = Receiver::start(Receiver::healthy(), Duration::from_secs(60)).await;
+    let mut hooks = Vec::new();
+    for _ in 0..8 {
+        hooks.push(register(&app, &partner, &receiver.url, &["invitation.created"]).await["id"].as_str().unwrap().to_owned());
+    }
+    let started = std::time::Instant::now();
+    app.invite(&partner, json!({})).await;
+    receiver.wait(30, || {}, |r| r.len() == 8).await;
+    // Eight deliveries hang; the API answers as ever.
+    for _ in 0..20 {
+        let t = std::time::Instant::now();
+        let (s, _) = app.get("/api/v1/webhooks", &partner.token).await;
+        assert_eq!(s, StatusCode::OK);
+        assert!(t.elapsed() < Duration::from_secs(1), "a request took {:?} while deliveries hung", t.elapsed());
+    }
+    let path = format!("/api/v1/webhooks/{}/deliveries", hooks[0]);
+    let mut log = Value::Null;
+    for _ in 0..600 {
+        log = app.get(&path, &partner.token).await.1;
+        if log["total"] == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let a = &log["items"][0];
+    assert_eq!(a["status"], Value::Null, "{log}");
+    assert!(a["error"].as_str().unwrap_or_default().contains("timed out"), "{log}");
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_secs(10) && waited < Duration::from_secs(25), "{waited:?}");
+    assert!(a["latency_ms"].as_i64().unwrap() >= 9_900, "{log}");
+}
