@@ -275,33 +275,50 @@ impl WebhookStore for PgStore {
     }
 
     async fn record_attempt(&self, owner: Uuid, a: DeliveryAttempt, outcome: AttemptOutcome) -> StoreResult<bool> {
-        let mut tx = self.begin().await?;
-        let q = match &outcome {
-            AttemptOutcome::Delivered { position, lease_until } => sqlx::query(
+        // One statement (one round trip, atomic): the attempt is logged only if the update found
+        // the endpoint still held by `owner`.
+        let (update, base) = match &outcome {
+            AttemptOutcome::Delivered { .. } => (
                 "UPDATE webhooks SET position = $1, lease_until = $2, state = 'active', attempt = 0, first_failure_at = NULL, retry_at = NULL
-                 WHERE id = $3 AND lease_owner = $4 AND position < $1",
-            )
-            .bind(*position)
-            .bind(pt(*lease_until)),
-            AttemptOutcome::Failed { retry_at, failing } => sqlx::query(
+                 WHERE id = $3 AND lease_owner = $4 AND position < $1 RETURNING 1",
+                5,
+            ),
+            AttemptOutcome::Failed { .. } => (
                 "UPDATE webhooks SET attempt = attempt + 1, first_failure_at = coalesce(first_failure_at, $5), retry_at = $1,
                         state = CASE WHEN $2 THEN 'failing' ELSE state END, lease_owner = NULL, lease_until = NULL
-                 WHERE id = $3 AND lease_owner = $4",
-            )
-            .bind(pt(*retry_at))
-            .bind(*failing),
+                 WHERE id = $3 AND lease_owner = $4 RETURNING 1",
+                6,
+            ),
         };
-        let mut q = q.bind(a.webhook_id).bind(owner);
-        if matches!(outcome, AttemptOutcome::Failed { .. }) {
-            q = q.bind(pt(a.at));
-        }
-        let n = q.execute(&mut *tx).await.map_err(db)?.rows_affected();
-        if n == 0 {
-            return Ok(false);
-        }
-        insert_attempt(&mut tx, &a).await?;
-        tx.commit().await.map_err(db)?;
-        Ok(true)
+        let p: Vec<String> = (base..base + 9).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "WITH u AS ({update})
+             INSERT INTO webhook_attempts (id, webhook_id, event_id, event_type, attempt, at, status, latency_ms, error)
+             SELECT {} WHERE EXISTS (SELECT 1 FROM u)",
+            p.join(", ")
+        );
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let q = match &outcome {
+            AttemptOutcome::Delivered { position, lease_until } => q.bind(*position).bind(pt(*lease_until)).bind(a.webhook_id).bind(owner),
+            AttemptOutcome::Failed { retry_at, failing } => {
+                q.bind(pt(*retry_at)).bind(*failing).bind(a.webhook_id).bind(owner).bind(pt(a.at))
+            }
+        };
+        let n = q
+            .bind(a.id)
+            .bind(a.webhook_id)
+            .bind(a.event_id)
+            .bind(&a.event_type)
+            .bind(a.attempt)
+            .bind(pt(a.at))
+            .bind(a.status)
+            .bind(a.latency_ms)
+            .bind(&a.error)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        Ok(n == 1)
     }
 
     async fn release_webhook(&self, webhook: Uuid, owner: Uuid) -> StoreResult<()> {

@@ -223,19 +223,39 @@ async fn bench_webhook_delivery() {
         crate::crash::start_bin(&bin, &db.url, &[("PARTNERHUB_SECRET", SECRET), ("PARTNERHUB_WEBHOOK_ALLOW_INSECURE", "true")]);
     let c = reqwest::Client::new();
     let (token, _) = partner_with_webhook(&c, &server.url, &receiver.url).await;
+    // BENCH_RATE (changes/s): paced, below what delivery keeps up with, for the delay alone;
+    // unset: as fast as 16 clients go, for the throughputs.
+    let rate: Option<f64> = std::env::var("BENCH_RATE").ok().and_then(|v| v.parse().ok());
     let started = Instant::now();
-    let committed: Vec<(String, Instant)> = futures::stream::iter(0..n)
-        .map(|_| {
-            let (c, url, token) = (&c, format!("{}/api/v1/invitations", server.url), &token);
-            async move {
-                let (s, b) = post(c, url, Some(token), json!({})).await.unwrap();
-                assert_eq!(s, StatusCode::CREATED, "{b}");
-                (b["id"].as_str().unwrap().to_owned(), Instant::now())
+    let committed: Vec<(String, Instant)> = match rate {
+        None => {
+            futures::stream::iter(0..n)
+                .map(|_| {
+                    let (c, url, token) = (&c, format!("{}/api/v1/invitations", server.url), &token);
+                    async move {
+                        let (s, b) = post(c, url, Some(token), json!({})).await.unwrap();
+                        assert_eq!(s, StatusCode::CREATED, "{b}");
+                        (b["id"].as_str().unwrap().to_owned(), Instant::now())
+                    }
+                })
+                .buffer_unordered(16)
+                .collect()
+                .await
+        }
+        Some(rate) => {
+            let mut tasks = Vec::with_capacity(n);
+            for i in 0..n {
+                tokio::time::sleep_until((started + Duration::from_secs_f64(i as f64 / rate)).into()).await;
+                let (c, url, token) = (c.clone(), format!("{}/api/v1/invitations", server.url), token.clone());
+                tasks.push(tokio::spawn(async move {
+                    let (s, b) = post(&c, url, Some(&token), json!({})).await.unwrap();
+                    assert_eq!(s, StatusCode::CREATED, "{b}");
+                    (b["id"].as_str().unwrap().to_owned(), Instant::now())
+                }));
             }
-        })
-        .buffer_unordered(16)
-        .collect()
-        .await;
+            futures::future::join_all(tasks).await.into_iter().map(Result::unwrap).collect()
+        }
+    };
     let writing = started.elapsed();
     let all = receiver.wait(600, || {}, |r| r.len() >= n).await;
     let at: std::collections::HashMap<String, Instant> = all.iter().map(|r| (invitation_of(r), r.at)).collect();
@@ -244,8 +264,9 @@ async fn bench_webhook_delivery() {
     let pct = |p: f64| delays[((delays.len() as f64 * p).ceil() as usize).clamp(1, delays.len()) - 1];
     let span = all.last().unwrap().at.duration_since(all.first().unwrap().at).as_secs_f64();
     println!(
-        "BENCH backend={:?} events={n} acceptance={:.0}/s delivered={:.0}/s delay_p50={:.1}ms delay_p99={:.1}ms",
+        "BENCH backend={:?} rate={} events={n} acceptance={:.0}/s delivered={:.0}/s delay_p50={:.1}ms delay_p99={:.1}ms",
         crate::support::backend(),
+        rate.map_or("max".to_owned(), |r| format!("{r}/s")),
         n as f64 / writing.as_secs_f64(),
         n as f64 / span.max(1e-9),
         pct(0.50),
