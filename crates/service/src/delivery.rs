@@ -100,32 +100,20 @@ impl Sent {
     }
 }
 
-fn describe(e: &reqwest::Error) -> String {
-    let mut out = if e.is_timeout() { "timed out".to_owned() } else { e.without_url_ref().to_string() };
-    let mut source = std::error::Error::source(e);
+/// The error and its causes, without the URL (its owner sees it already), shortened.
+fn describe(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut out = if e.is_timeout() { "timed out".to_owned() } else { e.to_string() };
+    let mut source = std::error::Error::source(&e);
     while let Some(s) = source {
-        let s_text = s.to_string();
-        if !out.contains(&s_text) {
+        let text = s.to_string();
+        if !out.contains(&text) {
             out.push_str(": ");
-            out.push_str(&s_text);
+            out.push_str(&text);
         }
         source = s.source();
     }
     out.chars().take(500).collect()
-}
-
-trait WithoutUrl {
-    fn without_url_ref(&self) -> String;
-}
-
-impl WithoutUrl for reqwest::Error {
-    fn without_url_ref(&self) -> String {
-        let text = self.to_string();
-        match self.url() {
-            Some(u) => text.replace(&format!(" for url ({u})"), ""),
-            None => text,
-        }
-    }
 }
 
 impl Service {
@@ -173,7 +161,7 @@ impl Service {
         let latency_ms = started.elapsed().as_millis() as i64;
         Ok(match res {
             Ok(r) => Sent { status: Some(i64::from(r.status().as_u16())), latency_ms, error: None },
-            Err(e) => Sent { status: None, latency_ms, error: Some(describe(&e)) },
+            Err(e) => Sent { status: None, latency_ms, error: Some(describe(e)) },
         })
     }
 
