@@ -259,7 +259,12 @@ async fn serve_endpoint(
                 continue;
             }
             let at = service.now();
-            let sent = service.send_event(http, &target, &event).await?;
+            // What stops a send here (a secret that no longer opens, a stored URL that no longer
+            // parses) is a failed attempt like any other: logged, and retried with backoff.
+            let sent = match service.send_event(http, &target, &event).await {
+                Ok(sent) => sent,
+                Err(e) => Sent { status: None, latency_ms: 0, error: Some(e.to_string()) },
+            };
             let attempt = DeliveryAttempt {
                 id: Uuid::now_v7(),
                 webhook_id: id,
