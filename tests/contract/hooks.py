@@ -28,7 +28,7 @@ def token_for(method, path):
         return WORLD["spare_token"]
     if path.startswith(CUSTOMER_SIDE) or path == "/api/v1/users/{id}/licenses":
         return WORLD["customer_token"]
-    if path.startswith(("/api/v1/users", "/api/v1/resellers", "/api/v1/providers", "/api/v1/audit")):
+    if path.startswith(("/api/v1/users", "/api/v1/resellers", "/api/v1/providers", "/api/v1/audit", "/api/v1/webhooks")):
         return WORLD["partner_admin_token"]
     # The provider placed the order: it orders, and changes the subscription.
     if path == "/api/v1/customers/{id}/orders" or (method == "PATCH" and "/subscriptions/" in path):
@@ -80,6 +80,8 @@ def seeded(path, name):
         return IDS["offer"]
     if path.startswith("/api/v1/partners/"):
         return IDS["reseller"]
+    if path.startswith("/api/v1/webhooks/"):
+        return IDS["webhook"]
     return None
 
 

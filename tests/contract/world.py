@@ -85,6 +85,8 @@ spare = call("POST", "/api/v1/users", reseller_token,
              {"email": f"spare@reseller-{RUN}.example", "display_name": "Sam", "password": PASSWORD, "roles": ["sales_agent"]})
 spare_token = sign_in(f"spare@reseller-{RUN}.example")
 sessions = call("GET", "/api/v1/me/sessions", spare_token)
+# A webhook of the reseller, for its routes (a public address; an event nothing sends here).
+hook = call("POST", "/api/v1/webhooks", reseller_token, {"url": "https://1.1.1.1/partnerhub", "events": ["grant.expired"]})
 
 json.dump({
     "base": BASE,
@@ -106,8 +108,9 @@ json.dump({
         "user": agent["id"],
         "spare_user": spare["id"],
         "spare_session": sessions["items"][0]["id"],
+        "webhook": hook["id"],
     },
     # Whose tokens the run uses, and the relationship it works in: never ended by the run.
-    "protected": [provider_admin, reseller_admin, cust_admin, agent["id"], cust, reseller, provider],
+    "protected": [provider_admin, reseller_admin, cust_admin, agent["id"], cust, reseller, provider, hook["id"]],
 }, sys.stdout, indent=2)
 print()

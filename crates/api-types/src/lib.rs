@@ -9,9 +9,11 @@
 mod commerce;
 mod email;
 mod names;
+mod webhooks;
 pub use commerce::*;
 pub use email::*;
 pub use names::*;
+pub use webhooks::*;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

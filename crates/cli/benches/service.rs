@@ -63,6 +63,7 @@ async fn world() -> World {
         temporary_password_ttl: time::Duration::hours(72),
         require_mfa: false,
         operator_name: None,
+        webhook_allow_insecure: false,
     };
     let service = Service::new(store, Arc::new(SystemClock), config).expect("service");
     let (partner_token, _) = service.sign_in(&Seed::admin_email(0), PASSWORD, "127.0.0.1").await.expect("sign in");

@@ -4,6 +4,7 @@
 mod admin;
 mod bench_seed;
 mod demo;
+mod events;
 mod openapi_markdown;
 mod startup;
 
@@ -69,6 +70,11 @@ enum Command {
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
+    },
+    /// The outbox and the webhook deliveries: list events, list attempts, replay one event.
+    Events {
+        #[command(subcommand)]
+        command: events::EventsCommand,
     },
     /// The server secret.
     Secret {
@@ -159,6 +165,17 @@ struct ServeArgs {
     /// (e.g. 10.0.0.0/8,127.0.0.1/32). Unset, X-Forwarded-For is ignored.
     #[arg(long, env = "PARTNERHUB_TRUSTED_PROXIES", value_delimiter = ',', value_parser = partnerhub_web::client::parse_net)]
     trusted_proxies: Vec<ipnet::IpNet>,
+    /// Webhooks may use http:// and loopback or private addresses (tests, private networks);
+    /// otherwise only https:// to public addresses, checked again at every connection.
+    #[arg(long, env = "PARTNERHUB_WEBHOOK_ALLOW_INSECURE")]
+    webhook_allow_insecure: bool,
+    /// How long a webhook worker's claim on an endpoint lasts without news, in seconds: a
+    /// killed process's endpoints are taken over after it (tests shorten it).
+    #[arg(long, hide = true, env = "PARTNERHUB_WEBHOOK_LEASE_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    webhook_lease_secs: u64,
+    /// The wait before a failed webhook delivery's first retry, in milliseconds (tests shorten it).
+    #[arg(long, hide = true, env = "PARTNERHUB_WEBHOOK_FIRST_BACKOFF_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    webhook_first_backoff_ms: u64,
 }
 
 #[tokio::main]
@@ -208,6 +225,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench { command: BenchCommand::Seed(args) } => bench_seed::run(args).await,
+        Command::Events { command } => events::run(command).await,
         Command::Secret { command: SecretCommand::Generate } => {
             let mut fresh = [0u8; 32];
             getrandom::fill(&mut fresh).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
@@ -262,6 +280,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         temporary_password_ttl: time::Duration::hours(i64::from(args.temporary_password_ttl_hours)),
         require_mfa: args.require_mfa,
         operator_name: args.operator_name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()),
+        webhook_allow_insecure: args.webhook_allow_insecure,
     };
     // Only the SMTP settings can be refused here.
     let service = Service::new(store, Arc::new(SystemClock), config).map_err(|e| {
@@ -275,6 +294,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // the e-mail worker's claims keep two processes from sending one e-mail.
     partnerhub_service::spawn_scheduler(service.clone());
     partnerhub_service::spawn_mail_worker(service.clone());
+    // Webhook deliveries from the outbox, off the request path (docs/events.md).
+    let delivery = partnerhub_service::DeliveryConfig {
+        lease: std::time::Duration::from_secs(args.webhook_lease_secs),
+        first_backoff: time::Duration::milliseconds(args.webhook_first_backoff_ms as i64),
+        ..partnerhub_service::DeliveryConfig::default()
+    };
+    partnerhub_service::spawn_delivery(service.clone(), delivery)?;
     if args.demo {
         demo::run(&service, &args.demo_file).await?;
     }

@@ -91,6 +91,7 @@ pub enum Action {
     CustomerUsersResetPassword,
     LicensesManage,
     OwnSubscriptionsRead,
+    WebhooksManage,
 }
 
 use Role::*;
@@ -122,6 +123,7 @@ pub const ALLOW_TABLE: &[(Action, &str, &[Role], &[Role])] = &[
     (Action::CustomerUsersResetPassword, "customer_users.reset_password", &[AdminAgent, HelpdeskAgent], &[]),
     (Action::LicensesManage, "licenses.manage", &[AdminAgent], &[]),
     (Action::OwnSubscriptionsRead, "own_subscriptions.read", &[], &[GlobalAdmin, BillingAdmin]),
+    (Action::WebhooksManage, "webhooks.manage", &[GlobalAdmin], &[GlobalAdmin]),
 ];
 
 impl Action {

@@ -5,6 +5,7 @@
 mod auth;
 mod commerce;
 mod customers;
+mod delivery;
 mod demo;
 pub mod drafts;
 mod error;
@@ -18,11 +19,14 @@ mod outbox_mail;
 mod portal;
 mod schedule;
 mod secret;
+mod ssrf;
 mod tenant;
+mod webhooks;
 
 pub use auth::{HashGate, PURGE_EVERY, PasswordHasher, SignedIn, hash_token, spawn_purge};
 pub use commerce::{NewOfferInput, NewOrderInput, OrderItemInput, SubscriptionPatchInput};
 pub use customers::NewCustomerInput;
+pub use delivery::{DeliveryConfig, Sent, backoff as webhook_backoff, sign, spawn_delivery};
 pub use demo::DemoLogin;
 pub use error::{Conflict, ServiceError};
 pub use invitations::{AcceptOutcome, InvitationView, NewInvitationInput};
@@ -30,10 +34,12 @@ pub use limits::Limited;
 pub use mail::SmtpConfig;
 pub use mfa::TotpEnrolment;
 pub use organizations::{NewPartnerInput, NewUserInput, SignupInput};
-pub use outbox_mail::{GIVE_UP_AFTER, MAIL_POLL, MailRun, backoff, spawn_mail_worker};
+pub use outbox_mail::{GIVE_UP_AFTER, MAIL_POLL, MailRun, backoff as mail_backoff, spawn_mail_worker};
 pub use schedule::{SCHEDULE_EVERY, ScheduleRun, spawn_scheduler};
 pub use secret::{SECRET_GENERATE_COMMAND, check_secret};
+pub use ssrf::is_public;
 pub use tenant::NewTenantUserInput;
+pub use webhooks::{CreatedWebhook, EVENT_TYPES, NewWebhookInput, PREVIOUS_SECRET_HOURS, secret_text};
 
 use partnerhub_domain::*;
 use partnerhub_store::*;
@@ -104,6 +110,8 @@ pub struct ServiceConfig {
     /// `--operator-name`: who runs this service, named in the removal attestation; `None`
     /// reads "the operator of this service" in the reader's language.
     pub operator_name: Option<String>,
+    /// `--webhook-allow-insecure`: webhooks may use http:// and loopback or private addresses.
+    pub webhook_allow_insecure: bool,
 }
 
 /// The application: a store, a clock and configuration. Cheap to clone.

@@ -37,6 +37,7 @@ mod rows;
 mod schedule;
 mod sessions;
 mod tenant;
+mod webhooks;
 
 use async_trait::async_trait;
 use partnerhub_domain::*;

@@ -64,4 +64,5 @@ cases!(
     the_customer_total_follows_every_change,
     scheduled_changes_happen_once,
     an_email_is_claimed_by_one_and_ended_by_its_holder,
+    webhook_claims_are_exclusive_and_follow_commit_order,
 );

@@ -19,6 +19,7 @@ mod paging;
 mod schedule;
 mod sessions;
 mod tenant;
+mod webhooks;
 use commerce::*;
 use customers::*;
 use fixtures::*;
@@ -28,6 +29,7 @@ use paging::*;
 use schedule::*;
 use sessions::*;
 use tenant::*;
+use webhooks::*;
 
 /// Every case, by name, for runners that iterate.
 pub const CASES: &[&str] = &[
@@ -64,6 +66,7 @@ pub const CASES: &[&str] = &[
     "the_customer_total_follows_every_change",
     "scheduled_changes_happen_once",
     "an_email_is_claimed_by_one_and_ended_by_its_holder",
+    "webhook_claims_are_exclusive_and_follow_commit_order",
 ];
 
 pub async fn run(name: &str, store: &dyn Store) {
@@ -101,6 +104,7 @@ pub async fn run(name: &str, store: &dyn Store) {
         "the_customer_total_follows_every_change" => the_customer_total_follows_every_change(store).await,
         "scheduled_changes_happen_once" => scheduled_changes_happen_once(store).await,
         "an_email_is_claimed_by_one_and_ended_by_its_holder" => an_email_is_claimed_by_one_and_ended_by_its_holder(store).await,
+        "webhook_claims_are_exclusive_and_follow_commit_order" => webhook_claims_are_exclusive_and_follow_commit_order(store).await,
         other => panic!("no conformance case {other}"),
     }
 }

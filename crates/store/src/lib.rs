@@ -19,6 +19,7 @@ mod organizations;
 mod relationships;
 mod schedule;
 mod sessions;
+mod webhooks;
 pub use audit::AuditStore;
 pub use commerce::CommerceStore;
 pub use idempotency::{IDEMPOTENCY_STALE_CLAIM_SECS, IDEMPOTENCY_TTL_SECS, IdempotencyClaim, IdempotencyStore, KeptResponse};
@@ -28,6 +29,7 @@ pub use organizations::OrganizationStore;
 pub use relationships::RelationshipStore;
 pub use schedule::*;
 pub use sessions::{Limit, MAX_SESSIONS_PER_USER, SessionInfo, SessionStore};
+pub use webhooks::{AttemptOutcome, DeliveryAttempt, NewWebhook, OutboxEvent, Webhook, WebhookStore, WebhookTarget};
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -111,6 +113,7 @@ pub trait Store:
     + MfaStore
     + ScheduleStore
     + MailStore
+    + WebhookStore
     + Send
     + Sync
     + 'static

@@ -47,7 +47,7 @@ pub struct WebConfig {
     modifiers(&BearerAuth),
     tags((name = "operator"), (name = "auth"), (name = "users"), (name = "provider-links"), (name = "customers"),
          (name = "invitations"), (name = "partners"), (name = "offers"), (name = "orders"), (name = "subscriptions"),
-         (name = "customer-users"), (name = "licenses"), (name = "audit"), (name = "system"))
+         (name = "customer-users"), (name = "licenses"), (name = "audit"), (name = "webhooks"), (name = "system"))
 )]
 struct ApiDoc;
 

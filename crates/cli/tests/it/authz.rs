@@ -58,6 +58,7 @@ async fn every_role_meets_the_allow_table_on_a_route_of_every_action() {
             Action::CustomerUsersResetPassword => (Method::POST, format!("{tenant}/users/{nobody}/reset-password"), Some(json!({}))),
             Action::LicensesManage => (Method::POST, format!("{tenant}/users/{nobody}/licenses"), Some(json!({"subscription_id": nobody}))),
             Action::OwnSubscriptionsRead => (Method::GET, "/api/v1/subscriptions".into(), None),
+            Action::WebhooksManage => (Method::GET, "/api/v1/webhooks".into(), None),
         }
     };
     let mut checked = 0;

@@ -25,7 +25,12 @@ pub fn start(db_url: &str) -> Server {
 
 /// Starts the real binary on port 0 with these environment variables added.
 pub fn start_with(db_url: &str, env: &[(&str, &str)]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_partnerhub"))
+    start_bin(env!("CARGO_BIN_EXE_partnerhub"), db_url, env)
+}
+
+/// Starts the binary at `bin` (a release build for a benchmark) as `start_with` does.
+pub fn start_bin(bin: &str, db_url: &str, env: &[(&str, &str)]) -> Server {
+    let mut child = Command::new(bin)
         .args(["serve", "--database", db_url, "--listen", "127.0.0.1:0"])
         .env("PARTNERHUB_OPERATOR_TOKEN", "op")
         .env("PARTNERHUB_LOG", "warn")

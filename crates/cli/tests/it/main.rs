@@ -46,3 +46,6 @@ mod smtpd;
 mod story;
 mod subscriptions;
 mod tenant_users;
+mod webhook_receiver;
+mod webhooks;
+mod webhooks_pg;

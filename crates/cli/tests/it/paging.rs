@@ -147,6 +147,10 @@ async fn every_list(app: &TestApp) -> BTreeMap<String, (String, String)> {
     add("/api/v1/invitations", "/api/v1/invitations".into(), &p.token);
     add("/api/v1/partners", "/api/v1/partners".into(), &c.token);
     add("/api/v1/audit", "/api/v1/audit".into(), &p.token);
+    let (s, hook) = app.post("/api/v1/webhooks", Some(&p.token), json!({"url": "https://1.1.1.1/hook", "events": ["grant.created"]})).await;
+    assert_eq!(s, StatusCode::CREATED, "{hook}");
+    add("/api/v1/webhooks", "/api/v1/webhooks".into(), &p.token);
+    add("/api/v1/webhooks/{id}/deliveries", format!("/api/v1/webhooks/{}/deliveries", hook["id"].as_str().unwrap()), &p.token);
     lists
 }
 

@@ -222,6 +222,9 @@ pub struct Options {
     /// With `smtp`: no e-mail worker in the background (the test runs
     /// `Service::deliver_mail` itself, at the times it chooses).
     pub no_mail_worker: bool,
+    /// Run the webhook delivery worker (on the test's clock), with `--webhook-allow-insecure`
+    /// as given.
+    pub webhooks: Option<bool>,
 }
 
 impl TestApp {
@@ -249,6 +252,7 @@ impl TestApp {
             temporary_password_ttl: time::Duration::hours(72),
             require_mfa: opts.require_mfa,
             operator_name: None,
+            webhook_allow_insecure: opts.webhooks.unwrap_or(false),
         };
         let mail_worker = config.smtp.is_some() && !opts.no_mail_worker;
         let service = Service::new(store.clone(), Arc::new(clock.clone()) as Arc<dyn Clock>, config.clone()).expect("service");
@@ -259,6 +263,16 @@ impl TestApp {
         let trusted_proxies =
             partnerhub_web::TrustedProxies::parse(opts.trusted_proxies.unwrap_or("127.0.0.1/32")).expect("trusted proxies");
         let app = partnerhub_web::router_with(service.clone(), partnerhub_web::WebConfig { trusted_proxies });
+        if opts.webhooks.is_some() {
+            // The clock only moves when a test moves it, by hours at a time: a lease of 30 days
+            // never runs out under a worker that is sending.
+            let config = partnerhub_service::DeliveryConfig {
+                poll: std::time::Duration::from_millis(20),
+                lease: std::time::Duration::from_secs(30 * 86_400),
+                ..Default::default()
+            };
+            partnerhub_service::spawn_delivery(service.clone(), config).expect("delivery worker");
+        }
         tokio::spawn(async move {
             let _ = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await;
         });

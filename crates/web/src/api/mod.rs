@@ -16,6 +16,7 @@ mod subscriptions;
 mod system;
 mod tenant_users;
 mod users;
+mod webhooks;
 
 use crate::AppState;
 use axum::extract::Request;
@@ -80,6 +81,10 @@ pub(crate) fn routes(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(partners::revoke_partner_grants))
         .routes(routes!(partners::remove_partner_relationship))
         .routes(routes!(audit::list_audit))
+        .routes(routes!(webhooks::create_webhook, webhooks::list_webhooks))
+        .routes(routes!(webhooks::get_webhook, webhooks::delete_webhook))
+        .routes(routes!(webhooks::list_deliveries))
+        .routes(routes!(webhooks::rotate_secret))
 }
 
 /// Headers every answer carries: nothing cached, nothing sniffed, no framing.
