@@ -25,7 +25,7 @@ pub use invitations::InvitationStore;
 pub use mfa::{MfaStore, Totp, TotpConfirmation};
 pub use organizations::OrganizationStore;
 pub use relationships::RelationshipStore;
-pub use sessions::{Limit, MAX_SESSIONS_PER_USER, SessionInfo, SessionStore};
+pub use sessions::{Limit, MAX_SESSIONS_PER_USER, SessionInfo, SessionStore, Versions};
 
 #[cfg(feature = "conformance")]
 pub mod conformance;

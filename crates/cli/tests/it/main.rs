@@ -40,6 +40,7 @@ mod portal_customer;
 mod portal_customers;
 mod race;
 mod removal;
+mod response_cache;
 mod smtp;
 mod story;
 mod subscriptions;
