@@ -64,4 +64,5 @@ cases!(
     the_records_of_one_change_share_its_id,
     every_list_pages_by_keyset_within_its_organization,
     the_customer_total_follows_every_change,
+    versions_move_with_every_change_their_organizations_read,
 );

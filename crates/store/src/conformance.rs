@@ -18,6 +18,7 @@ mod mfa;
 mod paging;
 mod sessions;
 mod tenant;
+mod versions;
 use commerce::*;
 use customers::*;
 use fixtures::*;
@@ -26,6 +27,7 @@ use mfa::*;
 use paging::*;
 use sessions::*;
 use tenant::*;
+use versions::*;
 
 /// Every case, by name, for runners that iterate.
 pub const CASES: &[&str] = &[
@@ -60,6 +62,7 @@ pub const CASES: &[&str] = &[
     "the_records_of_one_change_share_its_id",
     "every_list_pages_by_keyset_within_its_organization",
     "the_customer_total_follows_every_change",
+    "versions_move_with_every_change_their_organizations_read",
 ];
 
 pub async fn run(name: &str, store: &dyn Store) {
@@ -95,6 +98,7 @@ pub async fn run(name: &str, store: &dyn Store) {
         "the_records_of_one_change_share_its_id" => the_records_of_one_change_share_its_id(store).await,
         "every_list_pages_by_keyset_within_its_organization" => every_list_pages_by_keyset_within_its_organization(store).await,
         "the_customer_total_follows_every_change" => the_customer_total_follows_every_change(store).await,
+        "versions_move_with_every_change_their_organizations_read" => versions_move_with_every_change_their_organizations_read(store).await,
         other => panic!("no conformance case {other}"),
     }
 }
