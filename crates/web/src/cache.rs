@@ -33,7 +33,7 @@ use uuid::Uuid;
 /// Entries held at most.
 pub(crate) const MAX_ENTRIES: usize = 4096;
 /// Bytes of bodies held at most (a page of 500 customers with grants is about 300 KB).
-pub(crate) const MAX_BYTES: usize = 24 * 1024 * 1024;
+pub(crate) const MAX_BYTES: usize = 16 * 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
