@@ -97,28 +97,8 @@ impl SessionStore for PgStore {
         now: OffsetDateTime,
         watch: Option<OrganizationId>,
     ) -> StoreResult<Option<(Principal, Versions)>> {
-        let r = sqlx::query(
-            "SELECT u.id, u.organization_id, u.email, u.display_name, u.roles, u.password_change_required, u.locale, u.created_at, s.id AS session_id,
-                    o.id AS o_id, o.kind AS o_kind, o.name AS o_name, o.domain AS o_domain, o.partner_type AS o_partner_type,
-                    o.partner_id AS o_partner_id, o.created_at AS o_created_at,
-                    coalesce((SELECT version FROM org_versions WHERE organization_id = u.organization_id), 0) AS caller_version,
-                    coalesce((SELECT version FROM org_versions WHERE organization_id = $3), 0) AS watched_version
-             FROM sessions s JOIN users u ON u.id = s.user_id AND u.organization_id = s.organization_id
-             JOIN organizations o ON o.id = u.organization_id
-             WHERE s.token_hash = $1 AND s.expires_at > $2",
-        )
-        .bind(token_hash)
-        .bind(pt(now))
-        .bind(watch.map(|w| w.0))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db)?;
-        r.map(|r| {
-            let principal =
-                Principal { session_id: SessionId(get(&r, "session_id")?), user: user_from(&r)?, organization: org_from(&r, "o_")? };
-            Ok((principal, Versions { caller: get(&r, "caller_version")?, watched: get(&r, "watched_version")? }))
-        })
-        .transpose()
+        // Batched with the look-ups of other requests waiting at the same instant (`lookups`).
+        self.lookups.principal(token_hash, now, watch).await
     }
 
     async fn count_attempt(&self, key: &str, window_secs: i64, now: OffsetDateTime) -> StoreResult<(i64, OffsetDateTime)> {
