@@ -66,6 +66,21 @@ pub async fn versions_move_with_every_change_their_organizations_read(store: &dy
     assert_eq!(versions(store, 8, Some(c2)).await, Versions { caller: before.caller + 1, watched: before.watched + 1 });
     assert_eq!(versions(store, 7, Some(c)).await, v2, "the first partner read none of it");
 
+    // Many look-ups at once (PostgreSQL answers those waiting together in one statement): each
+    // gets its own session's user and versions, or none.
+    let asks = [7u8, 8, 42, 8, 7, 7, 42, 8].repeat(8);
+    let hashes: Vec<[u8; 32]> = asks.iter().map(|t| [*t; 32]).collect();
+    let answers = futures::future::join_all(hashes.iter().map(|h| store.principal_versions(h, now(), Some(c2)))).await;
+    for (token, answer) in asks.iter().zip(answers) {
+        let got = answer.unwrap().map(|(p, v)| (p.user.id, p.organization.id, v.caller));
+        let want = match token {
+            7 => Some((pu, p, v2.caller)),
+            8 => Some((pvu, pv, before.caller + 1)),
+            _ => None,
+        };
+        assert_eq!(got, want, "token {token}");
+    }
+
     // The bystander: its creation and its sign-in, nothing else.
     sign_in(store, ou, other, 9, Duration::seconds(1)).await;
     assert_eq!(versions(store, 9, None).await.caller, 2);
