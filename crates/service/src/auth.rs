@@ -260,6 +260,15 @@ impl Service {
         Ok(Caller::User(self.with_mfa_policy(principal).await?))
     }
 
+    /// [`authenticate`](Self::authenticate), and in the same statement the versions of the
+    /// caller's organization and of `watch` (see `Versions`): what a cached answer is checked
+    /// against, read on every request, so a change through any server process is seen.
+    pub async fn authenticate_versions(&self, bearer: &str, watch: Option<OrganizationId>) -> ServiceResult<(Caller, Versions)> {
+        let (principal, versions) =
+            self.store.principal_versions(&hash_token(bearer), self.now(), watch).await?.ok_or(ServiceError::Unauthenticated)?;
+        Ok((Caller::User(self.with_mfa_policy(principal).await?), versions))
+    }
+
     /// Is this bearer the operator token? Compared in constant time. Without a token
     /// configured, the operator's routes are disabled whatever the request carries.
     pub fn authenticate_operator(&self, bearer: Option<&str>) -> ServiceResult<Caller> {

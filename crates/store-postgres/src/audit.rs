@@ -90,6 +90,10 @@ pub(crate) async fn append(conn: &mut PgConnection, change: &Change) -> StoreRes
          ), ev AS (
              INSERT INTO outbox_events (id, event_type, organization_id, payload, created_at, change_id)
              SELECT t.*, $14 FROM unnest($9::uuid[], $10::text[], $11::uuid[], $12::text[], $13::timestamptz[]) AS t
+         ), ver AS (
+             INSERT INTO org_versions (organization_id, version)
+             SELECT DISTINCT o.org, 1 FROM unnest($8::uuid[]) AS o(org) ORDER BY o.org
+             ON CONFLICT (organization_id) DO UPDATE SET version = org_versions.version + 1
          )
          SELECT count(*) AS n FROM a",
     )
@@ -108,6 +112,25 @@ pub(crate) async fn append(conn: &mut PgConnection, change: &Change) -> StoreRes
     .bind(created)
     .bind(change.id)
     .fetch_one(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+/// Bumps the version of each organization (once each) whose reads a change alters although
+/// none of its records is theirs to read (see `Versions`). Like [`append`], under the chain
+/// lock: every bump happens under it, so two bumping transactions never wait for each other.
+pub(crate) async fn bump_versions(conn: &mut PgConnection, orgs: &[uuid::Uuid]) -> StoreResult<()> {
+    if orgs.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO org_versions (organization_id, version)
+         SELECT DISTINCT o.org, 1 FROM unnest($1::uuid[]) AS o(org) ORDER BY o.org
+         ON CONFLICT (organization_id) DO UPDATE SET version = org_versions.version + 1",
+    )
+    .bind(orgs)
+    .execute(&mut *conn)
     .await
     .map_err(db)?;
     Ok(())

@@ -29,6 +29,7 @@ pub mod connect;
 mod idempotency;
 mod invitations;
 mod locks;
+mod lookups;
 mod mfa;
 mod organizations;
 mod paging;
@@ -80,6 +81,8 @@ pub struct BlockerQuery {
 pub struct PgStore {
     pool: PgPool,
     blockers: Vec<BlockerQuery>,
+    /// Session look-ups, batched (see `lookups`).
+    lookups: std::sync::Arc<lookups::Lookups>,
 }
 
 pub(crate) type Tx = Transaction<'static, Postgres>;
@@ -112,7 +115,9 @@ impl PgStore {
             .await
             .map_err(db)?;
         MIGRATOR.run(&pool).await.map_err(|e| StoreError::Database(e.to_string()))?;
-        Ok(Self { pool, blockers: default_blockers() })
+        // A few batches in flight at once, each on a connection of its own.
+        let lookups = lookups::Lookups::start(pool.clone(), (opts.max_connections as usize / 4).clamp(1, 4));
+        Ok(Self { pool, blockers: default_blockers(), lookups: std::sync::Arc::new(lookups) })
     }
 
     /// Adds a kind of removal blocker (the commerce tables add theirs this way).

@@ -298,9 +298,9 @@ impl RelationshipStore for PgStore {
              g AS (UPDATE grants SET revoked_at = $1 WHERE id IN (SELECT id FROM gl) RETURNING 1),
              named AS (UPDATE relationships SET indirect_reseller_id = NULL
                        WHERE customer_id = $3 AND state = 'active' AND indirect_reseller_id = $2 AND partner_org_id <> $2
-                         AND EXISTS (SELECT 1 FROM rel) RETURNING 1)",
+                         AND EXISTS (SELECT 1 FROM rel) RETURNING partner_org_id)",
             "SELECT (SELECT count(*) FROM rel) AS n, (SELECT array_agg(id) FROM rel) AS rel_ids, (SELECT count(*) FROM g) AS revoked,
-                    (SELECT count(*) FROM named) AS unnamed",
+                    (SELECT coalesce(array_agg(partner_org_id), '{}') FROM named) AS unnamed",
         );
         let r =
             sqlx::query(sqlx::AssertSqlSafe(sql)).bind(pt(now)).bind(partner.0).bind(customer.0).fetch_one(&mut *tx).await.map_err(db)?;
@@ -310,7 +310,11 @@ impl RelationshipStore for PgStore {
         let mut change = change;
         change.identify("relationship_id", rel.to_string());
         change.record("revoked_grants", revoked);
+        let unnamed: Vec<Uuid> = r.try_get("unnamed").map_err(db)?;
         audit::append(&mut tx, &change).await?;
+        // The partners that stopped naming the reseller: their lists change, though the
+        // change's records are not theirs to read.
+        audit::bump_versions(&mut tx, &unnamed).await?;
         tx.commit().await.map_err(db)?;
         Ok(RemovalOutcome { relationship_id: RelationshipId(rel), revoked_grants: revoked })
     }

@@ -4,7 +4,7 @@ use crate::paging::{Key, Keyset};
 use crate::rows::*;
 use crate::{PgStore, audit, db, fenced, n_of};
 use async_trait::async_trait;
-use partnerhub_domain::{SessionId, UserId};
+use partnerhub_domain::{OrganizationId, SessionId, UserId};
 use partnerhub_store::codec::time_key;
 use partnerhub_store::*;
 use sqlx::Row;
@@ -91,22 +91,14 @@ impl SessionStore for PgStore {
         Ok(s.rows_affected() + r.rows_affected())
     }
 
-    async fn principal(&self, token_hash: &[u8], now: OffsetDateTime) -> StoreResult<Option<Principal>> {
-        let r = sqlx::query(
-            "SELECT u.id, u.organization_id, u.email, u.display_name, u.roles, u.password_change_required, u.locale, u.created_at, s.id AS session_id,
-                    o.id AS o_id, o.kind AS o_kind, o.name AS o_name, o.domain AS o_domain, o.partner_type AS o_partner_type,
-                    o.partner_id AS o_partner_id, o.created_at AS o_created_at
-             FROM sessions s JOIN users u ON u.id = s.user_id AND u.organization_id = s.organization_id
-             JOIN organizations o ON o.id = u.organization_id
-             WHERE s.token_hash = $1 AND s.expires_at > $2",
-        )
-        .bind(token_hash)
-        .bind(pt(now))
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db)?;
-        r.map(|r| Ok(Principal { session_id: SessionId(get(&r, "session_id")?), user: user_from(&r)?, organization: org_from(&r, "o_")? }))
-            .transpose()
+    async fn principal_versions(
+        &self,
+        token_hash: &[u8],
+        now: OffsetDateTime,
+        watch: Option<OrganizationId>,
+    ) -> StoreResult<Option<(Principal, Versions)>> {
+        // Batched with the look-ups of other requests waiting at the same instant (`lookups`).
+        self.lookups.principal(token_hash, now, watch).await
     }
 
     async fn count_attempt(&self, key: &str, window_secs: i64, now: OffsetDateTime) -> StoreResult<(i64, OffsetDateTime)> {

@@ -67,4 +67,5 @@ cases!(
     scheduled_changes_happen_once,
     an_email_is_claimed_by_one_and_ended_by_its_holder,
     webhook_claims_are_exclusive_and_follow_commit_order,
+    versions_move_with_every_change_their_organizations_read,
 );

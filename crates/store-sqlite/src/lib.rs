@@ -153,6 +153,7 @@ pub(crate) fn write_change(c: &Connection, change: &Change) -> StoreResult<()> {
     for e in change.records() {
         audit::append(c, change.id, e)?;
     }
+    bump_versions(c, change.records().flat_map(|e| e.visible_to.iter().copied()))?;
     for ev in &change.events {
         let payload = serde_json::json!({
             "id": ev.id,
@@ -164,6 +165,23 @@ pub(crate) fn write_change(c: &Connection, change: &Change) -> StoreResult<()> {
             c,
             "INSERT INTO outbox_events (id, event_type, organization_id, payload, created_at, change_id) VALUES (?, ?, ?, ?, ?, ?)",
             params![ev.id, ev.event_type, ev.organization_id.0, payload.to_string(), ts(ev.occurred_at), change.id],
+        )?;
+    }
+    Ok(())
+}
+
+/// Bumps the version of each organization (once each, however often named), in the writing
+/// transaction: what it reads may have changed (see `Versions`).
+pub(crate) fn bump_versions(c: &Connection, orgs: impl IntoIterator<Item = OrganizationId>) -> StoreResult<()> {
+    let mut orgs: Vec<OrganizationId> = orgs.into_iter().collect();
+    orgs.sort();
+    orgs.dedup();
+    for org in orgs {
+        exec(
+            c,
+            "INSERT INTO org_versions (organization_id, version) VALUES (?, 1)
+             ON CONFLICT (organization_id) DO UPDATE SET version = version + 1",
+            params![org.0],
         )?;
     }
     Ok(())

@@ -4,7 +4,9 @@
 use crate::db::err;
 use crate::paging::{Key, Keyset};
 use crate::rows::*;
-use crate::{BlockerQuery, SqliteStore, all, blob, exec, insert_org, insert_relationships, insert_user, one, scalar_i64, write_change};
+use crate::{
+    BlockerQuery, SqliteStore, all, blob, bump_versions, exec, insert_org, insert_relationships, insert_user, one, scalar_i64, write_change,
+};
 use async_trait::async_trait;
 use partnerhub_domain::*;
 use partnerhub_store::codec::time_text_key;
@@ -201,11 +203,15 @@ impl RelationshipStore for SqliteStore {
                 )?;
                 let revoked = revoke_live_grants(c, partner, customer, now)?;
                 // A reseller leaving: the customer's other partners stop naming it.
-                exec(
+                // Their lists change, though the change's records are not theirs to read.
+                let unnamed = all(
                     c,
-                    "UPDATE relationships SET indirect_reseller_id = NULL WHERE customer_id = ? AND state = 'active' AND indirect_reseller_id = ?",
+                    "UPDATE relationships SET indirect_reseller_id = NULL WHERE customer_id = ? AND state = 'active' AND indirect_reseller_id = ?
+                     RETURNING partner_org_id",
                     params![customer.0, partner.0],
+                    |r| r.get(0).map(OrganizationId).map_err(err),
                 )?;
+                bump_versions(c, unnamed)?;
                 let mut change = change;
                 change.identify("relationship_id", rel.to_string());
                 change.record("revoked_grants", revoked);

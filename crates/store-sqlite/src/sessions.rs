@@ -5,7 +5,7 @@ use crate::paging::{Key, Keyset};
 use crate::rows::*;
 use crate::{SqliteStore, blob, exec, one, write_change};
 use async_trait::async_trait;
-use partnerhub_domain::{SessionId, UserId};
+use partnerhub_domain::{OrganizationId, SessionId, UserId};
 use partnerhub_store::codec::time_key;
 use partnerhub_store::*;
 use rusqlite::params;
@@ -77,20 +77,29 @@ impl SessionStore for SqliteStore {
             .await
     }
 
-    async fn principal(&self, token_hash: &[u8], now: OffsetDateTime) -> StoreResult<Option<Principal>> {
+    async fn principal_versions(
+        &self,
+        token_hash: &[u8],
+        now: OffsetDateTime,
+        watch: Option<OrganizationId>,
+    ) -> StoreResult<Option<(Principal, Versions)>> {
         self.db.read(|c| {
             let sql = "SELECT u.id, u.organization_id, u.email, u.display_name, u.roles, u.password_change_required, u.locale, u.created_at, s.id AS session_id,
                     o.id AS o_id, o.kind AS o_kind, o.name AS o_name, o.domain AS o_domain, o.partner_type AS o_partner_type,
-                    o.partner_id AS o_partner_id, o.created_at AS o_created_at
+                    o.partner_id AS o_partner_id, o.created_at AS o_created_at,
+                    coalesce((SELECT version FROM org_versions WHERE organization_id = u.organization_id), 0) AS caller_version,
+                    coalesce((SELECT version FROM org_versions WHERE organization_id = ?3), 0) AS watched_version
              FROM sessions s JOIN users u ON u.id = s.user_id AND u.organization_id = s.organization_id
              JOIN organizations o ON o.id = u.organization_id
-             WHERE s.token_hash = ? AND s.expires_at > ?";
-            match one(c, sql, params![token_hash, ts(now)], |r| {
-                Ok(Principal {
+             WHERE s.token_hash = ?1 AND s.expires_at > ?2";
+            match one(c, sql, params![token_hash, ts(now), watch.map(|w| w.0)], |r| {
+                let principal = Principal {
                     session_id: SessionId(r.get("session_id").map_err(err)?),
                     user: user_from(r)?,
                     organization: org_from(r, "o_")?,
-                })
+                };
+                let versions = Versions { caller: r.get("caller_version").map_err(err)?, watched: r.get("watched_version").map_err(err)? };
+                Ok((principal, versions))
             }) {
                 Ok(p) => Ok(Some(p)),
                 Err(StoreError::NotFound) => Ok(None),

@@ -19,6 +19,7 @@ mod paging;
 mod schedule;
 mod sessions;
 mod tenant;
+mod versions;
 mod webhooks;
 use commerce::*;
 use customers::*;
@@ -29,6 +30,7 @@ use paging::*;
 use schedule::*;
 use sessions::*;
 use tenant::*;
+use versions::*;
 use webhooks::*;
 
 /// Every case, by name, for runners that iterate.
@@ -67,6 +69,7 @@ pub const CASES: &[&str] = &[
     "scheduled_changes_happen_once",
     "an_email_is_claimed_by_one_and_ended_by_its_holder",
     "webhook_claims_are_exclusive_and_follow_commit_order",
+    "versions_move_with_every_change_their_organizations_read",
 ];
 
 pub async fn run(name: &str, store: &dyn Store) {
@@ -105,6 +108,7 @@ pub async fn run(name: &str, store: &dyn Store) {
         "scheduled_changes_happen_once" => scheduled_changes_happen_once(store).await,
         "an_email_is_claimed_by_one_and_ended_by_its_holder" => an_email_is_claimed_by_one_and_ended_by_its_holder(store).await,
         "webhook_claims_are_exclusive_and_follow_commit_order" => webhook_claims_are_exclusive_and_follow_commit_order(store).await,
+        "versions_move_with_every_change_their_organizations_read" => versions_move_with_every_change_their_organizations_read(store).await,
         other => panic!("no conformance case {other}"),
     }
 }

@@ -28,7 +28,7 @@ pub use mfa::{MfaStore, Totp, TotpConfirmation};
 pub use organizations::OrganizationStore;
 pub use relationships::RelationshipStore;
 pub use schedule::*;
-pub use sessions::{Limit, MAX_SESSIONS_PER_USER, SessionInfo, SessionStore};
+pub use sessions::{Limit, MAX_SESSIONS_PER_USER, SessionInfo, SessionStore, Versions};
 pub use webhooks::{AttemptOutcome, DeliveryAttempt, NewWebhook, OutboxEvent, Webhook, WebhookStore, WebhookTarget};
 
 #[cfg(feature = "conformance")]

@@ -2,11 +2,24 @@
 
 use crate::*;
 use async_trait::async_trait;
-use partnerhub_domain::{SessionId, UserId};
+use partnerhub_domain::{OrganizationId, SessionId, UserId};
 use time::OffsetDateTime;
 
 /// Sessions one user may hold; a sign-in past it ends the oldest.
 pub const MAX_SESSIONS_PER_USER: i64 = 10;
+
+/// Organization versions (`org_versions`, 0 without a row): each is bumped in the transaction of
+/// every change that may alter what that organization reads, that is, for every organization an
+/// audit record of the change is visible to, and for those the store finds affected besides (a
+/// provider whose relationship stops naming a reseller that left). Equal versions at two reads,
+/// with nothing expiring in between, mean equal answers: what the response cache relies on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Versions {
+    /// The caller's organization.
+    pub caller: i64,
+    /// The organization a read also depends on (a customer, for its detail); 0 when none.
+    pub watched: i64,
+}
 
 /// A session as its user sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,7 +44,17 @@ pub trait SessionStore: Send + Sync {
     /// rows went.
     async fn purge_expired(&self, now: OffsetDateTime) -> StoreResult<u64>;
     /// The signed-in user behind a session token hash, if the session is live at `now`.
-    async fn principal(&self, token_hash: &[u8], now: OffsetDateTime) -> StoreResult<Option<Principal>>;
+    async fn principal(&self, token_hash: &[u8], now: OffsetDateTime) -> StoreResult<Option<Principal>> {
+        Ok(self.principal_versions(token_hash, now, None).await?.map(|(p, _)| p))
+    }
+    /// [`principal`](Self::principal) and, read by the same statement (one round trip), the
+    /// versions of the caller's organization and of `watch` (see [`Versions`]).
+    async fn principal_versions(
+        &self,
+        token_hash: &[u8],
+        now: OffsetDateTime,
+        watch: Option<OrganizationId>,
+    ) -> StoreResult<Option<(Principal, Versions)>>;
     /// Counts one attempt against `key` in a fixed window; answers how many attempts the
     /// window holds now and when it ends.
     async fn count_attempt(&self, key: &str, window_secs: i64, now: OffsetDateTime) -> StoreResult<(i64, OffsetDateTime)>;

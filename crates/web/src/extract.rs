@@ -218,7 +218,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Paging {
 }
 
 fn bearer(parts: &Parts) -> Option<&str> {
-    let v = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+    bearer_of(&parts.headers)
+}
+
+/// The bearer token of a request's `Authorization` header.
+pub(crate) fn bearer_of(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let v = headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = v.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then_some(token.trim()).filter(|t| !t.is_empty())
 }

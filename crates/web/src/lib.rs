@@ -2,6 +2,7 @@
 //! metrics. Handlers extract, call one service function and map the result; no SQL here.
 
 pub mod api;
+mod cache;
 pub mod client;
 mod contract;
 mod error;
@@ -33,6 +34,8 @@ pub struct AppState {
     pub(crate) metrics: Arc<metrics::Metrics>,
     /// Whose `X-Forwarded-For` names the client (`--trusted-proxies`).
     pub(crate) trusted_proxies: TrustedProxies,
+    /// Rendered answers of the hottest reads, this process's own (see `cache`).
+    pub(crate) cache: Arc<cache::ResponseCache>,
 }
 
 /// What the HTTP layer is configured with beyond the service.
@@ -70,7 +73,12 @@ pub fn router(service: Service) -> Router {
 pub fn router_with(service: Service, web: WebConfig) -> Router {
     // Behind an https public URL, browsers are told never to use plain http (RFC 6797).
     let https = service.public_url().get(..8).is_some_and(|p| p.eq_ignore_ascii_case("https://"));
-    let state = AppState { service, metrics: Arc::new(metrics::Metrics::default()), trusted_proxies: web.trusted_proxies };
+    let state = AppState {
+        service,
+        metrics: Arc::new(metrics::Metrics::default()),
+        trusted_proxies: web.trusted_proxies,
+        cache: Arc::new(cache::ResponseCache::default()),
+    };
     let (api_router, openapi) = api::routes(OpenApiRouter::with_openapi(ApiDoc::openapi())).split_for_parts();
     let openapi = Arc::new(contract::complete(openapi));
     api_router

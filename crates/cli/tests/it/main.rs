@@ -40,6 +40,7 @@ mod portal_customer;
 mod portal_customers;
 mod race;
 mod removal;
+mod response_cache;
 mod schedule;
 mod smtp;
 mod smtpd;

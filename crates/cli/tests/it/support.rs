@@ -237,45 +237,9 @@ impl TestApp {
         let _ = tracing_subscriber::fmt().with_env_filter("warn").with_test_writer().try_init();
         let db = TestDb::fresh(backend()).await;
         let (store, raw) = open_store(&db, opts.blocker).await;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let url = format!("http://{addr}");
         let start = time::OffsetDateTime::now_utc().replace_nanosecond(0).expect("time");
         let clock = ManualClock::new(start);
-        let config = ServiceConfig {
-            public_url: url.clone(),
-            secret: Secret::new(b"test secret, 32 bytes or more, fine".to_vec()),
-            operator_token_hash: Some(sha256(OPERATOR)),
-            session_ttl: time::Duration::hours(12),
-            smtp: opts.smtp,
-            password_hasher: PasswordHasher::default(),
-            temporary_password_ttl: time::Duration::hours(72),
-            require_mfa: opts.require_mfa,
-            operator_name: None,
-            webhook_allow_insecure: opts.webhooks.unwrap_or(false),
-        };
-        let mail_worker = config.smtp.is_some() && !opts.no_mail_worker;
-        let service = Service::new(store.clone(), Arc::new(clock.clone()) as Arc<dyn Clock>, config.clone()).expect("service");
-        if mail_worker {
-            // As `serve` runs it: e-mails queued by a request are sent at once.
-            partnerhub_service::spawn_mail_worker(service.clone());
-        }
-        let trusted_proxies =
-            partnerhub_web::TrustedProxies::parse(opts.trusted_proxies.unwrap_or("127.0.0.1/32")).expect("trusted proxies");
-        let app = partnerhub_web::router_with(service.clone(), partnerhub_web::WebConfig { trusted_proxies });
-        if opts.webhooks.is_some() {
-            // The clock only moves when a test moves it, by hours at a time: a lease of 30 days
-            // never runs out under a worker that is sending.
-            let config = partnerhub_service::DeliveryConfig {
-                poll: std::time::Duration::from_millis(20),
-                lease: std::time::Duration::from_secs(30 * 86_400),
-                ..Default::default()
-            };
-            partnerhub_service::spawn_delivery(service.clone(), config).expect("delivery worker");
-        }
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await;
-        });
+        let (url, service, config) = serve(store.clone(), &clock, opts).await;
         Self { url, client: reqwest::Client::new(), clock, store, raw, db, service, config }
     }
 
@@ -290,6 +254,20 @@ impl TestApp {
             ),
         };
         Service::new(store, Arc::new(self.clock.clone()) as Arc<dyn Clock>, self.config.clone()).expect("service")
+    }
+
+    /// Another server over this test's database, as another process would be: a store, pool,
+    /// service and caches of its own, on the same clock. Answers its URL.
+    pub async fn peer(&self) -> String {
+        let (store, _) = open_store(&self.db, None).await;
+        serve(store, &self.clock, Options::default()).await.0
+    }
+
+    /// A GET to the server at `base` (this one's or a peer's).
+    pub async fn get_at(&self, base: &str, path: &str, token: &str) -> (StatusCode, Value) {
+        let res = self.client.get(format!("{base}{path}")).bearer_auth(token).send().await.expect("request");
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
     }
 
     pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
@@ -520,6 +498,47 @@ impl TestApp {
     pub async fn written_actions(&self) -> std::collections::BTreeSet<String> {
         self.raw.strings("SELECT DISTINCT action FROM audit_records").await.into_iter().collect()
     }
+}
+
+/// A server on port 0 over `store`: answers its URL and its service.
+async fn serve(store: Arc<dyn Store>, clock: &ManualClock, opts: Options) -> (String, Service, ServiceConfig) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let url = format!("http://{addr}");
+    let config = ServiceConfig {
+        public_url: url.clone(),
+        secret: Secret::new(b"test secret, 32 bytes or more, fine".to_vec()),
+        operator_token_hash: Some(sha256(OPERATOR)),
+        session_ttl: time::Duration::hours(12),
+        smtp: opts.smtp,
+        password_hasher: PasswordHasher::default(),
+        temporary_password_ttl: time::Duration::hours(72),
+        require_mfa: opts.require_mfa,
+        operator_name: None,
+        webhook_allow_insecure: opts.webhooks.unwrap_or(false),
+    };
+    let mail_worker = config.smtp.is_some() && !opts.no_mail_worker;
+    let service = Service::new(store, Arc::new(clock.clone()) as Arc<dyn Clock>, config.clone()).expect("service");
+    if mail_worker {
+        // As `serve` runs it: e-mails queued by a request are sent at once.
+        partnerhub_service::spawn_mail_worker(service.clone());
+    }
+    let trusted_proxies = partnerhub_web::TrustedProxies::parse(opts.trusted_proxies.unwrap_or("127.0.0.1/32")).expect("trusted proxies");
+    let app = partnerhub_web::router_with(service.clone(), partnerhub_web::WebConfig { trusted_proxies });
+    if opts.webhooks.is_some() {
+        // The clock only moves when a test moves it, by hours at a time: a lease of 30 days
+        // never runs out under a worker that is sending.
+        let config = partnerhub_service::DeliveryConfig {
+            poll: std::time::Duration::from_millis(20),
+            lease: std::time::Duration::from_secs(30 * 86_400),
+            ..Default::default()
+        };
+        partnerhub_service::spawn_delivery(service.clone(), config).expect("delivery worker");
+    }
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await;
+    });
+    (url, service, config)
 }
 
 /// A client address no other request of this test binary used (in 198.18.0.0/15, the

@@ -3,13 +3,15 @@
 
 use super::PageParams;
 use crate::AppState;
+use crate::cache::CachedRead;
 use crate::error::ApiResult;
 use crate::extract::{AppJson, AppPath, AppQuery, Auth, ClientIp, Paging};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::Response;
 use partnerhub_api_types::*;
-use partnerhub_domain::{GOOD_FAITH_STATEMENT, LEGAL_NOTICE, OrganizationId, ValidationErrors};
+use partnerhub_domain::{Action, GOOD_FAITH_STATEMENT, LEGAL_NOTICE, OrganizationId, ValidationErrors};
 use partnerhub_service::{Limited, NewCustomerInput};
 use partnerhub_store::{CustomerQuery, CustomerSort, CustomerSummary};
 use serde::Deserialize;
@@ -43,10 +45,10 @@ fn summary(c: &CustomerSummary) -> CustomerResponse {
     responses((status = 200, body = ListResponse<CustomerResponse>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn list_customers(
     State(s): State<AppState>,
-    Auth(c): Auth,
+    read: CachedRead,
     Paging(page): Paging,
     AppQuery(p): AppQuery<CustomerListParams>,
-) -> ApiResult<Json<ListResponse<CustomerResponse>>> {
+) -> ApiResult<Response> {
     let sort = match p.sort.as_deref() {
         None | Some("name") => CustomerSort::Name,
         Some("-created_at") => CustomerSort::NewestFirst,
@@ -57,15 +59,28 @@ pub async fn list_customers(
         return Err(ValidationErrors::one("q", "must be at most 200 characters, without control characters").into());
     }
     let query = CustomerQuery { limit: page.limit, cursor: page.cursor, q, sort };
-    Ok(Json(super::page(s.service.list_customers(&c, query).await?, summary)))
+    let caller = read.require(Action::CustomersList)?;
+    if let Some(hit) = read.hit(&s) {
+        return Ok(hit);
+    }
+    let customers = s.service.list_customers(caller, query).await?;
+    let valid_until = customers.items.iter().flat_map(|c| &c.grants).map(|g| g.expires_at).min();
+    Ok(read.keep(&s, &super::page(customers, summary), valid_until))
 }
 
 /// One customer of the caller's list, with its subscription counts and the other partners the caller may see.
 #[utoipa::path(get, path = "/api/v1/customers/{id}", tag = "customers", security(("bearer" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = CustomerDetailResponse), (status = 404, body = Problem)))]
-pub async fn get_customer(State(s): State<AppState>, Auth(c): Auth, AppPath(id): AppPath<Uuid>) -> ApiResult<Json<CustomerDetailResponse>> {
-    let d = s.service.customer(&c, OrganizationId(id)).await?;
-    Ok(Json(CustomerDetailResponse {
+pub async fn get_customer(State(s): State<AppState>, read: CachedRead, AppPath(id): AppPath<Uuid>) -> ApiResult<Response> {
+    // The other partners shown are those of the customer's relationships: every change of one
+    // is the customer's to read, so `read` watches the customer's version (the path id) too.
+    let caller = read.require(Action::CustomersRead)?;
+    if let Some(hit) = read.hit(&s) {
+        return Ok(hit);
+    }
+    let d = s.service.customer(caller, OrganizationId(id)).await?;
+    let valid_until = d.summary.grants.iter().map(|g| g.expires_at).min();
+    let body = CustomerDetailResponse {
         customer: summary(&d.summary),
         subscriptions: SubscriptionCounts {
             active: d.subscriptions.active,
@@ -73,7 +88,8 @@ pub async fn get_customer(State(s): State<AppState>, Auth(c): Auth, AppPath(id):
             cancelled: d.subscriptions.cancelled,
         },
         other_partners: d.other_partners.iter().map(super::partner_ref).collect(),
-    }))
+    };
+    Ok(read.keep(&s, &body, valid_until))
 }
 
 /// Create a customer organization with its first global admin and an active relationship.
