@@ -100,11 +100,12 @@ assert b['total']==n and len(b['items'])==min(50,n) and all(len(c['grants'])>0 f
   { echo "$offer"; json "$work/seed-$backend.json" "['order_customers']" | python3 -c "import ast,sys; print('\n'.join(ast.literal_eval(sys.stdin.read())))"; } >"$work/order-$backend.txt"
   order=$(measure -s bench/order.lua "$H" -- "$work/order-$backend.txt" "$big")
   buyer=$(sed -n 2p "$work/order-$backend.txt")
+  n_subs=$(curl -sf -H "Authorization: Bearer $big" "$H/api/v1/customers/$buyer/subscriptions" | python3 -c "import json,sys; print(json.load(sys.stdin)['total'])")
   subs=$(measure -H "Authorization: Bearer $big" "$H/api/v1/customers/$buyer/subscriptions")
   hwm=$(awk '/VmHWM/ {print $2}' /proc/$server/status)
   kill "$server"; wait "$server" 2>/dev/null || true; server=
   "$bin" audit verify --database "$url" >&2
-  rows+=("$backend|$seed_s|$n_big|$n_small|$hwm|$base|$list|$one|$list_small|$invite|$accept|$order|$subs")
+  rows+=("$backend|$seed_s|$n_big|$n_small|$hwm|$base|$list|$one|$list_small|$invite|$accept|$order|$subs|$n_subs")
 done
 
 load=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -113,11 +114,12 @@ import json, os, sys, datetime
 out, dur, conn, load, commit, *rows = sys.argv[1:]
 res = []
 for r in rows:
-    b, seed, nbig, nsmall, hwm, base, lst, one, small, invite, accept, order, subs = r.split('|')
+    b, seed, nbig, nsmall, hwm, base, lst, one, small, invite, accept, order, subs, nsubs = r.split('|')
     f = lambda s: dict(zip(('rps', 'p99_ms'), map(float, s.split())))
     res.append({'backend': b, 'seed_seconds': round(float(seed), 1), 'measured_customers': int(nbig), 'small_customers': int(nsmall),
                 'rss_peak_mib': round(int(hwm) / 1024, 1), 'healthz': f(base), 'list': f(lst), 'one': f(one), 'list_small': f(small),
-                'invite': f(invite), 'accept': f(accept), 'order': f(order), 'subscriptions': f(subs)})
+                'invite': f(invite), 'accept': f(accept), 'order': f(order), 'subscriptions': f(subs),
+                'subscriptions_total': int(nsubs)})
 meta = {'date': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'), 'commit': commit,
         'wrk': f'-t2 -c{conn} -d{dur}', 'cores': os.cpu_count(), 'loadavg_after': load}
 os.makedirs(os.path.dirname(out) or '.', exist_ok=True)
@@ -129,7 +131,7 @@ for r in res:
     for name, k in (('GET /healthz', 'healthz'), (f"GET /customers, page of 50 of {r['measured_customers']}", 'list'),
                     ('GET /customers/{id}', 'one'), (f"GET /customers, page of 50 of {r['small_customers']}", 'list_small'),
                     ('POST /invitations', 'invite'), ('POST /invitations/accept (durable)', 'accept'),
-                    ('POST /customers/{id}/orders', 'order'), ('GET /customers/{id}/subscriptions, page of 50', 'subscriptions')):
+                    ('POST /customers/{id}/orders', 'order'), (f"GET /customers/{{id}}/subscriptions, page of 50 of {r['subscriptions_total']}", 'subscriptions')):
         lines.append(f"| {r['backend']} | {name} | {r[k]['rps']:.0f} | {r[k]['p99_ms']:.2f} | {r[k]['rps'] / h:.3f} |")
 lines += ['', '| backend | seed (s) | list p99 at measured / at small | server peak RSS (MiB) |', '|---|---:|---:|---:|']
 for r in res:
