@@ -74,3 +74,16 @@ fn a_provider_link_is_looked_up_by_index() {
     let plan = assert_no_scan(&migrated(), crate::relationships::PROVIDER_LINKED);
     assert_eq!(plan.iter().filter(|l| l.contains("provider_links USING")).count(), 2, "{plan:#?}");
 }
+
+/// A partner's page of a customer's subscriptions: the count and the filter read the customer's
+/// index entries only (placed_by and partner_of_record are in the index), never a row each.
+#[test]
+fn a_partner_s_subscription_page_counts_from_the_index_alone() {
+    let c = migrated();
+    let filter = " WHERE s.customer_id = ?1 AND (s.placed_by = ?2 OR s.partner_of_record = ?2)";
+    let count = assert_no_scan(&c, &format!("SELECT count(*) FROM subscriptions s{filter}"));
+    assert!(count.iter().any(|l| l.contains("COVERING INDEX subscriptions_customer")), "{count:#?}");
+    let page = assert_no_scan(&c, &format!("{SUBSCRIPTION_SELECT}{filter} AND s.id > ?3 ORDER BY s.id LIMIT ?4"));
+    assert!(page.iter().any(|l| l.contains("subscriptions_customer")), "{page:#?}");
+    assert!(page.iter().all(|l| !l.contains("TEMP B-TREE")), "no sort: {page:#?}");
+}
