@@ -37,10 +37,21 @@ impl Mailer {
     }
 
     /// Sends one message; a refusal or a relay out of reach is told apart (see [`classify`]).
-    pub(crate) async fn send(&self, to: &str, from_name: &str, subject: &str, body: &str) -> Result<(), (MailErrorKind, String)> {
+    /// `id` is the outbox e-mail's: its `Message-ID` is `<id@sender's domain>`, the same on every
+    /// attempt, so a message sent again (a process killed after the relay took it, before the
+    /// database recorded it) is one message twice, which mail systems and readers fold into one.
+    pub(crate) async fn send(
+        &self,
+        id: uuid::Uuid,
+        to: &str,
+        from_name: &str,
+        subject: &str,
+        body: &str,
+    ) -> Result<(), (MailErrorKind, String)> {
         let to: Mailbox = to.parse().map_err(|_| (MailErrorKind::Refused, format!("`{to}` is not an e-mail address")))?;
         let from = Mailbox::new(Some(from_name.to_owned()), self.from.email.clone());
         let msg = Message::builder()
+            .message_id(Some(format!("<{id}@{}>", self.from.email.domain())))
             .from(from)
             .to(to)
             .subject(subject)

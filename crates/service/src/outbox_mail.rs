@@ -79,7 +79,7 @@ impl Service {
             subject = drafts::unseal(&subject, &url, &token);
             body = drafts::unseal(&body, &url, &token);
         }
-        match mailer.send(&m.to, &m.from_name, &subject, &body).await {
+        match mailer.send(m.id, &m.to, &m.from_name, &subject, &body).await {
             Ok(()) => {
                 let now = self.now();
                 let change = self.mail_change(

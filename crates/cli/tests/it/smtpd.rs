@@ -33,7 +33,8 @@ class Handler:
     async def handle_DATA(self, server, session, envelope):
         msg = message_from_bytes(envelope.content, policy=policy.default)
         line = {"rcpt": envelope.rcpt_tos, "from": str(msg["from"]), "to": str(msg["to"]),
-                "subject": str(msg["subject"]), "body": msg.get_body(("plain",)).get_content()}
+                "subject": str(msg["subject"]), "message_id": str(msg["message-id"]),
+                "body": msg.get_body(("plain",)).get_content()}
         with open(out, "a", encoding="utf-8") as f:
             f.write(json.dumps(line) + "\n")
         return "250 Message accepted for delivery"
@@ -221,6 +222,12 @@ async fn a_relay_down_keeps_the_email_queued_until_it_is_back_then_sends_it_once
     let (a, b) = tokio::join!(app.service.deliver_mail(), other.deliver_mail());
     assert_eq!(a.unwrap().sent + b.unwrap().sent, 1);
     assert_eq!(smtpd.received().len(), 1, "exactly once");
+    // Its Message-ID is the outbox e-mail's own, the same on any attempt: a message sent again
+    // after a crash between the relay's 250 and the database's record of it is recognisably one.
+    let (s, audit) = app.get("/api/v1/audit?action=email.sent", &partner.token).await;
+    assert_eq!(s, StatusCode::OK, "{audit}");
+    let email_id = audit["items"][0]["details"]["email_id"].as_str().expect("email.sent names its e-mail");
+    assert_eq!(smtpd.received()[0]["message_id"], format!("<{email_id}@partnerhub.example>"));
     let after = get().await.1;
     let d = &after["email_delivery"];
     assert_eq!((d["state"].as_str(), d["attempts"].as_i64()), (Some("sent"), Some(2)), "{after}");
