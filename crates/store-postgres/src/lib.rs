@@ -115,8 +115,12 @@ impl PgStore {
             .await
             .map_err(db)?;
         MIGRATOR.run(&pool).await.map_err(|e| StoreError::Database(e.to_string()))?;
-        // A few batches in flight at once, each on a connection of its own.
-        let lookups = lookups::Lookups::start(pool.clone(), (opts.max_connections as usize / 4).clamp(1, 4));
+        // One drain task: the look-ups waiting while its statement runs make the next batch, so
+        // batches grow with the load. Measured at issue 9's dataset (bench/scale.sh, PostgreSQL,
+        // the cached list): 1 task 0.45-0.57 of /healthz, 2 tasks 0.32-0.37, 4 tasks 0.21-0.24,
+        // 8 tasks 0.24; more statements in flight cost the database more CPU than they save in
+        // waiting, on a machine whose cores it shares with the server.
+        let lookups = lookups::Lookups::start(pool.clone(), 1);
         Ok(Self { pool, blockers: default_blockers(), lookups: std::sync::Arc::new(lookups) })
     }
 

@@ -27,7 +27,8 @@ struct Lookup {
     answer: oneshot::Sender<Answer>,
 }
 
-/// The queue of look-ups, drained by a few tasks, each running one batch statement at a time.
+/// The queue of look-ups, drained by tasks (one in `PgStore::open`), each running one batch
+/// statement at a time.
 #[derive(Debug)]
 pub(crate) struct Lookups {
     queue: mpsc::UnboundedSender<Lookup>,
