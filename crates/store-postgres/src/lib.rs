@@ -115,12 +115,13 @@ impl PgStore {
             .await
             .map_err(db)?;
         MIGRATOR.run(&pool).await.map_err(|e| StoreError::Database(e.to_string()))?;
-        // One drain task: the look-ups waiting while its statement runs make the next batch, so
+        // Two drain tasks: the look-ups waiting while a statement runs make the next batch, so
         // batches grow with the load. Measured at issue 9's dataset (bench/scale.sh, PostgreSQL,
-        // the cached list): 1 task 0.45-0.57 of /healthz, 2 tasks 0.32-0.37, 4 tasks 0.21-0.24,
-        // 8 tasks 0.24; more statements in flight cost the database more CPU than they save in
-        // waiting, on a machine whose cores it shares with the server.
-        let lookups = lookups::Lookups::start(pool.clone(), 1);
+        // the cached list, ratios to /healthz): 4 tasks 0.21-0.24, 8 tasks 0.24, 2 tasks
+        // 0.32-0.37 with a p99 of 3 ms, 1 task 0.42-0.57 but a p99 of 40-77 ms in two runs of
+        // three (every request waits behind the one statement when the database stalls, as after
+        // the bulk load). More statements in flight cost the database more CPU than they save.
+        let lookups = lookups::Lookups::start(pool.clone(), 2);
         Ok(Self { pool, blockers: default_blockers(), lookups: std::sync::Arc::new(lookups) })
     }
 

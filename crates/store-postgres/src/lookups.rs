@@ -27,7 +27,7 @@ struct Lookup {
     answer: oneshot::Sender<Answer>,
 }
 
-/// The queue of look-ups, drained by tasks (one in `PgStore::open`), each running one batch
+/// The queue of look-ups, drained by tasks (two in `PgStore::open`), each running one batch
 /// statement at a time.
 #[derive(Debug)]
 pub(crate) struct Lookups {
