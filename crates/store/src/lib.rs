@@ -6,8 +6,10 @@
 //! change itself, or nothing is.
 
 pub mod codec;
+mod commerce_records;
 mod records;
 pub mod seed;
+pub use commerce_records::*;
 pub use records::*;
 
 mod audit;
