@@ -41,7 +41,7 @@ impl CommerceStore for PgStore {
             .map_err(db)?;
         let created = offer_from(&r)?;
         audit::append(&mut tx, &change).await?;
-        tx.commit().await.map_err(db)?;
+        self.commit(tx).await?;
         Ok(created)
     }
 
@@ -80,7 +80,7 @@ impl CommerceStore for PgStore {
         };
         let offer = offer_from(&r)?;
         audit::append(&mut tx, &change).await?;
-        tx.commit().await.map_err(db)?;
+        self.commit(tx).await?;
         Ok(offer)
     }
 
@@ -293,7 +293,7 @@ impl PgStore {
         }
         subscriptions.sort_by_key(|s| s.id.0);
         audit::append(&mut tx, &change).await?;
-        tx.commit().await.map_err(db)?;
+        self.commit(tx).await?;
         Ok(Order {
             id: order.id,
             customer_id: order.customer_id,
@@ -385,7 +385,7 @@ impl PgStore {
             record_released(&mut change, customer, users.into_iter().map(|u| (id.0, u)).collect());
         }
         audit::append(&mut tx, &change).await?;
-        tx.commit().await.map_err(db)?;
+        self.commit(tx).await?;
         Ok(sub)
     }
 }

@@ -14,16 +14,18 @@ const INV_COLS: &str = "id, partner_org_id, customer_id, indirect_provider_id, r
 #[async_trait]
 impl InvitationStore for PgStore {
     async fn create_invitation(&self, i: NewInvitation, change: Change) -> StoreResult<()> {
-        let mut tx = self.begin().await?;
-        let sql = fenced(
+        // One statement outside a transaction: the insert, then the audit record and event
+        // (see `audit::chained`), committed as it ends.
+        let sql = audit::chained(
             "ins AS (
                  INSERT INTO invitations (id, partner_org_id, customer_id, indirect_provider_id, roles, duration_days, auto_extend, locale, state,
                                           token_hash, email_subject, email_body, created_by, created_at, expires_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10, $11, $12, $13, $14)
                  RETURNING 1)",
             "SELECT (SELECT count(*) FROM ins) AS n",
+            14,
         );
-        let r = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(i.id.0)
             .bind(i.partner_org_id.0)
             .bind(i.customer_id.map(|c| c.0))
@@ -37,15 +39,13 @@ impl InvitationStore for PgStore {
             .bind(&i.email_body)
             .bind(i.created_by.0)
             .bind(pt(i.created_at))
-            .bind(pt(i.expires_at))
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db)?;
+            .bind(pt(i.expires_at));
+        let r = audit::bind_pending(q, &change, &[])?.fetch_one(&self.pool).await.map_err(db)?;
         if n_of(&r)? == 0 {
             return Err(StoreError::Database("invitation not inserted".into()));
         }
-        audit::append(&mut tx, &change).await?;
-        tx.commit().await.map_err(db)
+        self.settle().await;
+        Ok(())
     }
 
     async fn invitation(&self, partner: OrganizationId, id: InvitationId) -> StoreResult<Invitation> {
@@ -154,7 +154,7 @@ impl InvitationStore for PgStore {
             return Err(StoreError::NotFound);
         }
         audit::append(&mut tx, &change).await?;
-        tx.commit().await.map_err(db)
+        self.commit(tx).await
     }
 
     async fn revoke_invitation(
@@ -181,7 +181,7 @@ impl InvitationStore for PgStore {
         };
         let inv = invitation_from(&r)?;
         audit::append(&mut tx, &change).await?;
-        tx.commit().await.map_err(db)?;
+        self.commit(tx).await?;
         Ok(inv)
     }
 
@@ -220,6 +220,9 @@ impl InvitationStore for PgStore {
         grants: Vec<NewGrant>,
         change: Change,
     ) -> StoreResult<()> {
+        if !relationships.is_empty() && grants.iter().all(|g| relationships.iter().any(|r| r.id == g.relationship_id)) {
+            return self.accept_fresh(id, customer, now, relationships, grants, change).await;
+        }
         let mut tx = self.begin().await?;
         // A renewal ends grants that tenant actions may hold: the gates first (see `locks`).
         // Exclusive, they also keep removals of these pairs out until the commit: a removal
@@ -248,7 +251,7 @@ impl InvitationStore for PgStore {
                          WHERE id = $3 AND state = 'pending' AND expires_at > $1 AND (customer_id IS NULL OR customer_id = $2)
                            AND (SELECT n FROM stale) = 0
                          RETURNING 1), {}",
-                rels_grants_ctes(4, "EXISTS (SELECT 1 FROM upd)")
+                rels_grants_ctes(4, "EXISTS (SELECT 1 FROM upd)", true)
             ),
             "SELECT (SELECT count(*) FROM upd) AS n, (SELECT count(*) FROM rels) AS rels, (SELECT count(*) FROM grs) AS grs,
                     (SELECT count(*) FROM ended) AS replaced, (SELECT n FROM stale) AS stale,
@@ -266,7 +269,7 @@ impl InvitationStore for PgStore {
         let mut change = change;
         record_replaced(&mut change, get(&r, "replaced")?);
         audit::append(&mut tx, &change).await?;
-        tx.commit().await.map_err(db)
+        self.commit(tx).await
     }
 
     async fn decline_invitation(&self, id: InvitationId, customer: OrganizationId, now: OffsetDateTime, change: Change) -> StoreResult<()> {
@@ -282,6 +285,48 @@ impl InvitationStore for PgStore {
             return Err(StoreError::Conflict { constraint: constraint::INVITATION_NOT_PENDING });
         }
         audit::append(&mut tx, &change).await?;
-        tx.commit().await.map_err(db)
+        self.commit(tx).await
+    }
+}
+
+impl PgStore {
+    /// An acceptance whose grants all go under relationships it makes (every acceptance but a
+    /// renewal), as one statement outside a transaction: the gates (exclusive, taken in the
+    /// statement: nothing it relies on was readable before them, as the relationship is new),
+    /// the invitation's conditional update, the relationships and grants, then the audit
+    /// records and events (see `audit::chained`). It commits as it ends, so the chain lock is
+    /// not held across another round trip. No grant can be replaced: a pair without an active
+    /// relationship has no unrevoked grant (a removal revokes them all).
+    async fn accept_fresh(
+        &self,
+        id: InvitationId,
+        customer: OrganizationId,
+        now: OffsetDateTime,
+        relationships: Vec<NewRelationship>,
+        grants: Vec<NewGrant>,
+        change: Change,
+    ) -> StoreResult<()> {
+        // (`$13`, `$14`: the grants' partners and customers, see `bind_rels_grants`.)
+        let sql = audit::chained(
+            &format!(
+                "{}, upd AS (
+                     UPDATE invitations SET state = 'accepted', responded_at = $1, accepted_by = $2
+                     WHERE id = $3 AND state = 'pending' AND expires_at > $1 AND (customer_id IS NULL OR customer_id = $2)
+                       AND (SELECT n FROM gate) >= 0
+                     RETURNING 1), {}",
+                locks::gate_cte(true, "SELECT p, c FROM unnest($13::uuid[], $14::uuid[]) AS t(p, c)"),
+                rels_grants_ctes(4, "EXISTS (SELECT 1 FROM upd)", false)
+            ),
+            "SELECT (SELECT count(*) FROM upd) AS n, (SELECT count(*) FROM rels) AS rels, (SELECT count(*) FROM grs) AS grs",
+            18,
+        );
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(pt(now)).bind(customer.0).bind(id.0);
+        let q = audit::bind_pending(bind_rels_grants(q, &relationships, &grants), &change, &[])?;
+        let r = q.fetch_one(&self.pool).await.map_err(db)?;
+        if n_of(&r)? == 0 {
+            return Err(StoreError::Conflict { constraint: constraint::INVITATION_NOT_PENDING });
+        }
+        self.settle().await;
+        Ok(())
     }
 }

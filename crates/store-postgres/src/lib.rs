@@ -24,6 +24,7 @@ macro_rules! sqlf {
 
 mod audit;
 mod bulk;
+mod chainer;
 mod commerce;
 pub mod connect;
 mod idempotency;
@@ -83,10 +84,12 @@ pub struct PgStore {
     blockers: Vec<BlockerQuery>,
     /// Session look-ups, batched (see `lookups`).
     lookups: std::sync::Arc<lookups::Lookups>,
+    /// Links committed changes into the audit chain (see `chainer`).
+    chainer: std::sync::Arc<chainer::Chainer>,
 }
 
 pub(crate) type Tx = Transaction<'static, Postgres>;
-type PgQuery<'q> = Query<'q, Postgres, PgArguments>;
+pub(crate) type PgQuery<'q> = Query<'q, Postgres, PgArguments>;
 
 /// A pooled connection idle for longer than this is pinged before use (a server restart or a
 /// network idle timeout may have cut it); a busy one goes straight to work, saving a round trip.
@@ -111,7 +114,7 @@ impl PgStore {
                     Ok(true)
                 })
             })
-            .connect_with(connect)
+            .connect_with(connect.clone())
             .await
             .map_err(db)?;
         MIGRATOR.run(&pool).await.map_err(|e| StoreError::Database(e.to_string()))?;
@@ -122,7 +125,8 @@ impl PgStore {
         // three (every request waits behind the one statement when the database stalls, as after
         // the bulk load). More statements in flight cost the database more CPU than they save.
         let lookups = lookups::Lookups::start(pool.clone(), 2);
-        Ok(Self { pool, blockers: default_blockers(), lookups: std::sync::Arc::new(lookups) })
+        let chainer = std::sync::Arc::new(chainer::Chainer::start(connect)?);
+        Ok(Self { pool, blockers: default_blockers(), lookups: std::sync::Arc::new(lookups), chainer })
     }
 
     /// Adds a kind of removal blocker (the commerce tables add theirs this way).
@@ -138,6 +142,23 @@ impl PgStore {
 
     pub(crate) async fn begin(&self) -> StoreResult<Tx> {
         self.pool.begin().await.map_err(db)
+    }
+
+    /// Commits a change's transaction, then waits until its audit records are linked into the
+    /// chain (and its events are in the outbox), so that the answer it gives is there for the
+    /// client's next read. The change is durable at the commit: if linking fails, it is logged
+    /// and the next run links it (see `chainer`).
+    pub(crate) async fn commit(&self, tx: Tx) -> StoreResult<()> {
+        tx.commit().await.map_err(db)?;
+        self.settle().await;
+        Ok(())
+    }
+
+    /// Waits until every change committed before the call is linked into the audit chain.
+    pub(crate) async fn settle(&self) {
+        if let Err(e) = self.chainer.settle().await {
+            tracing::warn!(error = %e, "linking audit records after a commit failed; the chainer's next tick tries again");
+        }
     }
 }
 
@@ -182,18 +203,11 @@ pub(crate) fn db(e: sqlx::Error) -> StoreError {
     }
 }
 
-/// A statement of data-modifying CTEs (`ctes`) that also takes the chain lock, once its work is
-/// done: `done` (a SELECT with a column `n`) must read every data-modifying CTE to its end, so
-/// that their row locks and unique checks are all behind before the lock is taken; the lock is
-/// then taken when `n > 0`. A lock taken before them could deadlock against a transaction that
-/// holds what they wait for and waits for the chain. The only work left after the lock is the
-/// statement's foreign-key checks, which take KEY SHARE locks: only on rows nobody deletes or
-/// locks FOR UPDATE, so never with a user row (sessions) on the referenced side.
+/// A statement of data-modifying CTEs (`ctes`) and a `done` (a SELECT with a column `n`) that
+/// reads every one of them to its end: the caller checks `n` before it appends the change.
+/// (It took the chain lock too, until the chain was linked after commit: see `audit::chain`.)
 pub(crate) fn fenced(ctes: &str, done: &str) -> String {
-    format!(
-        "WITH {ctes}, done AS MATERIALIZED ({done}) SELECT done.*, CASE WHEN done.n > 0 THEN {lock}::text END AS chain_locked FROM done",
-        lock = audit::LOCK
-    )
+    format!("WITH {ctes}, done AS MATERIALIZED ({done}) SELECT done.* FROM done")
 }
 
 /// `n` of a [`fenced`] statement.
@@ -213,7 +227,11 @@ pub(crate) fn n_of(r: &PgRow) -> StoreResult<i64> {
 /// `(SELECT count(*) FROM ended)` for how many were replaced. The old grants are locked by id
 /// first (`old`), as every change of grants does, after the pairs' gates, which the caller
 /// takes exclusive in an earlier statement where grants may already exist (see `locks`).
-pub(crate) fn rels_grants_ctes(base: usize, gate: &str) -> String {
+///
+/// Without `replace`, no grant is ended: for grants that all name a relationship made here,
+/// where no unrevoked grant of the pair can exist (a removal revokes them all); if one did,
+/// `grants_one_live_role` would refuse the statement.
+pub(crate) fn rels_grants_ctes(base: usize, gate: &str, replace: bool) -> String {
     let p = |i: usize| format!("${}", base + i);
     format!(
         "rels AS (
@@ -228,7 +246,7 @@ pub(crate) fn rels_grants_ctes(base: usize, gate: &str) -> String {
              SELECT g.id FROM grants g
              JOIN unnest({p9}::uuid[], {p10}::uuid[], {p11}::text[]) AS n(partner_org_id, customer_id, role)
                ON g.partner_org_id = n.partner_org_id AND g.customer_id = n.customer_id AND g.role = n.role
-             WHERE g.revoked_at IS NULL AND {gate} AND (SELECT count(*) FROM rels) >= 0
+             WHERE {replace} AND g.revoked_at IS NULL AND {gate} AND (SELECT count(*) FROM rels) >= 0
              ORDER BY g.id FOR NO KEY UPDATE OF g
          ), ended AS (
              UPDATE grants g SET revoked_at = least(n.created_at, g.expires_at)

@@ -64,7 +64,7 @@ impl MfaStore for PgStore {
             return Err(StoreError::Conflict { constraint: constraint::TOTP_ACTIVE });
         }
         audit::append(&mut tx, &change).await?;
-        tx.commit().await.map_err(db)
+        self.commit(tx).await
     }
 
     async fn confirm_totp(&self, org: OrganizationId, user: UserId, t: TotpConfirmation, change: Change) -> StoreResult<()> {
@@ -94,7 +94,7 @@ impl MfaStore for PgStore {
             return Err(StoreError::Conflict { constraint: constraint::TOTP_NOT_PENDING });
         }
         audit::append(&mut tx, &change).await?;
-        tx.commit().await.map_err(db)
+        self.commit(tx).await
     }
 
     async fn use_totp_step(&self, user: UserId, step: i64) -> StoreResult<bool> {
@@ -124,7 +124,7 @@ impl MfaStore for PgStore {
             return Ok(false);
         }
         audit::append(&mut tx, &change).await?;
-        tx.commit().await.map_err(db)?;
+        self.commit(tx).await?;
         Ok(true)
     }
 
@@ -141,6 +141,6 @@ impl MfaStore for PgStore {
             return Err(StoreError::NotFound);
         }
         audit::append(&mut tx, &change).await?;
-        tx.commit().await.map_err(db)
+        self.commit(tx).await
     }
 }

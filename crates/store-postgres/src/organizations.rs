@@ -26,7 +26,7 @@ impl OrganizationStore for PgStore {
             return Err(StoreError::Database("organization admin not inserted".into()));
         }
         audit::append(&mut tx, &change).await?;
-        tx.commit().await.map_err(db)
+        self.commit(tx).await
     }
 
     async fn organization(&self, id: OrganizationId) -> StoreResult<Organization> {
@@ -91,7 +91,7 @@ impl OrganizationStore for PgStore {
             return Err(StoreError::Database("user not inserted".into()));
         }
         audit::append(&mut tx, &change).await?;
-        tx.commit().await.map_err(db)
+        self.commit(tx).await
     }
 
     async fn update_user(&self, org: OrganizationId, user: UserId, patch: UserPatch, change: Change) -> StoreResult<User> {
@@ -131,7 +131,7 @@ impl OrganizationStore for PgStore {
         }
         ensure_a_global_admin(&mut tx, org).await?;
         audit::append(&mut tx, &change).await?;
-        tx.commit().await.map_err(db)?;
+        self.commit(tx).await?;
         Ok(u)
     }
 
@@ -143,7 +143,7 @@ impl OrganizationStore for PgStore {
         let mut change = change;
         tenant::delete_user(&mut tx, org, user, &mut change).await?;
         audit::append(&mut tx, &change).await?;
-        tx.commit().await.map_err(db)
+        self.commit(tx).await
     }
 
     async fn user(&self, org: OrganizationId, user: UserId) -> StoreResult<User> {
@@ -182,7 +182,7 @@ impl OrganizationStore for PgStore {
             return Err(StoreError::NotFound);
         }
         audit::append(&mut tx, &change).await?;
-        tx.commit().await.map_err(db)
+        self.commit(tx).await
     }
 
     async fn list_partners(&self, page: &PageQuery) -> StoreResult<Page<Organization>> {
@@ -224,7 +224,7 @@ impl OrganizationStore for PgStore {
             return Err(StoreError::Conflict { constraint: constraint::NOT_A_PROVIDER });
         }
         audit::append(&mut tx, &change).await?;
-        tx.commit().await.map_err(db)
+        self.commit(tx).await
     }
 
     async fn provider_links(&self, org: OrganizationId, side: LinkSide, page: &PageQuery) -> StoreResult<Page<ProviderLinkView>> {
@@ -270,7 +270,7 @@ impl OrganizationStore for PgStore {
             return Err(StoreError::NotFound);
         }
         audit::append(&mut tx, &change).await?;
-        tx.commit().await.map_err(db)
+        self.commit(tx).await
     }
 
     async fn decline_provider_link(
@@ -296,7 +296,7 @@ impl OrganizationStore for PgStore {
         let id: Uuid = r.try_get("id").map_err(db)?;
         change.identify("id", id.to_string());
         audit::append(&mut tx, &change).await?;
-        tx.commit().await.map_err(db)
+        self.commit(tx).await
     }
 
     async fn end_provider_link(
@@ -331,7 +331,7 @@ impl OrganizationStore for PgStore {
         change.identify("id", id.to_string());
         change.record("previous_state", previous);
         audit::append(&mut tx, &change).await?;
-        tx.commit().await.map_err(db)
+        self.commit(tx).await
     }
 
     async fn active_provider_link(&self, provider: OrganizationId, reseller: OrganizationId) -> StoreResult<bool> {
@@ -393,13 +393,12 @@ pub(crate) async fn end_sessions(tx: &mut Tx, user: UserId) -> StoreResult<()> {
 }
 
 /// Who must still hold at least one global admin: every organization, always. Runs after the
-/// change, under the organization row's lock; takes the chain lock when the check passes.
+/// change, under the organization row's lock.
 pub(crate) async fn ensure_a_global_admin(tx: &mut Tx, org: OrganizationId) -> StoreResult<()> {
-    let sql = format!(
-        "WITH done AS MATERIALIZED (SELECT count(*) AS n FROM users WHERE organization_id = $1 AND roles LIKE '%\"global_admin\"%')
-         SELECT done.n, CASE WHEN done.n > 0 THEN {}::text END AS chain_locked FROM done",
-        audit::LOCK
-    );
-    let r = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org.0).fetch_one(&mut **tx).await.map_err(db)?;
+    let r = sqlx::query("SELECT count(*) AS n FROM users WHERE organization_id = $1 AND roles LIKE '%\"global_admin\"%'")
+        .bind(org.0)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(db)?;
     if n_of(&r)? == 0 { Err(StoreError::Conflict { constraint: constraint::LAST_GLOBAL_ADMIN }) } else { Ok(()) }
 }

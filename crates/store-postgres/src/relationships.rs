@@ -223,14 +223,14 @@ impl RelationshipStore for PgStore {
         let q = bind_user(bind_org(sqlx::query(sqlx::AssertSqlSafe(sql)), &org), &admin);
         q.fetch_one(&mut *tx).await.map_err(db)?;
         let sql = fenced(
-            &rels_grants_ctes(1, "true"),
+            &rels_grants_ctes(1, "true", true),
             "SELECT (SELECT count(*) FROM rels) + (SELECT count(*) FROM grs) + 1 AS n, (SELECT count(*) FROM ended) AS replaced",
         );
         let r = bind_rels_grants(sqlx::query(sqlx::AssertSqlSafe(sql)), &relationships, &grants).fetch_one(&mut *tx).await.map_err(db)?;
         let mut change = change;
         record_replaced(&mut change, get(&r, "replaced")?);
         audit::append(&mut tx, &change).await?;
-        tx.commit().await.map_err(db)
+        self.commit(tx).await
     }
 
     async fn active_relationship(&self, partner: OrganizationId, customer: OrganizationId) -> StoreResult<Option<Relationship>> {
@@ -311,11 +311,10 @@ impl RelationshipStore for PgStore {
         change.identify("relationship_id", rel.to_string());
         change.record("revoked_grants", revoked);
         let unnamed: Vec<Uuid> = r.try_get("unnamed").map_err(db)?;
-        audit::append(&mut tx, &change).await?;
         // The partners that stopped naming the reseller: their lists change, though the
         // change's records are not theirs to read.
-        audit::bump_versions(&mut tx, &unnamed).await?;
-        tx.commit().await.map_err(db)?;
+        audit::append_bumping(&mut tx, &change, &unnamed).await?;
+        self.commit(tx).await?;
         Ok(RemovalOutcome { relationship_id: RelationshipId(rel), revoked_grants: revoked })
     }
 
@@ -375,7 +374,7 @@ impl RelationshipStore for PgStore {
         let mut change = change;
         change.record("revoked_grants", n);
         audit::append(&mut tx, &change).await?;
-        tx.commit().await.map_err(db)?;
+        self.commit(tx).await?;
         Ok(n)
     }
 

@@ -55,9 +55,8 @@ fn scheduled_grant(r: &PgRow, with_warnings: bool) -> StoreResult<ScheduledGrant
     })
 }
 
-/// Takes the chain lock in a statement of its own, then appends the change (see `audit`).
+/// Appends the change (see `audit`).
 async fn append(tx: &mut Tx, change: &Change) -> StoreResult<()> {
-    sqlx::query(sqlf!("SELECT {}::text", audit::LOCK)).execute(&mut **tx).await.map_err(db)?;
     audit::append(tx, change).await
 }
 
@@ -99,7 +98,7 @@ impl PgStore {
             return Ok(false);
         }
         append(&mut tx, &change).await?;
-        tx.commit().await.map_err(db)?;
+        self.commit(tx).await?;
         Ok(true)
     }
 }
@@ -181,7 +180,7 @@ impl ScheduleStore for PgStore {
         }
         insert_mail(&mut tx, &mail, change.id).await?;
         append(&mut tx, &change).await?;
-        tx.commit().await.map_err(db)?;
+        self.commit(tx).await?;
         Ok(true)
     }
 
@@ -225,7 +224,7 @@ impl ScheduleStore for PgStore {
         }
         sqlx::query("DELETE FROM grant_warnings WHERE grant_id = $1").bind(id.0).execute(&mut *tx).await.map_err(db)?;
         append(&mut tx, &change).await?;
-        tx.commit().await.map_err(db)?;
+        self.commit(tx).await?;
         Ok(true)
     }
 
@@ -271,7 +270,7 @@ impl ScheduleStore for PgStore {
             insert_mail(&mut tx, m, change.id).await?;
         }
         append(&mut tx, &change).await?;
-        tx.commit().await.map_err(db)
+        self.commit(tx).await
     }
 
     async fn recipients(&self, org: OrganizationId, roles: &[Role]) -> StoreResult<Vec<Recipient>> {
@@ -332,7 +331,7 @@ impl MailStore for PgStore {
         }
         insert_mail(&mut tx, &mail, change.id).await?;
         append(&mut tx, &change).await?;
-        tx.commit().await.map_err(db)
+        self.commit(tx).await
     }
 
     async fn claim_mail(&self, claim: Uuid, now: OffsetDateTime, until: OffsetDateTime, limit: i64) -> StoreResult<Vec<ClaimedMail>> {
@@ -398,7 +397,7 @@ impl MailStore for PgStore {
         if let Some(change) = &change {
             append(&mut tx, change).await?;
         }
-        tx.commit().await.map_err(db)?;
+        self.commit(tx).await?;
         Ok(true)
     }
 

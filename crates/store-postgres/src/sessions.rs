@@ -46,7 +46,7 @@ impl SessionStore for PgStore {
             return Err(StoreError::Database("session not inserted".into()));
         }
         audit::append(&mut tx, &change).await?;
-        tx.commit().await.map_err(db)
+        self.commit(tx).await
     }
 
     async fn list_sessions(&self, user: UserId, now: OffsetDateTime, page: &PageQuery) -> StoreResult<Page<SessionInfo>> {
@@ -78,7 +78,7 @@ impl SessionStore for PgStore {
             return Err(StoreError::NotFound);
         }
         audit::append(&mut tx, &change).await?;
-        tx.commit().await.map_err(db)
+        self.commit(tx).await
     }
 
     async fn purge_expired(&self, now: OffsetDateTime) -> StoreResult<u64> {

@@ -145,7 +145,7 @@ impl PgStore {
             return Err(StoreError::Database("user not inserted".into()));
         }
         audit::append(&mut tx, &change).await?;
-        tx.commit().await.map_err(db)?;
+        self.commit(tx).await?;
         let mut u = user.user();
         u.created_at = pt(u.created_at);
         Ok(u)
@@ -179,7 +179,7 @@ impl PgStore {
         }
         ensure_a_global_admin(&mut tx, access.customer).await?;
         audit::append(&mut tx, &change).await?;
-        tx.commit().await.map_err(db)?;
+        self.commit(tx).await?;
         Ok(u)
     }
 
@@ -189,7 +189,7 @@ impl PgStore {
         let mut change = change;
         delete_user(&mut tx, access.customer, id, &mut change).await?;
         audit::append(&mut tx, &change).await?;
-        tx.commit().await.map_err(db)
+        self.commit(tx).await
     }
 
     pub(crate) async fn reset_tenant_user_password_in(
@@ -217,7 +217,7 @@ impl PgStore {
             return Err(StoreError::NotFound);
         }
         audit::append(&mut tx, &change).await?;
-        tx.commit().await.map_err(db)
+        self.commit(tx).await
     }
 
     pub(crate) async fn assign_license_in(
@@ -267,7 +267,7 @@ impl PgStore {
         }
         let license = license_from(&r)?;
         audit::append(&mut tx, &change).await?;
-        tx.commit().await.map_err(db)?;
+        self.commit(tx).await?;
         Ok(license)
     }
 
@@ -298,7 +298,7 @@ impl PgStore {
             return Err(StoreError::NotFound);
         }
         audit::append(&mut tx, &change).await?;
-        tx.commit().await.map_err(db)
+        self.commit(tx).await
     }
 
     pub(crate) async fn tenant_user_licenses_in(

@@ -104,9 +104,8 @@ async fn insert_attempt(conn: &mut PgConnection, a: &DeliveryAttempt) -> StoreRe
     Ok(())
 }
 
-/// Takes the audit chain lock and appends the change (the work before it took its row locks).
+/// Appends the change (see `audit`).
 async fn finish(conn: &mut PgConnection, change: &Change) -> StoreResult<()> {
-    sqlx::query(sqlf!("SELECT {}::text", audit::LOCK)).execute(&mut *conn).await.map_err(db)?;
     audit::append(conn, change).await
 }
 
@@ -127,8 +126,8 @@ impl WebhookStore for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
-        // The position is read under the chain lock (taken after the insert's own locks, as
-        // every change takes it last), so no event commits between it and this.
+        // The position is read under the chain lock (taken after the insert's own locks): events
+        // enter the outbox only under it (see `audit::chain`), so none commits between it and this.
         sqlx::query(sqlf!("SELECT {}::text", audit::LOCK)).execute(&mut *tx).await.map_err(db)?;
         // Its organization's last event (the index `outbox_by_recipient` answers it at once).
         sqlx::query(
@@ -141,7 +140,7 @@ impl WebhookStore for PgStore {
             .map_err(db)?;
         audit::append(&mut tx, &change).await?;
         let created = webhook_in(&mut tx, w.organization_id, w.id).await?;
-        tx.commit().await.map_err(db)?;
+        self.commit(tx).await?;
         Ok(created)
     }
 
@@ -178,7 +177,7 @@ impl WebhookStore for PgStore {
             return Err(StoreError::NotFound);
         }
         finish(&mut tx, &change).await?;
-        tx.commit().await.map_err(db)
+        self.commit(tx).await
     }
 
     async fn rotate_webhook_secret(
@@ -206,7 +205,7 @@ impl WebhookStore for PgStore {
         }
         finish(&mut tx, &change).await?;
         let w = webhook_in(&mut tx, org, id).await?;
-        tx.commit().await.map_err(db)?;
+        self.commit(tx).await?;
         Ok(w)
     }
 

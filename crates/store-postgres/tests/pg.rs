@@ -17,6 +17,9 @@ use support::fresh;
 #[path = "pg/races.rs"]
 mod races;
 
+#[path = "pg/chain.rs"]
+mod chain;
+
 /// Times with nanoseconds, as a clock gives them: the store keeps microseconds.
 fn now() -> OffsetDateTime {
     OffsetDateTime::now_utc()

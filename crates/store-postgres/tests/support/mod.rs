@@ -28,6 +28,12 @@ impl TestDb {
         let url = format!("{base}/{name}");
         Self { server, name, url }
     }
+
+    /// The database's URL, for a second store on it (another server process).
+    #[allow(dead_code, reason = "the pg tests use it; the conformance tests, which share this module, do not")]
+    pub fn url(&self) -> &str {
+        &self.url
+    }
 }
 
 impl Drop for TestDb {
