@@ -14,8 +14,8 @@ const INV_COLS: &str = "id, partner_org_id, customer_id, indirect_provider_id, r
 #[async_trait]
 impl InvitationStore for PgStore {
     async fn create_invitation(&self, i: NewInvitation, change: Change) -> StoreResult<()> {
-        // One statement outside a transaction: the insert, then the audit record and event
-        // (see `audit::chained`), committed as it ends.
+        // One statement outside a transaction: the insert and the pending row of its audit
+        // record and event (see `audit::chained`), committed as it ends; then the link.
         let sql = audit::chained(
             "ins AS (
                  INSERT INTO invitations (id, partner_org_id, customer_id, indirect_provider_id, roles, duration_days, auto_extend, locale, state,
@@ -293,10 +293,11 @@ impl PgStore {
     /// An acceptance whose grants all go under relationships it makes (every acceptance but a
     /// renewal), as one statement outside a transaction: the gates (exclusive, taken in the
     /// statement: nothing it relies on was readable before them, as the relationship is new),
-    /// the invitation's conditional update, the relationships and grants, then the audit
-    /// records and events (see `audit::chained`). It commits as it ends, so the chain lock is
-    /// not held across another round trip. No grant can be replaced: a pair without an active
-    /// relationship has no unrevoked grant (a removal revokes them all).
+    /// the invitation's conditional update, the relationships and grants, then the pending row
+    /// of its audit records and events (see `audit::chained`). It commits as it ends, in one
+    /// round trip; then the request waits for the chainer to link it (`settle`). No grant can
+    /// be replaced: a pair without an active relationship has no unrevoked grant (a removal
+    /// revokes them all).
     async fn accept_fresh(
         &self,
         id: InvitationId,

@@ -7,14 +7,16 @@
 //! - conditional updates (`... WHERE state = 'pending' AND expires_at > $now`): of concurrent
 //!   writers, the losers re-evaluate the row after the winner commits and change nothing;
 //! - unique indexes (`relationships_one_active`, ...), mapped to `StoreError::Conflict`;
-//! - an advisory lock for the audit chain (see `audit`), the last lock any transaction takes;
+//! - the audit chain linked after commit by a chainer per process, under an advisory lock that
+//!   no change's transaction takes (see `audit`, `chainer`);
 //! - a lock on the organization row while a change could leave it without a global admin;
 //! - row locks on what an action relies on (a relationship, its grants) behind a fair
 //!   advisory gate, all taken in one order (see `locks`).
 //!
 //! Round trips are what costs here, so a change is a few statements: the work itself as one
-//! statement of data-modifying CTEs where that is easy, often with the chain lock folded in
-//! (see [`fenced`]), then the audit record and the outbox events in one statement.
+//! statement of data-modifying CTEs where that is easy (see [`fenced`]), then the pending row
+//! of its audit records and outbox events; the hottest (an invitation, an open acceptance) are
+//! one statement outside a transaction (see `audit::chained`).
 
 /// `format!` for SQL built from this crate's own constants (column lists, table names),
 /// never from input: values always go through `bind`.
