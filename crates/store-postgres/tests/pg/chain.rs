@@ -74,14 +74,16 @@ async fn a_change_committed_but_not_linked_is_linked_by_the_next_run() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     // The chainer's connection dies as a crashed process's would, in the middle of its run.
-    let waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted";
-    while sqlx::query_scalar::<_, i64>(waiting).fetch_one(&mut *holder).await.unwrap() == 0 {
+    // (pg_locks is the whole server's: other tests run beside this one, on other databases.)
+    let here = "locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
+    let waiting = format!("SELECT count(*) FROM pg_locks WHERE {here}");
+    while sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(waiting.clone())).fetch_one(&mut *holder).await.unwrap() == 0 {
         assert!(std::time::Instant::now() < deadline, "the chainer never asked for the lock");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    let killed: i64 = sqlx::query_scalar(
-        "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND pid <> pg_backend_pid()",
-    )
+    let killed: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE {here} AND pid <> pg_backend_pid()"
+    )))
     .fetch_one(&mut *holder)
     .await
     .unwrap();
