@@ -137,8 +137,9 @@ fn to_json<T: Serialize>(v: &T) -> StoreResult<String> {
 /// position is commit order) and the version bumps, and deletes the pending rows. Answers how
 /// many changes it linked. Any number of server processes may run it at once: they take
 /// turns, and each links what the others committed too.
-/// Changes one run links at most (the rest wait for the next run).
-const MAX_LINKED: i64 = 4096;
+/// Changes one run links at most, in one transaction; the chainer runs again while a run
+/// links that many (see `chainer`).
+pub(crate) const MAX_LINKED: i64 = 4096;
 
 pub(crate) async fn chain(conn: &mut PgConnection) -> StoreResult<usize> {
     // By the primary key, not by a scan of the table: the rows a run deleted stay in the heap
@@ -451,7 +452,7 @@ impl AuditStore for PgStore {
         // What is committed but not yet linked (a process crashed in between) is linked first:
         // the chain verified is every change committed.
         let mut conn = self.pool.acquire().await.map_err(db)?;
-        chain(&mut conn).await?;
+        while chain(&mut conn).await? as i64 >= MAX_LINKED {}
         verify(&mut conn).await
     }
 
