@@ -457,6 +457,9 @@ impl AuditStore for PgStore {
     }
 
     async fn list_audit(&self, org: OrganizationId, f: &AuditFilter) -> StoreResult<Page<AuditRecord>> {
+        // Every change committed before this read is in the log it reads, whoever made it (a
+        // background worker's change is visible before its run links it; see `chainer`).
+        self.settle().await;
         let mut conn = self.pool.acquire().await.map_err(db)?;
         list(&mut conn, org, f).await
     }

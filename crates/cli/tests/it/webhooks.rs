@@ -177,10 +177,18 @@ async fn a_delivery_failed_three_times_is_retried_and_then_verifies_with_a_stand
         assert!(!ok);
     }
 
-    // The log shows every attempt, newest first.
-    let (s, log) = app.get(&format!("/api/v1/webhooks/{}/deliveries", w["id"].as_str().unwrap()), &partner.token).await;
-    assert_eq!(s, StatusCode::OK);
-    assert_eq!(log["total"], 4);
+    // The log shows every attempt, newest first. (The receiver saw the last request before the
+    // worker had its answer and wrote the attempt down: under load that takes a moment.)
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let log = loop {
+        let (s, log) = app.get(&format!("/api/v1/webhooks/{}/deliveries", w["id"].as_str().unwrap()), &partner.token).await;
+        assert_eq!(s, StatusCode::OK);
+        if log["total"] == 4 || std::time::Instant::now() > deadline {
+            break log;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(log["total"], 4, "{log}");
     let items = log["items"].as_array().unwrap();
     assert_eq!(items.iter().map(|a| a["attempt"].as_i64().unwrap()).collect::<Vec<_>>(), vec![4, 3, 2, 1]);
     assert_eq!(items.iter().map(|a| a["status"].as_i64().unwrap()).collect::<Vec<_>>(), vec![200, 500, 500, 500]);
