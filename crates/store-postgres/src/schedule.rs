@@ -40,12 +40,7 @@ fn scheduled_invitation(r: &PgRow) -> StoreResult<ScheduledInvitation> {
 }
 
 fn scheduled_grant(r: &PgRow, with_warnings: bool) -> StoreResult<ScheduledGrant> {
-    let warned = if with_warnings {
-        let w: Option<String> = get(r, "warned")?;
-        w.unwrap_or_default().split(',').filter_map(|d| d.trim().parse().ok()).collect()
-    } else {
-        Vec::new()
-    };
+    let warned = if with_warnings { partnerhub_store::codec::warned_days(get(r, "warned")?) } else { Vec::new() };
     Ok(ScheduledGrant {
         grant: grant_from(r)?,
         duration_days: get(r, "duration_days")?,
@@ -53,11 +48,6 @@ fn scheduled_grant(r: &PgRow, with_warnings: bool) -> StoreResult<ScheduledGrant
         customer_name: get(r, "customer_name")?,
         warned,
     })
-}
-
-/// Appends the change (see `audit`).
-async fn append(tx: &mut Tx, change: &Change) -> StoreResult<()> {
-    audit::append(tx, change).await
 }
 
 async fn insert_mail(tx: &mut Tx, m: &NewMail, change_id: Uuid) -> StoreResult<()> {
@@ -97,7 +87,7 @@ impl PgStore {
         if n == 0 {
             return Ok(false);
         }
-        append(&mut tx, &change).await?;
+        audit::append(&mut tx, &change).await?;
         self.commit(tx).await?;
         Ok(true)
     }
@@ -179,7 +169,7 @@ impl ScheduleStore for PgStore {
             return Ok(false);
         }
         insert_mail(&mut tx, &mail, change.id).await?;
-        append(&mut tx, &change).await?;
+        audit::append(&mut tx, &change).await?;
         self.commit(tx).await?;
         Ok(true)
     }
@@ -223,7 +213,7 @@ impl ScheduleStore for PgStore {
             return Ok(false);
         }
         sqlx::query("DELETE FROM grant_warnings WHERE grant_id = $1").bind(id.0).execute(&mut *tx).await.map_err(db)?;
-        append(&mut tx, &change).await?;
+        audit::append(&mut tx, &change).await?;
         self.commit(tx).await?;
         Ok(true)
     }
@@ -269,7 +259,7 @@ impl ScheduleStore for PgStore {
         for m in &mails {
             insert_mail(&mut tx, m, change.id).await?;
         }
-        append(&mut tx, &change).await?;
+        audit::append(&mut tx, &change).await?;
         self.commit(tx).await
     }
 
@@ -330,7 +320,7 @@ impl MailStore for PgStore {
             return Err(StoreError::Conflict { constraint: constraint::INVITATION_NOT_PENDING });
         }
         insert_mail(&mut tx, &mail, change.id).await?;
-        append(&mut tx, &change).await?;
+        audit::append(&mut tx, &change).await?;
         self.commit(tx).await
     }
 
@@ -395,7 +385,7 @@ impl MailStore for PgStore {
             .map_err(db)?;
         }
         if let Some(change) = &change {
-            append(&mut tx, change).await?;
+            audit::append(&mut tx, change).await?;
         }
         self.commit(tx).await?;
         Ok(true)

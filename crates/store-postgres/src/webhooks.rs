@@ -104,11 +104,6 @@ async fn insert_attempt(conn: &mut PgConnection, a: &DeliveryAttempt) -> StoreRe
     Ok(())
 }
 
-/// Appends the change (see `audit`).
-async fn finish(conn: &mut PgConnection, change: &Change) -> StoreResult<()> {
-    audit::append(conn, change).await
-}
-
 #[async_trait]
 impl WebhookStore for PgStore {
     async fn create_webhook(&self, w: NewWebhook, change: Change) -> StoreResult<Webhook> {
@@ -176,7 +171,7 @@ impl WebhookStore for PgStore {
         if n == 0 {
             return Err(StoreError::NotFound);
         }
-        finish(&mut tx, &change).await?;
+        audit::append(&mut tx, &change).await?;
         self.commit(tx).await
     }
 
@@ -203,7 +198,7 @@ impl WebhookStore for PgStore {
         if n == 0 {
             return Err(StoreError::NotFound);
         }
-        finish(&mut tx, &change).await?;
+        audit::append(&mut tx, &change).await?;
         let w = webhook_in(&mut tx, org, id).await?;
         self.commit(tx).await?;
         Ok(w)

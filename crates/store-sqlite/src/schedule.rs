@@ -39,12 +39,7 @@ fn scheduled_invitation(r: &Row<'_>) -> StoreResult<ScheduledInvitation> {
 }
 
 fn scheduled_grant(r: &Row<'_>, with_warnings: bool) -> StoreResult<ScheduledGrant> {
-    let warned = if with_warnings {
-        let w: Option<String> = get(r, "warned")?;
-        w.unwrap_or_default().split(',').filter_map(|d| d.trim().parse().ok()).collect()
-    } else {
-        Vec::new()
-    };
+    let warned = if with_warnings { partnerhub_store::codec::warned_days(get(r, "warned")?) } else { Vec::new() };
     Ok(ScheduledGrant {
         grant: grant_from(r)?,
         duration_days: get(r, "duration_days")?,
