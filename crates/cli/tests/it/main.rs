@@ -38,6 +38,7 @@ mod portal_commerce;
 mod portal_crawl;
 mod portal_customer;
 mod portal_customers;
+mod portal_html;
 mod race;
 mod removal;
 mod response_cache;
