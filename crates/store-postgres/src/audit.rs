@@ -343,52 +343,71 @@ fn canonical_parts(change_id: Uuid, e: &AuditEntry) -> StoreResult<(String, Stri
     Ok((pre, post))
 }
 
-pub(crate) async fn verify(conn: &mut PgConnection) -> StoreResult<AuditVerification> {
-    use futures_lite::StreamExt;
-    // A prepared query: binary values (the simple protocol's text times fail to parse without a fraction).
-    let mut rows =
-        sqlx::query("SELECT seq, at, action, body, prev_hash, hash, change_id FROM audit_records ORDER BY seq").fetch(&mut *conn);
+/// Records read per statement by `verify`: each read is one statement under the pool's statement
+/// timeout, however long the chain.
+const VERIFY_BATCH: i64 = 20_000;
+
+/// Walks the chain from its first record to the head it had when the walk began, in batches of
+/// `VERIFY_BATCH` along the primary key: one statement for a million records outlasts the
+/// statement timeout on a slow machine, and records linked during the walk are after that head.
+pub(crate) async fn verify(conn: &mut PgConnection, batch: i64) -> StoreResult<AuditVerification> {
+    let head: i64 = sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM audit_records").fetch_one(&mut *conn).await.map_err(db)?;
     let mut expected_prev = vec![0u8; 32];
     let mut expected_seq = 1i64;
     let mut count = 0i64;
-    while let Some(r) = rows.next().await {
-        let r = r.map_err(db)?;
-        let seq: i64 = r.try_get("seq").map_err(db)?;
-        let broken = |reason: &str| Ok(AuditVerification::Broken { seq, reason: reason.to_owned() });
-        if seq != expected_seq {
-            return Ok(AuditVerification::Broken { seq: expected_seq, reason: format!("record missing (next is {seq})") });
+    while expected_seq <= head {
+        // A prepared query: binary values (the simple protocol's text times fail to parse without a fraction).
+        let rows = sqlx::query(
+            "SELECT seq, at, action, body, prev_hash, hash, change_id FROM audit_records
+             WHERE seq >= $1 AND seq <= $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(expected_seq)
+        .bind(head)
+        .bind(batch.max(1))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+        if rows.is_empty() {
+            return Ok(AuditVerification::Broken { seq: expected_seq, reason: format!("record missing (the head is {head})") });
         }
-        let body: String = match r.try_get("body") {
-            Ok(b) => b,
-            Err(_) => return broken("body is not text"),
-        };
-        let prev: Vec<u8> = r.try_get("prev_hash").map_err(db)?;
-        let hash: Vec<u8> = r.try_get("hash").map_err(db)?;
-        if prev != expected_prev {
-            return broken("prev_hash does not match the previous record's hash");
+        for r in rows {
+            let seq: i64 = r.try_get("seq").map_err(db)?;
+            let broken = |reason: &str| Ok(AuditVerification::Broken { seq, reason: reason.to_owned() });
+            if seq != expected_seq {
+                return Ok(AuditVerification::Broken { seq: expected_seq, reason: format!("record missing (next is {seq})") });
+            }
+            let body: String = match r.try_get("body") {
+                Ok(b) => b,
+                Err(_) => return broken("body is not text"),
+            };
+            let prev: Vec<u8> = r.try_get("prev_hash").map_err(db)?;
+            let hash: Vec<u8> = r.try_get("hash").map_err(db)?;
+            if prev != expected_prev {
+                return broken("prev_hash does not match the previous record's hash");
+            }
+            if chain_hash(&prev, body.as_bytes()) != hash {
+                return broken("hash does not match the record");
+            }
+            // The columns used for filtering must agree with the hashed body.
+            let parsed: serde_json::Value = match serde_json::from_str(&body) {
+                Ok(v) => v,
+                Err(_) => return broken("body is not JSON"),
+            };
+            let action: String = r.try_get("action").map_err(db)?;
+            let at: OffsetDateTime = r.try_get("at").map_err(db)?;
+            // Records older than `change_id` have it neither in the body nor in the column.
+            let change_id: Option<Uuid> = r.try_get("change_id").map_err(db)?;
+            if parsed["seq"] != seq
+                || parsed["action"] != action.as_str()
+                || parsed["at"] != rfc3339(at).as_str()
+                || parsed["change_id"] != serde_json::json!(change_id)
+            {
+                return broken("indexed columns disagree with the record");
+            }
+            expected_prev = hash;
+            expected_seq += 1;
+            count += 1;
         }
-        if chain_hash(&prev, body.as_bytes()) != hash {
-            return broken("hash does not match the record");
-        }
-        // The columns used for filtering must agree with the hashed body.
-        let parsed: serde_json::Value = match serde_json::from_str(&body) {
-            Ok(v) => v,
-            Err(_) => return broken("body is not JSON"),
-        };
-        let action: String = r.try_get("action").map_err(db)?;
-        let at: OffsetDateTime = r.try_get("at").map_err(db)?;
-        // Records older than `change_id` have it neither in the body nor in the column.
-        let change_id: Option<Uuid> = r.try_get("change_id").map_err(db)?;
-        if parsed["seq"] != seq
-            || parsed["action"] != action.as_str()
-            || parsed["at"] != rfc3339(at).as_str()
-            || parsed["change_id"] != serde_json::json!(change_id)
-        {
-            return broken("indexed columns disagree with the record");
-        }
-        expected_prev = hash;
-        expected_seq += 1;
-        count += 1;
     }
     Ok(AuditVerification::Whole { records: count })
 }
@@ -446,14 +465,21 @@ pub(crate) async fn list(conn: &mut PgConnection, org: OrganizationId, f: &Audit
     Ok(Page { items, next_cursor, total })
 }
 
+impl PgStore {
+    /// `verify_audit_chain`, reading `batch` records per statement (tests walk a short chain in
+    /// several batches this way). What is committed but not yet linked (a process crashed in
+    /// between) is linked first: the chain verified is every change committed.
+    pub async fn verify_audit_chain_in_batches(&self, batch: i64) -> StoreResult<AuditVerification> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        while chain(&mut conn).await? as i64 >= MAX_LINKED {}
+        verify(&mut conn, batch).await
+    }
+}
+
 #[async_trait]
 impl AuditStore for PgStore {
     async fn verify_audit_chain(&self) -> StoreResult<AuditVerification> {
-        // What is committed but not yet linked (a process crashed in between) is linked first:
-        // the chain verified is every change committed.
-        let mut conn = self.pool.acquire().await.map_err(db)?;
-        while chain(&mut conn).await? as i64 >= MAX_LINKED {}
-        verify(&mut conn).await
+        self.verify_audit_chain_in_batches(VERIFY_BATCH).await
     }
 
     async fn list_audit(&self, org: OrganizationId, f: &AuditFilter) -> StoreResult<Page<AuditRecord>> {

@@ -285,7 +285,11 @@ async fn organizations_invitations_acceptance_and_the_audit_chain() {
     assert!(matches!(store.list_invitations(p.org, None, now(), 2, Some("zz")).await, Err(StoreError::BadCursor)));
 
     // The audit chain: whole, scoped, paged.
-    assert!(matches!(store.verify_audit_chain().await.unwrap(), AuditVerification::Whole { records } if records > 5));
+    let whole = store.verify_audit_chain().await.unwrap();
+    assert!(matches!(whole, AuditVerification::Whole { records } if records > 5));
+    // Walked in batches of 2 and of 3 records per statement: the same chain, seen whole.
+    assert_eq!(store.verify_audit_chain_in_batches(2).await.unwrap(), whole);
+    assert_eq!(store.verify_audit_chain_in_batches(3).await.unwrap(), whole);
     let audit = store.list_audit(c.org, &AuditFilter { limit: 2, ..AuditFilter::default() }).await.unwrap();
     assert_eq!(audit.items.len(), 2);
     assert_eq!(audit.items[0].body["action"], "invitation.declined");
@@ -314,9 +318,21 @@ async fn organizations_invitations_acceptance_and_the_audit_chain() {
         .execute(store.pool())
         .await
         .unwrap();
+    let broken = AuditVerification::Broken { seq: 3, reason: "hash does not match the record".into() };
+    assert_eq!(store.verify_audit_chain().await.unwrap(), broken);
+    // Found in a later batch as in the first, and a record missing across a batch's edge too.
+    assert_eq!(store.verify_audit_chain_in_batches(2).await.unwrap(), broken);
+    sqlx::query("UPDATE audit_records SET body = replace(body, '\"seq\":3 ', '\"seq\":3') WHERE seq = 3")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(store.verify_audit_chain_in_batches(2).await.unwrap(), whole);
+    sqlx::query("ALTER TABLE audit_records DISABLE TRIGGER audit_records_no_delete").execute(store.pool()).await.unwrap();
+    sqlx::query("DELETE FROM audit_visibility WHERE seq = 5").execute(store.pool()).await.unwrap();
+    sqlx::query("DELETE FROM audit_records WHERE seq = 5").execute(store.pool()).await.unwrap();
     assert_eq!(
-        store.verify_audit_chain().await.unwrap(),
-        AuditVerification::Broken { seq: 3, reason: "hash does not match the record".into() }
+        store.verify_audit_chain_in_batches(2).await.unwrap(),
+        AuditVerification::Broken { seq: 5, reason: "record missing (next is 6)".into() }
     );
 }
 
