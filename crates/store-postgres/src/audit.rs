@@ -30,12 +30,13 @@ pub(crate) const LOCK: &str = "pg_advisory_xact_lock(8099831086649537585)";
 
 /// Writes the audit records and outbox events of `change` as one pending row, in the caller's
 /// transaction and without a global lock; the chainer links them once it commits (see
-/// [`chain`]). `bump`: organizations whose versions the change bumps besides those that may
-/// read its records (their reads changed although the records are not theirs to read).
+/// [`chain`]).
 pub(crate) async fn append(conn: &mut PgConnection, change: &Change) -> StoreResult<()> {
     append_bumping(conn, change, &[]).await
 }
 
+/// [`append`], bumping also the versions of `bump`: organizations whose reads the change alters
+/// although none of its records is theirs to read.
 pub(crate) async fn append_bumping(conn: &mut PgConnection, change: &Change, bump: &[Uuid]) -> StoreResult<()> {
     let sql = format!("WITH done AS MATERIALIZED (SELECT 1::bigint AS n), {} SELECT count(*) AS n FROM pend", pending_cte(0));
     bind_pending(sqlx::query(sqlx::AssertSqlSafe(sql)), change, bump)?.fetch_one(&mut *conn).await.map_err(db)?;
@@ -130,6 +131,10 @@ fn to_json<T: Serialize>(v: &T) -> StoreResult<String> {
     serde_json::to_string(v).map_err(|e| StoreError::Database(e.to_string()))
 }
 
+/// Changes one run links at most, in one transaction; the chainer runs again while a run
+/// links that many (see `chainer`).
+pub(crate) const MAX_LINKED: i64 = 4096;
+
 /// Links every committed pending change into the chain, in one transaction under the chain
 /// lock ([`LOCK`]): reads the head (after the lock, so the last chainer's commit is seen),
 /// takes the pending rows in order, hashes each record over the one before, writes the
@@ -137,10 +142,6 @@ fn to_json<T: Serialize>(v: &T) -> StoreResult<String> {
 /// position is commit order) and the version bumps, and deletes the pending rows. Answers how
 /// many changes it linked. Any number of server processes may run it at once: they take
 /// turns, and each links what the others committed too.
-/// Changes one run links at most, in one transaction; the chainer runs again while a run
-/// links that many (see `chainer`).
-pub(crate) const MAX_LINKED: i64 = 4096;
-
 pub(crate) async fn chain(conn: &mut PgConnection) -> StoreResult<usize> {
     // By the primary key, not by a scan of the table: the rows a run deleted stay in the heap
     // until vacuum, and a scan would read them all; the index marks them dead once seen.
@@ -215,6 +216,13 @@ pub(crate) async fn chain(conn: &mut PgConnection) -> StoreResult<usize> {
     }
     tx.commit().await.map_err(db)?;
     Ok(changes.len())
+}
+
+/// Runs [`chain`] until a run links fewer than [`MAX_LINKED`] changes (a backlog after a crash
+/// may hold more), so that every change committed before the call is linked.
+pub(crate) async fn chain_all(conn: &mut PgConnection) -> StoreResult<()> {
+    while chain(conn).await? as i64 >= MAX_LINKED {}
+    Ok(())
 }
 
 /// The size of one statement of a chain run, in bytes of its values: under one TLS record
@@ -471,7 +479,7 @@ impl PgStore {
     /// between) is linked first: the chain verified is every change committed.
     pub async fn verify_audit_chain_in_batches(&self, batch: i64) -> StoreResult<AuditVerification> {
         let mut conn = self.pool.acquire().await.map_err(db)?;
-        while chain(&mut conn).await? as i64 >= MAX_LINKED {}
+        chain_all(&mut conn).await?;
         verify(&mut conn, batch).await
     }
 }

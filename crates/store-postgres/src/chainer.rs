@@ -76,17 +76,10 @@ async fn link(connect: &PgConnectOptions, conn: &mut Option<PgConnection>) -> St
         Some(c) => c,
         None => conn.insert(PgConnection::connect_with(connect).await.map_err(crate::db)?),
     };
-    // A run links at most `MAX_LINKED` changes (a backlog after a crash may hold more): run
-    // again until one links fewer, so that every change committed before the call is linked.
-    loop {
-        match audit::chain(c).await {
-            Ok(n) if n as i64 >= audit::MAX_LINKED => continue,
-            Ok(_) => return Ok(()),
-            Err(e) => {
-                // The connection may be broken: the next run opens another.
-                *conn = None;
-                return Err(e);
-            }
-        }
+    let linked = audit::chain_all(c).await;
+    if linked.is_err() {
+        // The connection may be broken: the next run opens another.
+        *conn = None;
     }
+    linked
 }

@@ -3,8 +3,9 @@
 //! Every transaction takes its locks in this order, so that none waits for another that waits
 //! for it: relationship gates (by key), relationships (by id), grants (by id), the
 //! organization, users, subscriptions (by id), licenses. (The audit chain's lock is taken by the
-//! chainer in transactions of its own, and by a webhook's creation last: see `audit`.) An UPDATE alone locks its rows in whatever order its plan scans them, so
-//! a change of several grants or relationships locks them by id first, in a CTE it reads.
+//! chainer in transactions of its own, and by a webhook's creation last: see `audit`.) An
+//! UPDATE alone locks its rows in whatever order its plan scans them, so a change of several
+//! grants or relationships locks them by id first, in a CTE it reads.
 //!
 //! The gate: what acts in a customer's tenant by virtue of a relationship (a tenant change, an
 //! order, a subscription change) locks the relationship and the grants it relies on FOR SHARE,

@@ -95,13 +95,13 @@ pub fn audit_body(seq: i64, change_id: Uuid, e: &AuditEntry) -> serde_json::Valu
     })
 }
 
-/// `SHA-256(prev_hash || body)`: one link of the audit chain.
 /// The warning thresholds (days) already given for a grant, from the comma-separated list both
 /// stores aggregate in SQL (`NULL` when none).
 pub fn warned_days(list: Option<String>) -> Vec<i64> {
     list.unwrap_or_default().split(',').filter_map(|d| d.trim().parse().ok()).collect()
 }
 
+/// `SHA-256(prev_hash || body)`: one link of the audit chain.
 pub fn chain_hash(prev: &[u8], body: &[u8]) -> Vec<u8> {
     let mut h = Sha256::new();
     h.update(prev);
