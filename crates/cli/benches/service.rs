@@ -92,7 +92,7 @@ fn paths(c: &mut Criterion) {
         })
     });
     g.sample_size(20);
-    g.bench_function("accept an invitation (synchronous=FULL)", |b| {
+    g.bench_function("accept an invitation (durable: answered after the WAL sync)", |b| {
         b.to_async(&rt).iter(|| async {
             let i = w.next_pair.fetch_add(1, Ordering::Relaxed);
             let pair = w.seed.pairs().get(i).expect("acceptance pairs exhausted: raise PAIRS");

@@ -1,10 +1,20 @@
 //! Connections: a few readers used inline (a read takes microseconds; handing it to another
 //! thread would cost more than the read), and one writer thread that groups the writes
-//! waiting for it into one transaction, a savepoint each, and answers each only after the
-//! commit, so one disk flush makes a whole batch durable.
+//! waiting for it into one transaction, a savepoint each, and a syncer thread that answers each
+//! only once the WAL holding its commit is synced to disk, so one flush makes whole batches durable.
+//!
+//! Durability: the writer commits at `synchronous=NORMAL`, which SQLite keeps consistent across
+//! a power cut but which may lose the last commits; the syncer then `fsync`s the WAL file itself
+//! and only then answers the batches it covered. So an answered write is as durable as at
+//! `synchronous=FULL`, and the writer does not wait for the disk: it runs the next batch while
+//! the last one is being synced (at FULL it waited, and spent about half its time so). A commit
+//! is visible to readers from its COMMIT, a few milliseconds before it is durable; what leaves
+//! the process on its own (webhook events) is read only up to what is durable
+//! (`Db::durable_position`).
 
 use partnerhub_store::{StoreError, StoreResult, constraint};
 use rusqlite::{Connection, ErrorCode, OpenFlags};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -27,10 +37,23 @@ const CHECKPOINT_PAUSE: Duration = Duration::from_millis(20);
 /// transaction's fate is known (`true`: committed).
 type Job = Box<dyn FnOnce(&Connection) -> Box<dyn FnOnce(bool) + Send> + Send>;
 
+/// Makes the WAL's written frames durable (`fsync` of the WAL file).
+pub(crate) type SyncWal = Box<dyn FnMut() -> std::io::Result<()> + Send>;
+
+/// A batch handed from the writer to the syncer: whether it committed, the last outbox
+/// position it holds, and its answers.
+struct Committed {
+    committed: bool,
+    outbox_position: i64,
+    finishers: Vec<Box<dyn FnOnce(bool) + Send>>,
+}
+
 pub(crate) struct Db {
     readers: Vec<Mutex<Connection>>,
     next: std::sync::atomic::AtomicUsize,
     writer: Mutex<mpsc::Sender<Job>>,
+    /// The highest outbox position whose commit is on disk (see the module's comment).
+    durable_position: Arc<AtomicI64>,
 }
 
 /// Page cache per connection, in KiB (SQLite's negative `cache_size`). The writer keeps the most:
@@ -60,12 +83,37 @@ fn configure(c: &Connection, cache_kib: i64) -> rusqlite::Result<()> {
 impl Db {
     /// Opens `path` (already migrated, in WAL mode).
     pub(crate) fn open(path: &str, readers: usize) -> StoreResult<Arc<Self>> {
+        Self::open_with(path, readers, None)
+    }
+
+    /// Opens `path`, syncing the WAL with `sync` instead of `fsync` (tests hold it back).
+    pub(crate) fn open_with(path: &str, readers: usize, sync: Option<SyncWal>) -> StoreResult<Arc<Self>> {
         let writer = Connection::open(path).map_err(err)?;
         configure(&writer, WRITER_CACHE_KIB).map_err(err)?;
         let mode: String = writer.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)).map_err(err)?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StoreError::Database(format!("journal_mode is {mode}, not wal")));
         }
+        // The checkpointer's RESTART holds the write lock for a few milliseconds: poll finely
+        // rather than with SQLite's default back-off, which slept 8 ms on average past its end.
+        writer.busy_handler(Some(writer_wait)).map_err(err)?;
+        // The syncer makes commits durable before they are answered (see the module's comment).
+        writer.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
+        let mut sync = match sync {
+            Some(sync) => sync,
+            None => {
+                // Reading opens the WAL file (SQLite creates it with the first connection in WAL mode).
+                writer.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(())).map_err(err)?;
+                let wal = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(format!("{path}-wal"))
+                    .map_err(|e| StoreError::Database(format!("cannot open the WAL file of {path}: {e}")))?;
+                Box::new(move || wal.sync_data())
+            }
+        };
+        // What an earlier process committed is made durable before anything is read as durable.
+        sync().map_err(|e| StoreError::Database(format!("cannot sync the WAL file of {path}: {e}")))?;
+        let durable_position = Arc::new(AtomicI64::new(outbox_position(&writer).map_err(err)?));
         // Checkpoints run on their own connection and thread, not inside the writer's COMMIT.
         // Durability is unchanged: a commit is durable once its WAL frames are synced.
         writer.pragma_update(None, "wal_autocheckpoint", 0).map_err(err)?;
@@ -90,12 +138,24 @@ impl Db {
             configure(&r, READER_CACHE_KIB).map_err(err)?;
             pool.push(Mutex::new(r));
         }
+        let (to_sync, synced) = mpsc::channel::<Committed>();
+        let durable = Arc::clone(&durable_position);
+        std::thread::Builder::new()
+            .name("partnerhub-sqlite-syncer".into())
+            .spawn(move || sync_loop(sync, synced, durable))
+            .map_err(|e| StoreError::Database(format!("cannot start the syncer thread: {e}")))?;
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("partnerhub-sqlite-writer".into())
-            .spawn(move || write_loop(writer, rx, nudge))
+            .spawn(move || write_loop(writer, rx, nudge, to_sync))
             .map_err(|e| StoreError::Database(format!("cannot start the writer thread: {e}")))?;
-        Ok(Arc::new(Self { readers: pool, next: Default::default(), writer: Mutex::new(tx) }))
+        Ok(Arc::new(Self { readers: pool, next: Default::default(), writer: Mutex::new(tx), durable_position }))
+    }
+
+    /// The highest outbox position whose commit is durable. Readers see a commit a few
+    /// milliseconds before it is: what leaves the process (webhook events) reads up to here only.
+    pub(crate) fn durable_position(&self) -> i64 {
+        self.durable_position.load(Ordering::Acquire)
     }
 
     /// Runs a read on a free reader connection, on the calling thread.
@@ -111,7 +171,7 @@ impl Db {
     }
 
     /// Runs a write on the writer thread, inside a savepoint of the current batch; answers once
-    /// the batch is committed (durable) or has failed.
+    /// the batch is committed and synced (durable), or has failed.
     pub(crate) async fn write<T: Send + 'static>(&self, f: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static) -> StoreResult<T> {
         let (tx, rx) = tokio::sync::oneshot::channel::<StoreResult<T>>();
         let job: Job = Box::new(move |c: &Connection| {
@@ -119,7 +179,7 @@ impl Db {
             Box::new(move |committed: bool| {
                 let answer = match outcome {
                     Ok(v) if committed => Ok(v),
-                    Ok(_) => Err(StoreError::Database("the transaction did not commit".into())),
+                    Ok(_) => Err(StoreError::Database("the transaction did not commit, or could not be synced to disk".into())),
                     // A refused write changed nothing, whatever happened to the batch.
                     Err(e) => Err(e),
                 };
@@ -170,6 +230,13 @@ fn checkpoint_loop(conn: Connection, nudged: mpsc::Receiver<()>) {
     }
 }
 
+/// Busy handler of the writer: waits 50 µs a time, for at least the 10 s of the other
+/// connections' `busy_timeout`.
+fn writer_wait(tries: i32) -> bool {
+    std::thread::sleep(Duration::from_micros(50));
+    tries < 200_000
+}
+
 /// Busy handler of the checkpointer: waits 50 µs a time, for at most about a second.
 fn short_wait(tries: i32) -> bool {
     std::thread::sleep(Duration::from_micros(50));
@@ -181,7 +248,39 @@ fn checkpoint(c: &Connection, mode: &str) -> rusqlite::Result<i64> {
     c.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| r.get::<_, i64>(1))
 }
 
-fn write_loop(conn: Connection, rx: mpsc::Receiver<Job>, nudge: mpsc::SyncSender<()>) {
+/// The last outbox position written (positions are the outbox's rowids, in commit order).
+fn outbox_position(c: &Connection) -> rusqlite::Result<i64> {
+    c.prepare_cached("SELECT coalesce(max(rowid), 0) FROM outbox_events")?.query_row([], |r| r.get(0))
+}
+
+/// Answers the batches the writer committed once the WAL holding them is synced: as many
+/// batches at a time as have committed meanwhile, with one `fsync`. Ends when the writer does.
+fn sync_loop(mut sync: SyncWal, batches: mpsc::Receiver<Committed>, durable: Arc<AtomicI64>) {
+    while let Ok(first) = batches.recv() {
+        let mut ready = vec![first];
+        ready.extend(batches.try_iter());
+        let synced = if ready.iter().any(|b| b.committed) { sync() } else { Ok(()) };
+        match &synced {
+            Ok(()) => {
+                let position = ready.iter().filter(|b| b.committed).map(|b| b.outbox_position).max();
+                if let Some(p) = position {
+                    durable.fetch_max(p, Ordering::AcqRel);
+                }
+            }
+            // As PostgreSQL does, no retry: after a failed fsync the kernel may have dropped the
+            // pages, and a later fsync would report success for data that is not on disk.
+            Err(e) => tracing::error!(error = %e, "cannot sync the WAL to disk: writes are answered with errors; restart the server"),
+        }
+        for batch in ready {
+            let ok = batch.committed && synced.is_ok();
+            for finish in batch.finishers {
+                finish(ok);
+            }
+        }
+    }
+}
+
+fn write_loop(conn: Connection, rx: mpsc::Receiver<Job>, nudge: mpsc::SyncSender<()>, to_sync: mpsc::Sender<Committed>) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -210,15 +309,21 @@ fn write_loop(conn: Connection, rx: mpsc::Receiver<Job>, nudge: mpsc::SyncSender
             finishers.push(job(&conn));
             broken = conn.is_autocommit();
         }
-        let committed = !broken && conn.execute_batch("COMMIT").is_ok();
+        // Read inside the transaction: the last position this batch wrote, or an earlier one.
+        let outbox_position = if broken { Ok(0) } else { outbox_position(&conn) };
+        let committed = !broken && outbox_position.is_ok() && conn.execute_batch("COMMIT").is_ok();
         if !committed && !conn.is_autocommit() {
             let _ = conn.execute_batch("ROLLBACK");
         }
         if !committed {
             tracing::error!("a write batch failed to commit; its writes were answered with errors");
         }
-        for finish in finishers {
-            finish(committed);
+        // Answered by the syncer once durable; the writer goes on with the next batch meanwhile.
+        let batch = Committed { committed, outbox_position: outbox_position.unwrap_or(0), finishers };
+        if let Err(mpsc::SendError(batch)) = to_sync.send(batch) {
+            for finish in batch.finishers {
+                finish(false);
+            }
         }
         if committed {
             // Wakes the checkpointer if it sleeps; if a nudge is already waiting, that one will do.
@@ -272,7 +377,10 @@ mod tests {
         let path = path.to_str().expect("a UTF-8 path").to_owned();
         {
             let c = Connection::open(&path).expect("open");
-            c.execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB NOT NULL)").expect("schema");
+            c.execute_batch(
+                "PRAGMA journal_mode=WAL; CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB NOT NULL); CREATE TABLE outbox_events (id INTEGER PRIMARY KEY)",
+            )
+            .expect("schema");
         }
         let db = Db::open(&path, 2).expect("open the store");
         let (tasks, per_task, row) = (32, 500, 4000usize);
@@ -309,5 +417,74 @@ mod tests {
         assert!(largest < 40 * 1024 * 1024, "the WAL reached {largest} bytes for {written} written");
         let n = db.read(|c| c.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0)).map_err(err)).expect("count");
         assert_eq!(n, (tasks * per_task) as i64);
+    }
+
+    /// A write is answered only once the WAL holding it is synced. Held back at the sync, the
+    /// write is already visible to readers but not answered, and the outbox position it wrote is
+    /// not yet durable; once the sync runs, both follow. A failed sync answers with an error and
+    /// leaves the durable position where it was.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_are_answered_only_after_the_wal_is_synced() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("sync.db");
+        let path = path.to_str().expect("a UTF-8 path").to_owned();
+        {
+            let c = Connection::open(&path).expect("open");
+            c.execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE outbox_events (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
+                .expect("schema");
+            c.execute("INSERT INTO outbox_events (v) VALUES ('before')", []).expect("an earlier event");
+        }
+        let (release, gate) = mpsc::channel::<std::io::Result<()>>();
+        let syncs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = Arc::clone(&syncs);
+        let sync: SyncWal = Box::new(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            gate.recv().unwrap_or(Ok(()))
+        });
+        release.send(Ok(())).expect("the sync at open");
+        let db = Db::open_with(&path, 2, Some(sync)).expect("open the store");
+        assert_eq!(db.durable_position(), 1, "what was on disk at open is durable");
+        let insert = |v: &'static str| {
+            let db = Arc::clone(&db);
+            tokio::spawn(async move {
+                db.write(move |c| {
+                    c.execute("INSERT INTO outbox_events (v) VALUES (?)", [v]).map_err(err)?;
+                    Ok(())
+                })
+                .await
+            })
+        };
+        let seen = |n: i64| {
+            let db = Arc::clone(&db);
+            async move {
+                for _ in 0..500 {
+                    let count = db.read(|c| c.query_row("SELECT count(*) FROM outbox_events", [], |r| r.get::<_, i64>(0)).map_err(err));
+                    if count.expect("a read") == n {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                panic!("the write never became visible");
+            }
+        };
+
+        let first = insert("first");
+        seen(2).await;
+        while syncs.load(Ordering::SeqCst) < 2 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!first.is_finished(), "a write was answered before its sync");
+        assert_eq!(db.durable_position(), 1, "an unsynced position counted as durable");
+        release.send(Ok(())).expect("release the sync");
+        first.await.expect("the task").expect("the write, once synced");
+        assert_eq!(db.durable_position(), 2);
+
+        let second = insert("second");
+        seen(3).await;
+        release.send(Err(std::io::Error::other("the disk is gone"))).expect("fail the sync");
+        let answer = second.await.expect("the task");
+        assert!(answer.is_err(), "a write whose sync failed was answered as done: {answer:?}");
+        assert_eq!(db.durable_position(), 2, "a position whose sync failed counted as durable");
     }
 }

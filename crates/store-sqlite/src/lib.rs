@@ -1,10 +1,11 @@
 //! The SQLite implementation of the store: the embedded default.
 //!
-//! Durability: WAL with `synchronous=FULL`; a write is answered only after the transaction
-//! holding it has committed, so a 2xx survives kill -9 and power loss. Speed: reads run inline
-//! on a small pool of read-only connections; writes go to one writer thread that takes every
-//! write waiting for it into one transaction, a savepoint each (a refused write rolls back
-//! alone), and commits once: one disk flush for a whole batch (see `db.rs`).
+//! Durability: WAL; a write is answered only after the transaction holding it has committed
+//! and the WAL holding that commit has been synced to disk, so a 2xx survives kill -9 and power
+//! loss. Speed: reads run inline on a small pool of read-only connections; writes go to one
+//! writer thread that takes every write waiting for it into one transaction, a savepoint each (a
+//! refused write rolls back alone), and commits; a syncer thread makes the batches committed
+//! meanwhile durable with one flush and answers them, while the writer runs the next (`db.rs`).
 //! Migrations are applied with sqlx's migrator, as on PostgreSQL, so both keep the same
 //! `_sqlx_migrations` history.
 

@@ -193,11 +193,15 @@ impl WebhookStore for SqliteStore {
     }
 
     async fn events_after(&self, org: OrganizationId, after: i64, limit: i64) -> StoreResult<Vec<OutboxEvent>> {
+        // Only what is on disk leaves the process: a reader sees a commit just before it is durable.
+        let durable = self.db.durable_position();
         self.db.read(|c| {
             all(
                 c,
-                &format!("SELECT {EVENT_COLS} FROM outbox_events WHERE organization_id = ? AND position > ? ORDER BY position LIMIT ?"),
-                params![org.0, after, limit],
+                &format!(
+                    "SELECT {EVENT_COLS} FROM outbox_events WHERE organization_id = ? AND position > ? AND position <= ? ORDER BY position LIMIT ?"
+                ),
+                params![org.0, after, durable, limit],
                 event_from,
             )
         })
@@ -286,5 +290,65 @@ impl WebhookStore for SqliteStore {
 
     async fn log_attempt(&self, a: DeliveryAttempt) -> StoreResult<()> {
         self.db.write(move |c| insert_attempt(c, &a)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::SqliteStore;
+    use crate::db::{Db, SyncWal};
+    use partnerhub_domain::*;
+    use partnerhub_store::*;
+    use serde_json::json;
+    use std::sync::{Arc, mpsc};
+    use std::time::Duration;
+
+    /// A webhook reads an event only once its commit is on disk: committed but not yet synced,
+    /// the event is in the table (readers see it) but `events_after` does not give it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn webhooks_read_only_durable_events() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("durable.db");
+        let path = path.to_str().expect("a UTF-8 path").to_owned();
+        drop(SqliteStore::open(&format!("sqlite://{path}")).await.expect("create and migrate"));
+        let (release, gate) = mpsc::channel::<std::io::Result<()>>();
+        let sync: SyncWal = Box::new(move || gate.recv().unwrap_or(Ok(())));
+        release.send(Ok(())).expect("the sync at open");
+        let store = Arc::new(SqliteStore { db: Db::open_with(&path, 2, Some(sync)).expect("open"), blockers: Arc::default() });
+
+        let org = OrganizationId::new();
+        let at = time::OffsetDateTime::now_utc();
+        let event = Event { id: uuid::Uuid::now_v7(), event_type: "offer.created", organization_id: org, occurred_at: at, data: json!({}) };
+        let change = Change {
+            events: vec![event],
+            ..Change::new(AuditEntry {
+                at,
+                actor: Actor { user_id: None, email: Some("operator@example".into()), roles: vec![], organization_id: None },
+                action: "offer.created",
+                target: json!({"type": "offer"}),
+                customer_id: None,
+                details: json!({}),
+                visible_to: vec![],
+            })
+        };
+        let offer = NewOffer { id: OfferId::new(), name: "Mail".into(), unit_price_cents: 600, currency: "EUR".into(), created_at: at };
+        let write = tokio::spawn({
+            let store = Arc::clone(&store);
+            async move { store.create_offer(offer, change).await }
+        });
+        let mut in_table = 0;
+        for _ in 0..500 {
+            in_table = store.db.read(|c| crate::scalar_i64(c, "SELECT count(*) FROM outbox_events", [])).expect("a read");
+            if in_table == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(in_table, 1, "the change never committed");
+        assert!(store.events_after(org, 0, 100).await.expect("events").is_empty(), "an event was read before it was durable");
+        release.send(Ok(())).expect("release the sync");
+        write.await.expect("the task").expect("the write");
+        let events = store.events_after(org, 0, 100).await.expect("events");
+        assert_eq!(events.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>(), ["offer.created"]);
     }
 }
