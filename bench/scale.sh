@@ -21,6 +21,8 @@
 #   SEED_ARGS="--customers 100000 ..." (passed to `partnerhub bench seed`)  PAIRS=60000 (acceptances
 #   available: a run that exhausts them fails, so raise PAIRS on a faster machine)
 #   OUT=bench/results/scale   (writes OUT.md and OUT.json)
+#   BIN=path/to/partnerhub    (measure that binary instead of building this checkout; the table
+#                             then names this checkout's commit, so say which binary it was)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${DUR:-5s} CONN=${CONN:-32}
@@ -29,8 +31,12 @@ PG=${PG:-postgres://postgres@127.0.0.1:5432/postgres}
 OUT=${OUT:-bench/results/scale}
 SEED_ARGS=${SEED_ARGS:-}
 PAIRS=${PAIRS:-60000}
-cargo build --release -q -p partnerhub
-bin=${CARGO_TARGET_DIR:-target}/release/partnerhub
+if [ -n "${BIN:-}" ]; then
+  bin=$BIN  # a binary built elsewhere (an older commit measured beside this one)
+else
+  cargo build --release -q -p partnerhub
+  bin=${CARGO_TARGET_DIR:-target}/release/partnerhub
+fi
 work=$(mktemp -d)
 server=
 cleanup() {
