@@ -15,7 +15,7 @@ use crate::rows::{from_ts, pt, rfc3339, ts};
 use crate::{PgQuery, PgStore, db};
 use async_trait::async_trait;
 use partnerhub_domain::OrganizationId;
-use partnerhub_store::codec::chain_hash;
+use partnerhub_store::codec::{ChainWalk, StoredRecord, chain_hash};
 use partnerhub_store::*;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -360,64 +360,41 @@ const VERIFY_BATCH: i64 = 20_000;
 /// statement timeout on a slow machine, and records linked during the walk are after that head.
 pub(crate) async fn verify(conn: &mut PgConnection, batch: i64) -> StoreResult<AuditVerification> {
     let head: i64 = sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM audit_records").fetch_one(&mut *conn).await.map_err(db)?;
-    let mut expected_prev = vec![0u8; 32];
-    let mut expected_seq = 1i64;
-    let mut count = 0i64;
-    while expected_seq <= head {
+    let mut walk = ChainWalk::default();
+    while walk.next_seq() <= head {
         // A prepared query: binary values (the simple protocol's text times fail to parse without a fraction).
         let rows = sqlx::query(
             "SELECT seq, at, action, body, prev_hash, hash, change_id FROM audit_records
              WHERE seq >= $1 AND seq <= $2 ORDER BY seq LIMIT $3",
         )
-        .bind(expected_seq)
+        .bind(walk.next_seq())
         .bind(head)
         .bind(batch.max(1))
         .fetch_all(&mut *conn)
         .await
         .map_err(db)?;
         if rows.is_empty() {
-            return Ok(AuditVerification::Broken { seq: expected_seq, reason: format!("record missing (the head is {head})") });
+            return Ok(AuditVerification::Broken { seq: walk.next_seq(), reason: format!("record missing (the head is {head})") });
         }
         for r in rows {
-            let seq: i64 = r.try_get("seq").map_err(db)?;
-            let broken = |reason: &str| Ok(AuditVerification::Broken { seq, reason: reason.to_owned() });
-            if seq != expected_seq {
-                return Ok(AuditVerification::Broken { seq: expected_seq, reason: format!("record missing (next is {seq})") });
-            }
-            let body: String = match r.try_get("body") {
-                Ok(b) => b,
-                Err(_) => return broken("body is not text"),
+            let body: Option<String> = r.try_get("body").ok();
+            let (prev, hash): (Vec<u8>, Vec<u8>) = (r.try_get("prev_hash").map_err(db)?, r.try_get("hash").map_err(db)?);
+            let (action, at): (String, OffsetDateTime) = (r.try_get("action").map_err(db)?, r.try_get("at").map_err(db)?);
+            let record = StoredRecord {
+                seq: r.try_get("seq").map_err(db)?,
+                body: body.as_deref(),
+                prev_hash: &prev,
+                hash: &hash,
+                action: &action,
+                at: &rfc3339(at),
+                change_id: r.try_get("change_id").map_err(db)?,
             };
-            let prev: Vec<u8> = r.try_get("prev_hash").map_err(db)?;
-            let hash: Vec<u8> = r.try_get("hash").map_err(db)?;
-            if prev != expected_prev {
-                return broken("prev_hash does not match the previous record's hash");
+            if let Err(broken) = walk.check(record) {
+                return Ok(broken);
             }
-            if chain_hash(&prev, body.as_bytes()) != hash {
-                return broken("hash does not match the record");
-            }
-            // The columns used for filtering must agree with the hashed body.
-            let parsed: serde_json::Value = match serde_json::from_str(&body) {
-                Ok(v) => v,
-                Err(_) => return broken("body is not JSON"),
-            };
-            let action: String = r.try_get("action").map_err(db)?;
-            let at: OffsetDateTime = r.try_get("at").map_err(db)?;
-            // Records older than `change_id` have it neither in the body nor in the column.
-            let change_id: Option<Uuid> = r.try_get("change_id").map_err(db)?;
-            if parsed["seq"] != seq
-                || parsed["action"] != action.as_str()
-                || parsed["at"] != rfc3339(at).as_str()
-                || parsed["change_id"] != serde_json::json!(change_id)
-            {
-                return broken("indexed columns disagree with the record");
-            }
-            expected_prev = hash;
-            expected_seq += 1;
-            count += 1;
         }
     }
-    Ok(AuditVerification::Whole { records: count })
+    Ok(walk.whole())
 }
 
 pub(crate) async fn list(conn: &mut PgConnection, org: OrganizationId, f: &AuditFilter) -> StoreResult<Page<AuditRecord>> {

@@ -8,7 +8,7 @@ use crate::db::err;
 use crate::rows::{from_ts, rfc3339, ts};
 use async_trait::async_trait;
 use partnerhub_domain::OrganizationId;
-use partnerhub_store::codec::chain_hash;
+use partnerhub_store::codec::{ChainWalk, StoredRecord, chain_hash};
 use partnerhub_store::*;
 use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
@@ -58,42 +58,25 @@ fn canonical(seq: i64, change_id: Uuid, e: &AuditEntry) -> String {
 pub(crate) fn verify(c: &Connection) -> StoreResult<AuditVerification> {
     let mut stmt = c.prepare("SELECT seq, at, action, body, prev_hash, hash, change_id FROM audit_records ORDER BY seq").map_err(err)?;
     let mut rows = stmt.query([]).map_err(err)?;
-    let mut expected_prev = vec![0u8; 32];
-    let mut expected_seq = 1i64;
-    let mut count = 0i64;
+    let mut walk = ChainWalk::default();
     while let Some(r) = rows.next().map_err(err)? {
-        let seq: i64 = r.get(0).map_err(err)?;
-        let broken = |reason: &str| Ok(AuditVerification::Broken { seq, reason: reason.to_owned() });
-        if seq != expected_seq {
-            return Ok(AuditVerification::Broken { seq: expected_seq, reason: format!("record missing (next is {seq})") });
+        let body = r.get::<_, String>(3).ok();
+        let (prev, hash): (Vec<u8>, Vec<u8>) = (r.get(4).map_err(err)?, r.get(5).map_err(err)?);
+        let (action, at): (String, i64) = (r.get(2).map_err(err)?, r.get(1).map_err(err)?);
+        let record = StoredRecord {
+            seq: r.get(0).map_err(err)?,
+            body: body.as_deref(),
+            prev_hash: &prev,
+            hash: &hash,
+            action: &action,
+            at: &rfc3339(from_ts(at)),
+            change_id: r.get(6).map_err(err)?,
+        };
+        if let Err(broken) = walk.check(record) {
+            return Ok(broken);
         }
-        let Ok(body) = r.get::<_, String>(3) else { return broken("body is not text") };
-        let prev: Vec<u8> = r.get(4).map_err(err)?;
-        let hash: Vec<u8> = r.get(5).map_err(err)?;
-        if prev != expected_prev {
-            return broken("prev_hash does not match the previous record's hash");
-        }
-        if chain_hash(&prev, body.as_bytes()) != hash {
-            return broken("hash does not match the record");
-        }
-        // The columns used for filtering must agree with the hashed body.
-        let Ok(parsed) = serde_json::from_str::<serde_json::Value>(&body) else { return broken("body is not JSON") };
-        let action: String = r.get(2).map_err(err)?;
-        let at: i64 = r.get(1).map_err(err)?;
-        // Records older than `change_id` have it neither in the body nor in the column.
-        let change_id: Option<Uuid> = r.get(6).map_err(err)?;
-        if parsed["seq"] != seq
-            || parsed["action"] != action.as_str()
-            || parsed["at"] != rfc3339(from_ts(at)).as_str()
-            || parsed["change_id"] != serde_json::json!(change_id)
-        {
-            return broken("indexed columns disagree with the record");
-        }
-        expected_prev = hash;
-        expected_seq += 1;
-        count += 1;
     }
-    Ok(AuditVerification::Whole { records: count })
+    Ok(walk.whole())
 }
 
 pub(crate) fn list(c: &Connection, org: OrganizationId, f: &AuditFilter) -> StoreResult<Page<AuditRecord>> {

@@ -8,7 +8,7 @@
 //! and only then answers the batches it covered. So an answered write is as durable as at
 //! `synchronous=FULL`, and the writer does not wait for the disk: it runs the next batch while
 //! the last one is being synced (at FULL it waited, and spent about half its time so). A commit
-//! is visible to readers from its COMMIT, a few milliseconds before it is durable; what leaves
+//! is visible to readers from its COMMIT, before the flush that makes it durable; what leaves
 //! the process on its own (webhook events) is read only up to what is durable
 //! (`Db::durable_position`).
 
@@ -94,8 +94,8 @@ impl Db {
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StoreError::Database(format!("journal_mode is {mode}, not wal")));
         }
-        // The checkpointer's RESTART holds the write lock for a few milliseconds: poll finely
-        // rather than with SQLite's default back-off, which slept 8 ms on average past its end.
+        // The checkpointer's RESTART holds the write lock while it copies and syncs: poll finely
+        // rather than with SQLite's default back-off, whose sleeps averaged 8 ms (perf sched).
         writer.busy_handler(Some(writer_wait)).map_err(err)?;
         // The syncer makes commits durable before they are answered (see the module's comment).
         writer.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
@@ -364,7 +364,48 @@ pub(crate) fn err(e: rusqlite::Error) -> StoreError {
 }
 
 #[cfg(test)]
+pub(crate) mod testing {
+    use super::SyncWal;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, mpsc};
+    use std::time::Duration;
+
+    /// A database path `name` in a new temporary directory, which lives as long as the guard.
+    pub(crate) fn temp_db(name: &str) -> (tempfile::TempDir, String) {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join(name).to_str().expect("a UTF-8 path").to_owned();
+        (dir, path)
+    }
+
+    /// A WAL sync held back until the test sends its outcome on the sender (the sync at open is
+    /// already let through), with the count of syncs begun.
+    pub(crate) fn gated_sync() -> (mpsc::Sender<std::io::Result<()>>, SyncWal, Arc<AtomicUsize>) {
+        let (release, gate) = mpsc::channel::<std::io::Result<()>>();
+        let begun = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&begun);
+        let sync: SyncWal = Box::new(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            gate.recv().unwrap_or(Ok(()))
+        });
+        release.send(Ok(())).expect("the sync at open");
+        (release, sync, begun)
+    }
+
+    /// Polls `done` every 10 ms for up to 5 s; panics with `what` if it never holds.
+    pub(crate) async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+        for _ in 0..500 {
+            if done() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("{what}");
+    }
+}
+
+#[cfg(test)]
 mod tests {
+    use super::testing::{eventually, gated_sync, temp_db};
     use super::*;
 
     /// The writer never checkpoints (`wal_autocheckpoint=0`): without the checkpointer the WAL
@@ -372,9 +413,7 @@ mod tests {
     /// readers keep reading, and every write is there.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_wal_stays_bounded_under_sustained_writes() {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let path = dir.path().join("wal.db");
-        let path = path.to_str().expect("a UTF-8 path").to_owned();
+        let (_dir, path) = temp_db("wal.db");
         {
             let c = Connection::open(&path).expect("open");
             c.execute_batch(
@@ -425,23 +464,14 @@ mod tests {
     /// leaves the durable position where it was.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn writes_are_answered_only_after_the_wal_is_synced() {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let path = dir.path().join("sync.db");
-        let path = path.to_str().expect("a UTF-8 path").to_owned();
+        let (_dir, path) = temp_db("sync.db");
         {
             let c = Connection::open(&path).expect("open");
             c.execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE outbox_events (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
                 .expect("schema");
             c.execute("INSERT INTO outbox_events (v) VALUES ('before')", []).expect("an earlier event");
         }
-        let (release, gate) = mpsc::channel::<std::io::Result<()>>();
-        let syncs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let counted = Arc::clone(&syncs);
-        let sync: SyncWal = Box::new(move || {
-            counted.fetch_add(1, Ordering::SeqCst);
-            gate.recv().unwrap_or(Ok(()))
-        });
-        release.send(Ok(())).expect("the sync at open");
+        let (release, sync, syncs) = gated_sync();
         let db = Db::open_with(&path, 2, Some(sync)).expect("open the store");
         assert_eq!(db.durable_position(), 1, "what was on disk at open is durable");
         let insert = |v: &'static str| {
@@ -454,25 +484,12 @@ mod tests {
                 .await
             })
         };
-        let seen = |n: i64| {
-            let db = Arc::clone(&db);
-            async move {
-                for _ in 0..500 {
-                    let count = db.read(|c| c.query_row("SELECT count(*) FROM outbox_events", [], |r| r.get::<_, i64>(0)).map_err(err));
-                    if count.expect("a read") == n {
-                        return;
-                    }
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-                panic!("the write never became visible");
-            }
-        };
+        let count =
+            || db.read(|c| c.query_row("SELECT count(*) FROM outbox_events", [], |r| r.get::<_, i64>(0)).map_err(err)).expect("a read");
 
         let first = insert("first");
-        seen(2).await;
-        while syncs.load(Ordering::SeqCst) < 2 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        eventually("the write never became visible", || count() == 2).await;
+        eventually("the write's sync never began", || syncs.load(Ordering::SeqCst) == 2).await;
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(!first.is_finished(), "a write was answered before its sync");
         assert_eq!(db.durable_position(), 1, "an unsynced position counted as durable");
@@ -481,7 +498,7 @@ mod tests {
         assert_eq!(db.durable_position(), 2);
 
         let second = insert("second");
-        seen(3).await;
+        eventually("the write never became visible", || count() == 3).await;
         release.send(Err(std::io::Error::other("the disk is gone"))).expect("fail the sync");
         let answer = second.await.expect("the task");
         assert!(answer.is_err(), "a write whose sync failed was answered as done: {answer:?}");

@@ -296,24 +296,20 @@ impl WebhookStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use crate::SqliteStore;
-    use crate::db::{Db, SyncWal};
+    use crate::db::Db;
+    use crate::db::testing::{eventually, gated_sync, temp_db};
     use partnerhub_domain::*;
     use partnerhub_store::*;
     use serde_json::json;
-    use std::sync::{Arc, mpsc};
-    use std::time::Duration;
+    use std::sync::Arc;
 
     /// A webhook reads an event only once its commit is on disk: committed but not yet synced,
     /// the event is in the table (readers see it) but `events_after` does not give it.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn webhooks_read_only_durable_events() {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let path = dir.path().join("durable.db");
-        let path = path.to_str().expect("a UTF-8 path").to_owned();
+        let (_dir, path) = temp_db("durable.db");
         drop(SqliteStore::open(&format!("sqlite://{path}")).await.expect("create and migrate"));
-        let (release, gate) = mpsc::channel::<std::io::Result<()>>();
-        let sync: SyncWal = Box::new(move || gate.recv().unwrap_or(Ok(())));
-        release.send(Ok(())).expect("the sync at open");
+        let (release, sync, _) = gated_sync();
         let store = Arc::new(SqliteStore { db: Db::open_with(&path, 2, Some(sync)).expect("open"), blockers: Arc::default() });
 
         let org = OrganizationId::new();
@@ -336,15 +332,8 @@ mod tests {
             let store = Arc::clone(&store);
             async move { store.create_offer(offer, change).await }
         });
-        let mut in_table = 0;
-        for _ in 0..500 {
-            in_table = store.db.read(|c| crate::scalar_i64(c, "SELECT count(*) FROM outbox_events", [])).expect("a read");
-            if in_table == 1 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        assert_eq!(in_table, 1, "the change never committed");
+        let in_table = || store.db.read(|c| crate::scalar_i64(c, "SELECT count(*) FROM outbox_events", [])).expect("a read");
+        eventually("the change never committed", || in_table() == 1).await;
         assert!(store.events_after(org, 0, 100).await.expect("events").is_empty(), "an event was read before it was durable");
         release.send(Ok(())).expect("release the sync");
         write.await.expect("the task").expect("the write");

@@ -2,7 +2,7 @@
 //! byte for byte whichever database is behind: stored times, role lists, list cursors, the
 //! canonical audit record and the chain hash.
 
-use crate::{AuditEntry, StoreError, StoreResult};
+use crate::{AuditEntry, AuditVerification, StoreError, StoreResult};
 use partnerhub_domain::{DelegatedRole, Role};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -101,6 +101,72 @@ pub fn warned_days(list: Option<String>) -> Vec<i64> {
     list.unwrap_or_default().split(',').filter_map(|d| d.trim().parse().ok()).collect()
 }
 
+/// One audit record as stored, read back for verification. `body` is `None` when the column
+/// does not hold text; `at` is the record's time column in RFC 3339.
+pub struct StoredRecord<'a> {
+    pub seq: i64,
+    pub body: Option<&'a str>,
+    pub prev_hash: &'a [u8],
+    pub hash: &'a [u8],
+    pub action: &'a str,
+    pub at: &'a str,
+    pub change_id: Option<Uuid>,
+}
+
+/// A walk along the audit chain in seq order, as both stores' `audit verify` read it: each
+/// record must follow the last one checked, hash over it, and agree with its own indexed columns.
+pub struct ChainWalk {
+    next_seq: i64,
+    prev_hash: Vec<u8>,
+}
+
+impl Default for ChainWalk {
+    fn default() -> Self {
+        Self { next_seq: 1, prev_hash: vec![0u8; 32] }
+    }
+}
+
+impl ChainWalk {
+    /// The seq the next record must have (records checked so far: one less).
+    pub fn next_seq(&self) -> i64 {
+        self.next_seq
+    }
+
+    /// Checks `r`, the next record read; answers how the chain is broken there, if it is.
+    pub fn check(&mut self, r: StoredRecord<'_>) -> Result<(), AuditVerification> {
+        let seq = r.seq;
+        let broken = |reason: &str| Err(AuditVerification::Broken { seq, reason: reason.to_owned() });
+        if seq != self.next_seq {
+            return Err(AuditVerification::Broken { seq: self.next_seq, reason: format!("record missing (next is {seq})") });
+        }
+        let Some(body) = r.body else { return broken("body is not text") };
+        if r.prev_hash != self.prev_hash.as_slice() {
+            return broken("prev_hash does not match the previous record's hash");
+        }
+        if chain_hash(r.prev_hash, body.as_bytes()) != r.hash {
+            return broken("hash does not match the record");
+        }
+        // The columns used for filtering must agree with the hashed body.
+        let Ok(parsed) = serde_json::from_str::<serde_json::Value>(body) else { return broken("body is not JSON") };
+        // Records older than `change_id` have it neither in the body nor in the column.
+        if parsed["seq"] != seq
+            || parsed["action"] != r.action
+            || parsed["at"] != r.at
+            || parsed["change_id"] != serde_json::json!(r.change_id)
+        {
+            return broken("indexed columns disagree with the record");
+        }
+        self.prev_hash = r.hash.to_vec();
+        self.next_seq += 1;
+        Ok(())
+    }
+
+    /// The verdict once every record is checked.
+    pub fn whole(&self) -> AuditVerification {
+        AuditVerification::Whole { records: self.next_seq - 1 }
+    }
+}
+
 /// `SHA-256(prev_hash || body)`: one link of the audit chain.
 pub fn chain_hash(prev: &[u8], body: &[u8]) -> Vec<u8> {
     let mut h = Sha256::new();
@@ -112,6 +178,69 @@ pub fn chain_hash(prev: &[u8], body: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The walk both stores' `audit verify` share: a whole chain verifies, and each way of
+    /// breaking a record is named at that record.
+    #[test]
+    fn the_chain_walk_names_the_first_broken_record() {
+        let at = from_micros(micros(OffsetDateTime::now_utc()));
+        let entry = |action: &'static str| AuditEntry {
+            at,
+            actor: crate::Actor { user_id: None, email: None, roles: vec![], organization_id: None },
+            action,
+            target: serde_json::json!({}),
+            customer_id: None,
+            details: serde_json::json!({}),
+            visible_to: vec![],
+        };
+        let change = Uuid::now_v7();
+        // Three stored records: (seq, body, prev_hash, hash, action).
+        type Stored = (i64, String, Vec<u8>, Vec<u8>, &'static str);
+        let mut chain: Vec<Stored> = Vec::new();
+        let mut prev = vec![0u8; 32];
+        for (seq, action) in [(1, "a.one"), (2, "a.two"), (3, "a.three")] {
+            let body = audit_body(seq, change, &entry(action)).to_string();
+            let hash = chain_hash(&prev, body.as_bytes());
+            chain.push((seq, body, prev.clone(), hash.clone(), action));
+            prev = hash;
+        }
+        let at = rfc3339(at);
+        let walk = |records: &[Stored], body_is_text: bool| {
+            let mut w = ChainWalk::default();
+            for (seq, body, prev, hash, action) in records {
+                let r = StoredRecord {
+                    seq: *seq,
+                    body: body_is_text.then_some(body.as_str()),
+                    prev_hash: prev,
+                    hash,
+                    action,
+                    at: &at,
+                    change_id: Some(change),
+                };
+                if let Err(broken) = w.check(r) {
+                    return broken;
+                }
+            }
+            w.whole()
+        };
+        let broken = |seq: i64, reason: &str| AuditVerification::Broken { seq, reason: reason.to_owned() };
+        assert_eq!(walk(&chain, true), AuditVerification::Whole { records: 3 });
+        assert_eq!(walk(&chain, false), broken(1, "body is not text"));
+        assert_eq!(walk(&[chain[0].clone(), chain[2].clone()], true), broken(2, "record missing (next is 3)"));
+        let mut tampered = chain.clone();
+        tampered[1].1 = tampered[1].1.replace("a.two", "a.twx");
+        assert_eq!(walk(&tampered, true), broken(2, "hash does not match the record"));
+        let mut relinked = chain.clone();
+        relinked[2].2 = vec![1u8; 32];
+        assert_eq!(walk(&relinked, true), broken(3, "prev_hash does not match the previous record's hash"));
+        let mut column = chain.clone();
+        column[1].4 = "a.other";
+        assert_eq!(walk(&column, true), broken(2, "indexed columns disagree with the record"));
+        let mut not_json = chain.clone();
+        not_json[0].1 = "not json".into();
+        not_json[0].3 = chain_hash(&not_json[0].2, b"not json");
+        assert_eq!(walk(&not_json, true), broken(1, "body is not JSON"));
+    }
 
     #[test]
     fn cursors_round_trip_and_reject_garbage() {
