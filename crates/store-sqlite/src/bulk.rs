@@ -6,7 +6,9 @@ use crate::db::err;
 use partnerhub_store::seed::{PAIR_ROLES, Seed, SeedCounts};
 use partnerhub_store::{StoreError, StoreResult};
 use rusqlite::{Connection, params};
+use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 impl SqliteStore {
     /// Loads `seed` into an empty database (no organization, no audit record), in one
@@ -17,12 +19,40 @@ impl SqliteStore {
 
     /// Copies the WAL into the database file and empties it (`PRAGMA wal_checkpoint(TRUNCATE)`),
     /// on a connection of its own: after a bulk load the server starts on a compact file, as it
-    /// would after a long run of automatic checkpoints.
+    /// would after a long run of automatic checkpoints. Fails unless the WAL is empty at the end.
     pub fn checkpoint(url: &str) -> StoreResult<()> {
         let Some(path) = Self::file(url)? else { return Ok(()) };
-        let c = Connection::open(path).map_err(err)?;
-        c.busy_timeout(std::time::Duration::from_secs(30)).map_err(err)?;
-        c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).map_err(err)
+        truncate_wal(&path, CHECKPOINT_PATIENCE)
+    }
+}
+
+/// How long [`SqliteStore::checkpoint`] keeps trying: the store just dropped may still be copying
+/// a gigabyte of WAL on its checkpointer thread.
+const CHECKPOINT_PATIENCE: Duration = Duration::from_secs(600);
+
+/// Truncates the WAL of `path`, retrying while another connection stands in the way.
+///
+/// `wal_checkpoint(TRUNCATE)` answers `busy = 1` at once, without calling the busy handler, when
+/// another connection is running a checkpoint: the store just dropped closes its connections
+/// on its own threads, and its checkpointer may still be copying the load. Taking that answer
+/// as done left the whole load in a gigabyte of WAL, copied back by the server's checkpointer
+/// during the first measurements.
+fn truncate_wal(path: &Path, patience: Duration) -> StoreResult<()> {
+    let c = Connection::open(path).map_err(err)?;
+    c.busy_timeout(Duration::from_millis(100)).map_err(err)?;
+    let deadline = Instant::now() + patience;
+    loop {
+        let (busy, frames): (i64, i64) = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| Ok((r.get(0)?, r.get(1)?))).map_err(err)?;
+        if busy == 0 && frames == 0 {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(StoreError::Database(format!(
+                "cannot empty the WAL of {} (busy {busy}, {frames} frames left): another connection holds it",
+                path.display()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -124,4 +154,41 @@ fn insert(c: &Connection, seed: &Seed) -> StoreResult<SeedCounts> {
         n.audit_visibility += 1;
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::testing::temp_db;
+
+    fn wal_len(path: &Path) -> u64 {
+        std::fs::metadata(format!("{}-wal", path.display())).map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// A reader holding an old snapshot keeps the WAL from being emptied: the checkpoint must
+    /// wait for it, and fail, not answer as if done, when it never lets go.
+    #[test]
+    fn the_wal_is_emptied_or_the_checkpoint_fails() {
+        let (_dir, path) = temp_db("bulk.db");
+        let path = Path::new(&path);
+        let w = Connection::open(path).unwrap();
+        w.execute_batch("PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; CREATE TABLE t (v BLOB)").unwrap();
+        let reader = Connection::open(path).unwrap();
+        reader.execute_batch("BEGIN; SELECT count(*) FROM t;").unwrap();
+        w.execute("INSERT INTO t VALUES (zeroblob(100000))", []).unwrap();
+        assert!(wal_len(path) > 100_000);
+
+        let refused = truncate_wal(path, Duration::from_millis(300)).unwrap_err();
+        assert!(refused.to_string().contains("cannot empty the WAL"), "{refused}");
+        assert!(wal_len(path) > 100_000);
+
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            reader.execute_batch("COMMIT").unwrap();
+        });
+        truncate_wal(path, Duration::from_secs(10)).unwrap();
+        release.join().unwrap();
+        assert_eq!(wal_len(path), 0);
+        assert_eq!(w.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0)).unwrap(), 1);
+    }
 }
