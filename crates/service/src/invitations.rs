@@ -151,8 +151,7 @@ impl Service {
             vec![partner.id],
         );
         change.events.push(self.event("invitation.created", partner.id, data));
-        self.store.create_invitation(inv, change).await?;
-        let invitation = self.store.invitation(partner.id, id).await?;
+        let invitation = self.store.create_invitation(inv, change).await?;
         Ok(self.view(invitation))
     }
 

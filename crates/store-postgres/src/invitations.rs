@@ -13,7 +13,7 @@ const INV_COLS: &str = "id, partner_org_id, customer_id, indirect_provider_id, r
 
 #[async_trait]
 impl InvitationStore for PgStore {
-    async fn create_invitation(&self, i: NewInvitation, change: Change) -> StoreResult<()> {
+    async fn create_invitation(&self, i: NewInvitation, change: Change) -> StoreResult<Invitation> {
         // One statement outside a transaction: the insert and the pending row of its audit
         // record and event (see `audit::chained`), committed as it ends; then the link.
         let sql = audit::chained(
@@ -45,7 +45,7 @@ impl InvitationStore for PgStore {
             return Err(StoreError::Database("invitation not inserted".into()));
         }
         self.settle().await;
-        Ok(())
+        Ok(i.created())
     }
 
     async fn invitation(&self, partner: OrganizationId, id: InvitationId) -> StoreResult<Invitation> {

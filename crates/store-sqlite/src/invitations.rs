@@ -13,7 +13,7 @@ const INV_COLS: &str = "id, partner_org_id, customer_id, indirect_provider_id, r
 
 #[async_trait]
 impl InvitationStore for SqliteStore {
-    async fn create_invitation(&self, i: NewInvitation, change: Change) -> StoreResult<()> {
+    async fn create_invitation(&self, i: NewInvitation, change: Change) -> StoreResult<Invitation> {
         self.db
             .write(move |c| {
                 exec(
@@ -38,7 +38,8 @@ impl InvitationStore for SqliteStore {
                         ts(i.expires_at)
                     ],
                 )?;
-                write_change(c, &change)
+                write_change(c, &change)?;
+                Ok(i.created())
             })
             .await
     }

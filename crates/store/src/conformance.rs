@@ -304,9 +304,14 @@ pub async fn an_invitation_is_accepted_once(store: &dyn Store) {
     let (p, pu) = org_with_admin(store, OrgKind::Partner, "Contoso").await;
     let (c, _) = org_with_admin(store, OrgKind::Customer, "Adventure Works").await;
     let (other, _) = org_with_admin(store, OrgKind::Customer, "Northwind Traders").await;
-    let inv = invitation(p, pu, Some(c), "bound-token");
+    let mut inv = invitation(p, pu, Some(c), "bound-token");
+    // Nanoseconds the stores do not keep: creating must answer what they keep.
+    inv.created_at += Duration::nanoseconds(789);
+    inv.expires_at += Duration::nanoseconds(789);
     let id = inv.id;
-    store.create_invitation(inv.clone(), change(p, "invitation.created")).await.unwrap();
+    let created = store.create_invitation(inv.clone(), change(p, "invitation.created")).await.unwrap();
+    // What creating answers is what reading answers, to the stored microsecond.
+    assert_eq!(created, store.invitation(p, id).await.unwrap());
     let found = store.invitation_by_token(b"bound-token").await.unwrap();
     assert_eq!((found.invitation.id, found.partner.id, found.invitation.state), (id, p, InvitationState::Pending));
     assert_eq!(found.invitation.roles, DelegatedRole::DEFAULT.to_vec());

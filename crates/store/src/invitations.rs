@@ -8,7 +8,8 @@ use time::OffsetDateTime;
 /// Invitations and their answers.
 #[async_trait]
 pub trait InvitationStore: Send + Sync {
-    async fn create_invitation(&self, invitation: NewInvitation, change: Change) -> StoreResult<()>;
+    /// Answers the invitation as stored (see [`NewInvitation::created`]).
+    async fn create_invitation(&self, invitation: NewInvitation, change: Change) -> StoreResult<Invitation>;
     async fn invitation(&self, partner: OrganizationId, id: InvitationId) -> StoreResult<Invitation>;
     async fn list_invitations(
         &self,

@@ -302,6 +302,33 @@ pub struct NewInvitation {
     pub expires_at: OffsetDateTime,
 }
 
+impl NewInvitation {
+    /// The invitation as stored once created (pending, times at the stores' microseconds), so
+    /// that creating answers it without reading it back.
+    pub fn created(self) -> Invitation {
+        let stored = |t: OffsetDateTime| crate::codec::from_micros(crate::codec::micros(t));
+        Invitation {
+            id: self.id,
+            partner_org_id: self.partner_org_id,
+            customer_id: self.customer_id,
+            indirect_provider_id: self.indirect_provider_id,
+            roles: self.roles,
+            duration_days: self.duration_days,
+            auto_extend: self.auto_extend,
+            locale: self.locale,
+            state: InvitationState::Pending,
+            email_subject: self.email_subject,
+            email_body: self.email_body,
+            created_by: self.created_by,
+            created_at: stored(self.created_at),
+            expires_at: stored(self.expires_at),
+            sent_at: None,
+            responded_at: None,
+            accepted_by: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Invitation {
     pub id: InvitationId,
