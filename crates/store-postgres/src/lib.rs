@@ -157,9 +157,22 @@ impl PgStore {
     }
 
     /// Waits until every change committed before the call is linked into the audit chain.
+    ///
+    /// When that run fails, the change stands (it was committed) and the chainer's next run
+    /// links it, but its organizations' versions move only then: a cached answer would be served
+    /// past it until that run. So every organization's version moves now instead
+    /// ([`Versions::epoch`]): each node's next cached read misses.
     pub(crate) async fn settle(&self) {
-        if let Err(e) = self.chainer.settle().await {
-            tracing::warn!(error = %e, "linking audit records after a commit failed; the chainer's next tick tries again");
+        let Err(e) = self.chainer.settle().await else { return };
+        tracing::warn!(error = %e, "linking audit records after a commit failed; the chainer's next tick tries again");
+        let bumped = sqlx::query(
+            "INSERT INTO org_versions (organization_id, version) VALUES ('00000000-0000-0000-0000-000000000000', 1)
+             ON CONFLICT (organization_id) DO UPDATE SET version = org_versions.version + 1",
+        )
+        .execute(&self.pool)
+        .await;
+        if let Err(e) = bumped {
+            tracing::error!(error = %e, "cannot move every organization's version after a failed chain run: cached reads may miss that change until the next run");
         }
     }
 }

@@ -100,7 +100,8 @@ async fn run(pool: &PgPool, batch: &[Lookup]) -> StoreResult<Vec<Option<(Princip
                     s.id AS session_id, o.id AS o_id, o.kind AS o_kind, o.name AS o_name, o.domain AS o_domain,
                     o.partner_type AS o_partner_type, o.partner_id AS o_partner_id, o.created_at AS o_created_at,
                     coalesce((SELECT version FROM org_versions WHERE organization_id = u.organization_id), 0) AS caller_version,
-                    coalesce((SELECT version FROM org_versions WHERE organization_id = t.watch), 0) AS watched_version
+                    coalesce((SELECT version FROM org_versions WHERE organization_id = t.watch), 0) AS watched_version,
+                    coalesce((SELECT version FROM org_versions WHERE organization_id = '00000000-0000-0000-0000-000000000000'), 0) AS epoch
              FROM sessions s JOIN users u ON u.id = s.user_id AND u.organization_id = s.organization_id
              JOIN organizations o ON o.id = u.organization_id
              WHERE s.token_hash = t.token_hash AND s.expires_at > t.at
@@ -117,7 +118,7 @@ async fn run(pool: &PgPool, batch: &[Lookup]) -> StoreResult<Vec<Option<(Princip
         let n: i64 = get(&r, "n")?;
         let principal =
             Principal { session_id: SessionId(get(&r, "session_id")?), user: user_from(&r)?, organization: org_from(&r, "o_")? };
-        let versions = Versions { caller: get(&r, "caller_version")?, watched: get(&r, "watched_version")? };
+        let versions = Versions { caller: get(&r, "caller_version")?, watched: get(&r, "watched_version")?, epoch: get(&r, "epoch")? };
         if let Some(slot) = usize::try_from(n - 1).ok().and_then(|i| found.get_mut(i)) {
             *slot = Some((principal, versions));
         }

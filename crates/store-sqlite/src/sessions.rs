@@ -98,7 +98,11 @@ impl SessionStore for SqliteStore {
                     user: user_from(r)?,
                     organization: org_from(r, "o_")?,
                 };
-                let versions = Versions { caller: r.get("caller_version").map_err(err)?, watched: r.get("watched_version").map_err(err)? };
+                let versions = Versions {
+                    caller: r.get("caller_version").map_err(err)?,
+                    watched: r.get("watched_version").map_err(err)?,
+                    epoch: 0,
+                };
                 Ok((principal, versions))
             }) {
                 Ok(p) => Ok(Some(p)),

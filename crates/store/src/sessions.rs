@@ -19,6 +19,12 @@ pub struct Versions {
     pub caller: i64,
     /// The organization a read also depends on (a customer, for its detail); 0 when none.
     pub watched: i64,
+    /// Every organization's version at once: the row of the nil organization id. PostgreSQL
+    /// moves it when a change committed but the chain run that bumps its organizations' versions
+    /// failed (see `PgStore::settle`), so no cached answer is served past that change while its
+    /// own bumps wait for the next run. Always 0 on SQLite, which bumps in the writing
+    /// transaction.
+    pub epoch: i64,
 }
 
 /// A session as its user sees it.

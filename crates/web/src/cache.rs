@@ -177,7 +177,7 @@ mod tests {
         OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(secs)
     }
 
-    const V1: Versions = Versions { caller: 1, watched: 0 };
+    const V1: Versions = Versions { caller: 1, watched: 0, epoch: 0 };
     const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
     #[test]
@@ -186,8 +186,9 @@ mod tests {
         c.put(key(1), V1, Some(at(100)), JSON, Bytes::from_static(b"one"));
         assert_eq!(c.get(&key(1), V1, at(99)).map(|(_, b)| b), Some(Bytes::from_static(b"one")));
         assert!(c.get(&key(1), V1, at(100)).is_none(), "expired at its instant");
-        assert!(c.get(&key(1), Versions { caller: 2, watched: 0 }, at(0)).is_none(), "another version of the caller");
-        assert!(c.get(&key(1), Versions { caller: 1, watched: 5 }, at(0)).is_none(), "another version of the watched");
+        assert!(c.get(&key(1), Versions { caller: 2, watched: 0, epoch: 0 }, at(0)).is_none(), "another version of the caller");
+        assert!(c.get(&key(1), Versions { caller: 1, watched: 5, epoch: 0 }, at(0)).is_none(), "another version of the watched");
+        assert!(c.get(&key(1), Versions { caller: 1, watched: 0, epoch: 1 }, at(0)).is_none(), "another epoch");
         assert!(c.get(&key(2), V1, at(0)).is_none(), "another organization");
         let other_uri = Key { uri: "/api/v1/customers?limit=5".into(), ..key(1) };
         assert!(c.get(&other_uri, V1, at(0)).is_none(), "another query");

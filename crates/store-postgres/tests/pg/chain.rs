@@ -58,6 +58,19 @@ async fn two_processes_keep_one_chain_in_outbox_order() {
 async fn a_change_committed_but_not_linked_is_linked_by_the_next_run() {
     let Some((store, _db)) = fresh().await else { return };
     let p = partner(&store, "Crash Partner").await;
+    // The partner's admin reads through the response cache: the versions its entries are kept at.
+    let t = now();
+    let s = NewSession {
+        id: SessionId::new(),
+        token_hash: b"crash-partner-session".to_vec(),
+        user_id: p.admin,
+        organization_id: p.org,
+        created_at: t,
+        expires_at: t + Duration::hours(1),
+    };
+    store.create_session(s, change("session.created", p.org, None, 0)).await.unwrap();
+    let versions = || async { store.principal_versions(b"crash-partner-session", now(), None).await.unwrap().unwrap().1 };
+    let cached_at = versions().await;
     let before: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_records").fetch_one(store.pool()).await.unwrap();
     // Another session holds the chain lock: the change commits, then waits for its link.
     let mut holder = store.pool().begin().await.unwrap();
@@ -91,6 +104,11 @@ async fn a_change_committed_but_not_linked_is_linked_by_the_next_run() {
     // The change is durable: it was committed, so the store answers success.
     task.await.unwrap().unwrap();
     assert_eq!(pending(&store).await, 1, "still pending while the lock is held");
+    // Its own version bumps wait for the link; every organization's moved instead, so no cached
+    // answer is served past a change the store has answered.
+    let answered = versions().await;
+    assert_eq!(answered.caller, cached_at.caller, "the partner's own bump waits for the link");
+    assert_eq!(answered.epoch, cached_at.epoch + 1, "every organization's version moved");
     holder.rollback().await.unwrap();
     // The next run (the chainer's tick, on a new connection) links it, once.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -100,6 +118,8 @@ async fn a_change_committed_but_not_linked_is_linked_by_the_next_run() {
     }
     let after: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_records").fetch_one(store.pool()).await.unwrap();
     assert_eq!(after, before + 1);
+    let linked = versions().await;
+    assert_eq!(linked.caller, cached_at.caller + 1, "the link bumps the partner's version");
     let events: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM outbox_events e JOIN audit_records a ON a.change_id = e.change_id WHERE a.action = 'invitation.created'",
     )

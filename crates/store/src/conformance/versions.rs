@@ -29,8 +29,8 @@ pub async fn versions_move_with_every_change_their_organizations_read(store: &dy
     sign_in(store, pu, p, 7, Duration::hours(1)).await;
     // Its creation and the sign-in, each visible to the partner.
     let v0 = versions(store, 7, Some(c)).await;
-    assert_eq!(v0, Versions { caller: 2, watched: 1 });
-    assert_eq!(versions(store, 7, None).await, Versions { caller: 2, watched: 0 });
+    assert_eq!(v0, Versions { caller: 2, watched: 1, epoch: 0 });
+    assert_eq!(versions(store, 7, None).await, Versions { caller: 2, watched: 0, epoch: 0 });
     assert_eq!(versions(store, 7, Some(OrganizationId::new())).await.watched, 0, "no row: version 0");
     let principal = store.principal(&[7; 32], now()).await.unwrap().unwrap();
     assert_eq!((principal.user.id, principal.organization.id), (pu, p));
@@ -38,14 +38,14 @@ pub async fn versions_move_with_every_change_their_organizations_read(store: &dy
     // A change the partner alone reads moves its version by one, nobody else's.
     store.create_invitation(invitation(p, pu, None, "v-1"), change(p, "invitation.created")).await.unwrap();
     let v1 = versions(store, 7, Some(c)).await;
-    assert_eq!(v1, Versions { caller: v0.caller + 1, watched: v0.watched });
+    assert_eq!(v1, Versions { caller: v0.caller + 1, ..v0 });
     // One change of several records read by both (one of them named twice): one step each.
     let mut both = change(p, "invitation.created");
     both.audit.visible_to = vec![p, c, p];
     both.also("invitation.noted", json!({"type": "test"}), json!({}));
     store.create_invitation(invitation(p, pu, Some(c), "v-2"), both).await.unwrap();
     let v2 = versions(store, 7, Some(c)).await;
-    assert_eq!(v2, Versions { caller: v1.caller + 1, watched: v1.watched + 1 });
+    assert_eq!(v2, Versions { caller: v1.caller + 1, watched: v1.watched + 1, ..v1 });
     // A refused change moves nothing.
     let mut refused = change(p, "organization.created");
     refused.audit.visible_to = vec![p, c];
@@ -63,7 +63,7 @@ pub async fn versions_move_with_every_change_their_organizations_read(store: &dy
     let mut removal = change(r, "relationship.removed");
     removal.audit.visible_to = vec![r, c2];
     store.remove_relationship(r, c2, now(), removal).await.unwrap();
-    assert_eq!(versions(store, 8, Some(c2)).await, Versions { caller: before.caller + 1, watched: before.watched + 1 });
+    assert_eq!(versions(store, 8, Some(c2)).await, Versions { caller: before.caller + 1, watched: before.watched + 1, ..before });
     assert_eq!(versions(store, 7, Some(c)).await, v2, "the first partner read none of it");
 
     // Many look-ups at once (PostgreSQL answers those waiting together in one statement): each
