@@ -43,7 +43,8 @@ fn truncate_wal(path: &Path, patience: Duration) -> StoreResult<()> {
     let deadline = Instant::now() + patience;
     loop {
         let (busy, frames): (i64, i64) = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| Ok((r.get(0)?, r.get(1)?))).map_err(err)?;
-        if busy == 0 && frames == 0 {
+        // -1 frames: not in WAL mode, nothing to copy.
+        if busy == 0 && frames <= 0 {
             return Ok(());
         }
         if Instant::now() >= deadline {
