@@ -93,6 +93,9 @@ pub struct PgStore {
 pub(crate) type Tx = Transaction<'static, Postgres>;
 pub(crate) type PgQuery<'q> = Query<'q, Postgres, PgArguments>;
 
+/// The `org_versions` row that is every organization's version at once ([`Versions::epoch`]).
+pub(crate) const EPOCH_ORG: uuid::Uuid = uuid::Uuid::nil();
+
 /// A pooled connection idle for longer than this is pinged before use (a server restart or a
 /// network idle timeout may have cut it); a busy one goes straight to work, saving a round trip.
 const PING_IF_IDLE_FOR: Duration = Duration::from_secs(30);
@@ -166,9 +169,10 @@ impl PgStore {
         let Err(e) = self.chainer.settle().await else { return };
         tracing::warn!(error = %e, "linking audit records after a commit failed; the chainer's next tick tries again");
         let bumped = sqlx::query(
-            "INSERT INTO org_versions (organization_id, version) VALUES ('00000000-0000-0000-0000-000000000000', 1)
+            "INSERT INTO org_versions (organization_id, version) VALUES ($1, 1)
              ON CONFLICT (organization_id) DO UPDATE SET version = org_versions.version + 1",
         )
+        .bind(EPOCH_ORG)
         .execute(&self.pool)
         .await;
         if let Err(e) = bumped {

@@ -101,7 +101,7 @@ async fn run(pool: &PgPool, batch: &[Lookup]) -> StoreResult<Vec<Option<(Princip
                     o.partner_type AS o_partner_type, o.partner_id AS o_partner_id, o.created_at AS o_created_at,
                     coalesce((SELECT version FROM org_versions WHERE organization_id = u.organization_id), 0) AS caller_version,
                     coalesce((SELECT version FROM org_versions WHERE organization_id = t.watch), 0) AS watched_version,
-                    coalesce((SELECT version FROM org_versions WHERE organization_id = '00000000-0000-0000-0000-000000000000'), 0) AS epoch
+                    coalesce((SELECT version FROM org_versions WHERE organization_id = $4), 0) AS epoch
              FROM sessions s JOIN users u ON u.id = s.user_id AND u.organization_id = s.organization_id
              JOIN organizations o ON o.id = u.organization_id
              WHERE s.token_hash = t.token_hash AND s.expires_at > t.at
@@ -110,6 +110,7 @@ async fn run(pool: &PgPool, batch: &[Lookup]) -> StoreResult<Vec<Option<(Princip
     .bind(batch.iter().map(|l| l.token_hash.clone()).collect::<Vec<_>>())
     .bind(batch.iter().map(|l| pt(l.now)).collect::<Vec<_>>())
     .bind(batch.iter().map(|l| l.watch).collect::<Vec<_>>())
+    .bind(crate::EPOCH_ORG)
     .fetch_all(pool)
     .await
     .map_err(db)?;
